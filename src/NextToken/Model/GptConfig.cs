@@ -1,0 +1,98 @@
+// GptConfig: every architectural choice of the GPT family in one record, with the presets.
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace NextToken.Model;
+
+/// <summary>
+/// The shape and flavour of a GPT. Every property has a default and a one-line meaning; unknown keys in a
+/// config file are errors. <see cref="Validate"/> runs at the public boundary.
+/// </summary>
+public sealed record GptConfig
+{
+    /// <summary>Real vocabulary size (logits are computed over exactly this many entries).</summary>
+    public int VocabSize { get; init; } = 50257;
+    /// <summary>Maximum sequence length (block size).</summary>
+    public int ContextLength { get; init; } = 1024;
+    /// <summary>Number of transformer blocks (L).</summary>
+    public int Layers { get; init; } = 12;
+    /// <summary>Attention heads per block (NH); must divide <see cref="EmbeddingSize"/>.</summary>
+    public int Heads { get; init; } = 12;
+    /// <summary>Residual stream width (C).</summary>
+    public int EmbeddingSize { get; init; } = 768;
+    /// <summary>Dropout probability on embeddings, attention output and MLP output during training.</summary>
+    public float Dropout { get; init; }
+    /// <summary>Whether linear layers and LayerNorms carry biases.</summary>
+    public bool Bias { get; init; } = true;
+    /// <summary>Whether the output projection reuses the token embedding (weight tying).</summary>
+    public bool TiedEmbeddings { get; init; } = true;
+    /// <summary>Pre-LN (GPT-2) or post-LN (GPT-1).</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<NormPlacement>))]
+    public NormPlacement Norm { get; init; } = NormPlacement.Pre;
+    /// <summary>Learned, sinusoidal or rotary positions.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<PositionEncoding>))]
+    public PositionEncoding Positions { get; init; } = PositionEncoding.Learned;
+    /// <summary>MLP hidden width as a multiple of C (4 in every GPT).</summary>
+    public int MlpRatio { get; init; } = 4;
+    /// <summary>LayerNorm epsilon (1e-5 as in GPT-2).</summary>
+    public float LayerNormEpsilon { get; init; } = 1e-5f;
+    /// <summary>RoPE base frequency (10000 in RoFormer).</summary>
+    public float RotaryBase { get; init; } = 10000f;
+    /// <summary>Standard deviation of the normal init (0.02 in GPT-1/2).</summary>
+    public float InitStd { get; init; } = 0.02f;
+
+    /// <summary>Head size (HS = C / NH).</summary>
+    [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
+    /// <summary>Vocabulary rounded up to a multiple of 64 so the LM head's GEMM tiles evenly; rows past <see cref="VocabSize"/> are zero and never produce logits.</summary>
+    [JsonIgnore] public int PaddedVocabSize => (VocabSize + 63) / 64 * 64;
+    /// <summary>MLP hidden width.</summary>
+    [JsonIgnore] public int MlpSize => MlpRatio * EmbeddingSize;
+    /// <summary>True when the model ends with a LayerNorm (pre-LN models).</summary>
+    [JsonIgnore] public bool FinalNorm => Norm == NormPlacement.Pre;
+
+    /// <summary>Throws with a message that says how to fix the first invalid field.</summary>
+    public GptConfig Validate()
+    {
+        if (VocabSize < 1) throw new ArgumentException($"vocabulary size must be at least 1 (got {VocabSize})");
+        if (ContextLength < 1) throw new ArgumentException($"context length must be at least 1 (got {ContextLength})");
+        if (Layers < 1) throw new ArgumentException($"layers must be at least 1 (got {Layers})");
+        if (Heads < 1) throw new ArgumentException($"heads must be at least 1 (got {Heads})");
+        if (EmbeddingSize < 1) throw new ArgumentException($"embedding width must be at least 1 (got {EmbeddingSize})");
+        if (EmbeddingSize % Heads != 0)
+            throw new ArgumentException($"heads ({Heads}) must divide the embedding width ({EmbeddingSize}); try --heads {LargestDivisor(EmbeddingSize, Heads)}");
+        if (Positions == PositionEncoding.Rotary && HeadSize % 2 != 0)
+            throw new ArgumentException($"rotary positions need an even head size (embedding {EmbeddingSize} / heads {Heads} = {HeadSize})");
+        if (Dropout is < 0 or >= 1) throw new ArgumentException($"dropout must be in [0, 1) (got {Dropout})");
+        if (MlpRatio < 1) throw new ArgumentException($"MLP ratio must be at least 1 (got {MlpRatio})");
+        return this;
+    }
+
+    private static int LargestDivisor(int n, int atMost)
+    {
+        for (int d = Math.Min(atMost, n); d > 1; d--) if (n % d == 0) return d;
+        return 1;
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>Serialises the config (snake_case keys).</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Parses a config written by <see cref="ToJson"/>; unknown keys are errors.</summary>
+    public static GptConfig FromJson(string json)
+    {
+        try
+        {
+            return (JsonSerializer.Deserialize<GptConfig>(json, JsonOptions) ?? throw new JsonException("empty config")).Validate();
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"invalid model config: {e.Message}", e);
+        }
+    }
+}

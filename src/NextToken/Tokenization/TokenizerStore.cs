@@ -1,0 +1,31 @@
+// TokenizerStore: reads tokenizer.json from a prepared-data or checkpoint directory and rebuilds the tokenizer.
+using System.Text.Json;
+
+namespace NextToken.Tokenization;
+
+/// <summary>Loads any tokenizer that <see cref="ITokenizer.Save"/> wrote.</summary>
+public static class TokenizerStore
+{
+    /// <summary>The file every tokenizer writes into its directory.</summary>
+    public const string FileName = "tokenizer.json";
+
+    /// <summary>Loads the tokenizer described by <c>directory/tokenizer.json</c>.</summary>
+    public static ITokenizer Load(string directory)
+    {
+        string path = Path.Combine(directory, FileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"no {FileName} in '{directory}': prepare the data with 'nexttoken prepare' or point at a checkpoint directory", path);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
+        catch (JsonException e) { throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            string kind = root.TryGetProperty("kind", out var k) ? k.GetString() ?? "" : "";
+            return kind switch
+            {
+                "char" => CharTokenizer.Load(root),
+                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char)"),
+            };
+        }
+    }
+}
