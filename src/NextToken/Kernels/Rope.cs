@@ -1,0 +1,50 @@
+// Rope: rotary position embeddings on the q and k parts of a fused QKV buffer, forward and backward.
+namespace NextToken.Kernels;
+
+/// <summary>
+/// Rotary embeddings (Su et al. 2021, RoFormer, eq. 34): within each head, pairs (x[2i], x[2i+1]) at position p
+/// are rotated by angle p * base^(-2i/HS). Applied in place to q and k; the backward is the inverse rotation.
+/// </summary>
+public static class Rope
+{
+    /// <summary>Fills cos and sin tables, each (maxT, HS/2).</summary>
+    public static void Tables(Span<float> cos, Span<float> sin, int maxT, int HS, float theta)
+    {
+        int half = HS / 2;
+        for (int p = 0; p < maxT; p++)
+            for (int i = 0; i < half; i++)
+            {
+                double angle = p * Math.Pow(theta, -2.0 * i / HS);
+                cos[p * half + i] = (float)Math.Cos(angle);
+                sin[p * half + i] = (float)Math.Sin(angle);
+            }
+    }
+
+    /// <summary>
+    /// x is (rows, stride); the C columns starting at <paramref name="offset"/> of each row are rotated in place
+    /// (offset 0 for q and C for k in a (B*T, 3C) QKV buffer). Row r sits at position pos0 + r % T.
+    /// <paramref name="inverse"/> applies the transpose rotation (the backward pass of a rotation).
+    /// </summary>
+    public static void Apply(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, int rows, int T, int stride,
+                             int offset, int C, int NH, int pos0, bool inverse)
+    {
+        int HS = C / NH, half = HS / 2;
+        float sign = inverse ? -1f : 1f;
+        for (int r = 0; r < rows; r++)
+        {
+            int pos = pos0 + r % T;
+            var c = cos.Slice(pos * half, half);
+            var s = sin.Slice(pos * half, half);
+            var row = x.Slice(r * stride + offset, C);
+            for (int h = 0; h < NH; h++)
+                for (int i = 0; i < half; i++)
+                {
+                    int j = h * HS + 2 * i;
+                    float a = row[j], b = row[j + 1];
+                    float ci = c[i], si = sign * s[i];
+                    row[j] = a * ci - b * si;
+                    row[j + 1] = a * si + b * ci;
+                }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+// GptModel.Blocks: the backward of a block's two branches (attention and MLP), shared by pre-LN and post-LN.
+using NextToken.Kernels;
+
+namespace NextToken.Model;
+
+public sealed partial class GptModel
+{
+    /// <summary>
+    /// MLP branch backward. dout is the gradient at the branch output (before the residual add); the gradient of the
+    /// branch input is added to dInput (cleared first when <paramref name="clearInput"/>).
+    /// Forward was: fch = mlpIn Wfc + b; g = GELU(fch); fcproj = dropout(g Wproj + b).
+    /// </summary>
+    private void MlpBackward(GptActivations a, LayerSlots w, int l, ReadOnlySpan<float> dout, ReadOnlySpan<float> mlpIn,
+                             Span<float> dInput, bool clearInput, bool drop, int N, int C, int F)
+    {
+        var dproj = a[a.DTmp];
+        if (drop) Dropout.Backward(dout, a[a.MlpMask[l]!], dproj, N * C);
+        else dout.CopyTo(dproj);
+        var dGelu = a[a.DFchGelu];
+        var dFch = a[a.DFch];
+        dGelu.Clear();
+        Matmul.Backward(dproj, a[a.FchGelu[l]], P(w.FcProj), dGelu, G(w.FcProj), G(w.FcProjB), N, F, C);
+        dFch.Clear();
+        Gelu.Backward(a[a.Fch[l]], dGelu, dFch, N * F);
+        if (clearInput) dInput.Clear();
+        Matmul.Backward(dFch, mlpIn, P(w.Fc), dInput, G(w.Fc), G(w.FcB), N, C, F);
+    }
+
+    /// <summary>
+    /// Attention branch backward. Forward was: qkv = attnIn Wqkv + b; (RoPE on q, k); y = attention(qkv);
+    /// attproj = dropout(y Wo + b). The gradient of attnIn is added to dInput (cleared first when asked).
+    /// </summary>
+    private void AttentionBackward(GptActivations a, LayerSlots w, int l, ReadOnlySpan<float> dout, ReadOnlySpan<float> attnIn,
+                                   Span<float> dInput, bool clearInput, bool drop, int B, int T, int C, int NH)
+    {
+        int N = B * T;
+        var dproj = a[a.DTmp];
+        if (drop) Dropout.Backward(dout, a[a.AttMask[l]!], dproj, N * C);
+        else dout.CopyTo(dproj);
+        var dAtty = a[a.DAtty];
+        var dQkv = a[a.DQkv];
+        dAtty.Clear();
+        Matmul.Backward(dproj, a[a.Atty[l]], P(w.AttnProj), dAtty, G(w.AttnProj), G(w.AttnProjB), N, C, C);
+        dQkv.Clear();
+        Attention.Backward(dAtty, a[a.Qkv[l]], a[a.AttScratch[l]], dQkv, B, T, C, NH);
+        if (_ropeCos is not null)
+        {
+            // The backward of a rotation is the inverse rotation.
+            Rope.Apply(dQkv, _ropeCos, _ropeSin, N, T, 3 * C, 0, C, NH, 0, inverse: true);
+            Rope.Apply(dQkv, _ropeCos, _ropeSin, N, T, 3 * C, C, C, NH, 0, inverse: true);
+        }
+        if (clearInput) dInput.Clear();
+        Matmul.Backward(dQkv, attnIn, P(w.Attn), dInput, G(w.Attn), G(w.AttnB), N, C, 3 * C);
+    }
+}
