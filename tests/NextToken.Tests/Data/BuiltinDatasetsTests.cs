@@ -1,0 +1,52 @@
+// Tests of the built-in datasets: each prepares into an ordinary directory that loads and batches.
+using NextToken.Data;
+
+namespace NextToken.Tests.Data;
+
+public sealed class BuiltinDatasetsTests
+{
+    [Fact]
+    public void PrepareBuiltin_Grammar_ValIsWholeGrammaticalSentences()
+    {
+        using var dir = new TempDir();
+        var data = BuiltinDatasets.PrepareBuiltin("grammar", dir.Path, 1);
+        Assert.InRange(data.TrainTokens, 200_000, 600_000);
+        Assert.InRange(data.VocabSize, 20, 40);
+        using var val = data.OpenVal();
+        var lines = data.Tokenizer.Decode(val.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1000, lines.Length);
+        Assert.Equal(1.0, GrammarCorpus.Evaluate(lines).Share);
+        var loaded = PreparedData.Load(dir.Path);
+        using var train = loaded.OpenTrain();
+        var loader = new BatchLoader(train, 4, 64, BatchOrder.Random, 0);
+        loader.Next(new int[256], new int[256]);
+    }
+
+    [Fact]
+    public void PrepareBuiltin_Addition_ValIsHeldOutProblems()
+    {
+        using var dir = new TempDir();
+        var data = BuiltinDatasets.PrepareBuiltin("addition", dir.Path, 42);
+        Assert.Equal(13, data.VocabSize); // 0-9 + = \n
+        using var val = data.OpenVal();
+        var expected = AdditionTask.HeldOutProblems(BuiltinDatasets.AdditionDigits, 42, BuiltinDatasets.AdditionHeldOutFraction);
+        Assert.Equal(string.Concat(expected.Select(p => p.Prompt + p.Expected + "\n")), data.Tokenizer.Decode(val.ToArray()));
+    }
+
+    [Fact]
+    public void PrepareBuiltin_UnknownName_ThrowsListingNames()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<ArgumentException>(() => BuiltinDatasets.PrepareBuiltin("poems", dir.Path, 1));
+        Assert.Contains("grammar", e.Message);
+    }
+
+    [Fact]
+    public void TryParse_BuiltinPrefix_GivesName()
+    {
+        Assert.True(BuiltinDatasets.TryParse("builtin:grammar", out var name));
+        Assert.Equal("grammar", name);
+        Assert.False(BuiltinDatasets.TryParse("data/grammar.txt", out _));
+        Assert.False(BuiltinDatasets.TryParse("builtin:", out _));
+    }
+}

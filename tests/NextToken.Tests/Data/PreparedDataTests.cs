@@ -1,0 +1,90 @@
+// Tests of PreparedData: prepare a text file or directory into train/val token files and load it back.
+using NextToken.Data;
+
+namespace NextToken.Tests.Data;
+
+public sealed class PreparedDataTests
+{
+    [Fact]
+    public void Prepare_TextFile_SplitsNinetyTenAndRoundTrips()
+    {
+        using var dir = new TempDir();
+        string text = string.Concat(Enumerable.Repeat("hello world, ", 77)) + "é😀";
+        File.WriteAllText(dir.File("in.txt"), text);
+        var data = PreparedData.Prepare(dir.File("in.txt"), "char", dir.File("out"));
+        Assert.Equal(text.Length, data.TrainTokens + data.ValTokens + 1); // the emoji is one char token of two chars
+        using var train = data.OpenTrain();
+        using var val = data.OpenVal();
+        string decoded = data.Tokenizer.Decode(train.ToArray()) + data.Tokenizer.Decode(val.ToArray());
+        Assert.Equal(text, decoded);
+        Assert.Equal(text[..(int)(text.Length * 0.9)], data.Tokenizer.Decode(train.ToArray()));
+
+        var loaded = PreparedData.Load(dir.File("out"));
+        Assert.Equal(data.VocabSize, loaded.VocabSize);
+        Assert.Equal(data.TrainTokens, loaded.TrainTokens);
+        Assert.Equal(data.ValTokens, loaded.ValTokens);
+        Assert.Equal(0.1, loaded.ValFraction);
+        Assert.Equal(data.TrainPath, loaded.TrainPath);
+        Assert.True(File.Exists(Path.Combine(dir.File("out"), "tokenizer.json")));
+        Assert.Contains("\"vocab_size\"", File.ReadAllText(Path.Combine(dir.File("out"), "meta.json")));
+    }
+
+    [Fact]
+    public void Prepare_Directory_ConcatenatesTxtFilesSortedByName()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("docs"));
+        File.WriteAllText(Path.Combine(dir.File("docs"), "b.txt"), "bbbb\n");
+        File.WriteAllText(Path.Combine(dir.File("docs"), "a.txt"), "aaaa\n");
+        File.WriteAllText(Path.Combine(dir.File("docs"), "skip.md"), "zzzz\n");
+        var data = PreparedData.Prepare(dir.File("docs"), "char", dir.File("out"), 0.0);
+        using var train = data.OpenTrain();
+        Assert.Equal("aaaa\nbbbb\n", data.Tokenizer.Decode(train.ToArray()));
+        Assert.Equal(0, data.ValTokens);
+    }
+
+    [Fact]
+    public void Prepare_MissingInput_ThrowsFileNotFound()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<FileNotFoundException>(() => PreparedData.Prepare(dir.File("none.txt"), "char", dir.File("out")));
+        Assert.Contains("none.txt", e.Message);
+    }
+
+    [Fact]
+    public void Prepare_EmptyInput_ThrowsNamingFile()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("empty.txt"), "");
+        var e = Assert.Throws<ArgumentException>(() => PreparedData.Prepare(dir.File("empty.txt"), "char", dir.File("out")));
+        Assert.Equal($"input file '{dir.File("empty.txt")}' is empty", e.Message);
+    }
+
+    [Fact]
+    public void Prepare_BadValFraction_Throws()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("in.txt"), "abc");
+        Assert.Throws<ArgumentOutOfRangeException>(() => PreparedData.Prepare(dir.File("in.txt"), "char", dir.File("out"), 1.0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PreparedData.Prepare(dir.File("in.txt"), "char", dir.File("out"), -0.1));
+    }
+
+    [Fact]
+    public void Load_DirectoryWithoutMeta_Throws()
+    {
+        using var dir = new TempDir();
+        Assert.Throws<FileNotFoundException>(() => PreparedData.Load(dir.Path));
+        Assert.Throws<DirectoryNotFoundException>(() => PreparedData.Load(dir.File("missing")));
+    }
+
+    [DataSharedFileFact("tinyshakespeare.txt")]
+    public void Prepare_TinyShakespeare_NanoGptCounts()
+    {
+        using var dir = new TempDir();
+        var data = PreparedData.Prepare(Path.Combine(DataSharedFileFactAttribute.Root, "tinyshakespeare.txt"), "char", dir.Path);
+        // nanoGPT's shakespeare_char: vocab 65, 1,003,854 train and 111,540 val tokens.
+        Assert.Equal(65, data.VocabSize);
+        Assert.Equal(1_003_854, data.TrainTokens);
+        Assert.Equal(111_540, data.ValTokens);
+    }
+}
