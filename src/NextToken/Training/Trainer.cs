@@ -1,0 +1,203 @@
+// Trainer: the pre-training loop — batches, accumulation, clipping, AdamW, schedule, evaluation, checkpoints, logs.
+using System.Diagnostics;
+using System.Text.Json;
+using NextToken.Data;
+using NextToken.Model;
+using NextToken.Tokenization;
+
+namespace NextToken.Training;
+
+/// <summary>
+/// Trains a <see cref="GptModel"/> on token sources. Deterministic for a seed on one machine: batches, dropout and
+/// kernels are, so a run resumed from a checkpoint reproduces the losses of an uninterrupted one.
+/// </summary>
+public sealed class Trainer
+{
+    private readonly GptModel _model;
+    private readonly BatchLoader _train;
+    private readonly int[]? _valTokens;
+    private readonly TokenFile? _valFile;
+    private readonly TrainOptions _options;
+    private readonly AdamW _optimizer;
+    private readonly string? _outDir;
+    private readonly ITokenizer? _tokenizer;
+    private readonly string? _dataDir;
+    private long _step;
+    private double _bestVal = double.NaN;
+    private long _lastCheckpointStep = -1;
+
+    /// <summary>Called after every step (and evaluation).</summary>
+    public event Action<TrainProgress>? Progress;
+
+    /// <summary>
+    /// Creates a trainer. <paramref name="outDir"/> (optional) receives checkpoints, log.jsonl and loss.png.
+    /// <paramref name="resume"/> restores optimizer moments, step and data position from a loaded checkpoint.
+    /// </summary>
+    public Trainer(GptModel model, BatchLoader train, TokenFile? val, TrainOptions options, string? outDir = null,
+                   ITokenizer? tokenizer = null, string? dataDir = null, Checkpoint.Loaded? resume = null, int[]? valTokens = null)
+    {
+        _model = model;
+        _train = train;
+        _valFile = val;
+        _valTokens = valTokens;
+        _options = options.Validate();
+        if (options.SequenceLength > model.Config.ContextLength)
+            throw new ArgumentException($"sequence length {options.SequenceLength} exceeds the model's context length {model.Config.ContextLength}");
+        _outDir = outDir;
+        _tokenizer = tokenizer;
+        _dataDir = dataDir;
+        _optimizer = resume?.Optimizer ?? new AdamW(model.Layout, new AdamWOptions { Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay });
+        if (resume?.State is { } st)
+        {
+            _step = st.Step;
+            _bestVal = st.BestValLoss;
+            _lastCheckpointStep = st.Step;
+            _train.Restore(new BatchLoaderState(st.LoaderPosition, st.LoaderRngState, st.LoaderRngIncrement));
+        }
+        model.EnableGradients();
+    }
+
+    /// <summary>Completed optimizer steps.</summary>
+    public long Step => _step;
+
+    /// <summary>
+    /// Runs until <see cref="TrainOptions.Iterations"/> steps or cancellation (then a checkpoint is written and the
+    /// result says Interrupted). A non-finite loss throws <see cref="NonFiniteLossException"/> without saving.
+    /// </summary>
+    public TrainResult Run(CancellationToken cancellation = default)
+    {
+        var o = _options;
+        int B = o.BatchSize, T = o.SequenceLength;
+        int decay = o.DecayIterations > 0 ? o.DecayIterations : o.Iterations;
+        var inputs = new int[B * T];
+        var targets = new int[B * T];
+        var log = _outDir is null ? null : OpenLog();
+        var sw = Stopwatch.StartNew();
+        long startStep = _step, tokens = 0;
+        float loss = float.NaN, lastVal = float.NaN;
+        bool interrupted = false;
+        _model.Training = true;
+        try
+        {
+            while (_step < o.Iterations)
+            {
+                if (cancellation.IsCancellationRequested) { interrupted = true; break; }
+                if (o.EvalInterval > 0 && _step % o.EvalInterval == 0 && _step > 0) lastVal = EvaluateAndMaybeSave(log, sw, loss);
+                float lr = LearningRateSchedule.At(_step, o.LearningRate, o.MinLearningRate, o.WarmupIterations, decay);
+                _model.ZeroGradients();
+                double lossSum = 0;
+                for (int micro = 0; micro < o.GradientAccumulation; micro++)
+                {
+                    _train.Next(inputs, targets);
+                    lossSum += _model.Forward(inputs, targets, B, T, computeGradients: true, gradScale: 1f / o.GradientAccumulation);
+                    _model.Backward();
+                }
+                loss = (float)(lossSum / o.GradientAccumulation);
+                if (!float.IsFinite(loss)) throw new NonFiniteLossException(_step, loss, _lastCheckpointStep);
+                float norm = GradientClipping.ClipGlobalNorm(_model.Gradients!, o.GradientClip);
+                _optimizer.Update(_model.Parameters, _model.Gradients!, lr);
+                _step++;
+                tokens += (long)B * T * o.GradientAccumulation;
+                var p = new TrainProgress(_step, o.Iterations, loss, lr, norm, tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds), sw.Elapsed.TotalSeconds, null);
+                Write(log, p);
+                Progress?.Invoke(p);
+                if (o.CheckpointInterval > 0 && _step % o.CheckpointInterval == 0) Save();
+            }
+            // Final evaluation and checkpoint (also on Ctrl-C, so nothing trained is lost).
+            lastVal = Evaluate();
+            if (float.IsFinite(lastVal) && !(lastVal >= _bestVal)) _bestVal = lastVal;
+            var final = new TrainProgress(_step, o.Iterations, loss, 0, 0, tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds), sw.Elapsed.TotalSeconds, lastVal);
+            Write(log, final);
+            Progress?.Invoke(final);
+            Save();
+        }
+        finally
+        {
+            _model.Training = false;
+            log?.Dispose();
+            if (_outDir is not null) TryPlot();
+        }
+        double wall = sw.Elapsed.TotalSeconds;
+        return new TrainResult
+        {
+            FinalTrainLoss = loss, BestValLoss = _bestVal, FinalValLoss = lastVal, Iterations = _step,
+            TokensPerSecond = tokens / Math.Max(1e-9, wall), WallSeconds = wall, Interrupted = interrupted,
+            Parameters = _model.ParameterCount, CheckpointDirectory = _outDir,
+        };
+    }
+
+    private float EvaluateAndMaybeSave(StreamWriter? log, Stopwatch sw, float lastLoss)
+    {
+        float val = Evaluate();
+        if (float.IsFinite(val) && !(val >= _bestVal)) _bestVal = val;
+        var p = new TrainProgress(_step, _options.Iterations, lastLoss, 0, 0, 0, sw.Elapsed.TotalSeconds, val);
+        Write(log, p);
+        Progress?.Invoke(p);
+        if (_options.CheckpointInterval == 0) Save();
+        return val;
+    }
+
+    /// <summary>
+    /// Mean loss over <see cref="TrainOptions.EvalIterations"/> validation batches. The batches are the same every
+    /// time (sequential from the start, fixed seed), so evaluation neither depends on nor disturbs training state.
+    /// </summary>
+    public float Evaluate()
+    {
+        if (_valFile is null && _valTokens is null) return float.NaN;
+        int B = _options.BatchSize, T = _options.SequenceLength;
+        long count = _valFile?.Count ?? _valTokens!.Length;
+        if (count < T + 1) return float.NaN;
+        var loader = _valFile is not null ? new BatchLoader(_valFile, B, T, BatchOrder.Sequential, 0) : new BatchLoader(_valTokens!, B, T, BatchOrder.Sequential, 0);
+        var inputs = new int[B * T];
+        var targets = new int[B * T];
+        bool wasTraining = _model.Training;
+        _model.Training = false;
+        double sum = 0;
+        for (int i = 0; i < _options.EvalIterations; i++)
+        {
+            loader.Next(inputs, targets);
+            sum += _model.Forward(inputs, targets, B, T);
+        }
+        _model.Training = wasTraining;
+        return (float)(sum / _options.EvalIterations);
+    }
+
+    /// <summary>Writes the checkpoint now (no-op without an output directory).</summary>
+    public void Save()
+    {
+        if (_outDir is null) return;
+        var ls = _train.State;
+        var state = new TrainingState
+        {
+            Step = _step, DropoutRngState = _model.DropoutRng.State, DropoutRngIncrement = _model.DropoutRng.Increment,
+            LoaderPosition = ls.Position, LoaderRngState = ls.RngState, LoaderRngIncrement = ls.RngIncrement,
+            BestValLoss = _bestVal, Options = _options, DataDirectory = _dataDir,
+        };
+        Checkpoint.Save(_outDir, _model, _optimizer, state, _tokenizer);
+        _lastCheckpointStep = _step;
+    }
+
+    private StreamWriter OpenLog()
+    {
+        Directory.CreateDirectory(_outDir!);
+        string path = Path.Combine(_outDir!, "log.jsonl");
+        // On resume keep only the records of steps the checkpoint contains, so the log matches an uninterrupted run.
+        var keep = File.Exists(path) && _step > 0
+            ? File.ReadAllLines(path).Where(l => TrainingLog.StepOf(l) is long s && s <= _step && !(s == _step && l.Contains("\"val_loss\"") && false)).ToList()
+            : [];
+        if (_step == 0) keep.Clear();
+        File.WriteAllLines(path, keep);
+        return new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read)) { AutoFlush = true };
+    }
+
+    private static void Write(StreamWriter? log, TrainProgress p) => log?.WriteLine(TrainingLog.Format(p));
+
+    private void TryPlot()
+    {
+        try { TrainingLog.Plot(Path.Combine(_outDir!, "log.jsonl"), Path.Combine(_outDir!, "loss.png")); }
+        catch (Exception e) when (e is IOException or InvalidOperationException or TypeInitializationException or DllNotFoundException)
+        {
+            Console.Error.WriteLine($"warning: could not draw loss.png ({e.Message})");
+        }
+    }
+}
