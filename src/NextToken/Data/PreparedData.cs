@@ -70,12 +70,34 @@ public sealed class PreparedData
         ArgumentException.ThrowIfNullOrWhiteSpace(input);
         ArgumentException.ThrowIfNullOrWhiteSpace(tokenizerSpec);
         ArgumentException.ThrowIfNullOrWhiteSpace(outDir);
-        if (!(valFraction >= 0 && valFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(valFraction), $"validation fraction is {valFraction}; use a value in [0, 1), e.g. 0.1");
+        CheckValFraction(valFraction);
 
         var documents = ReadDocuments(input);
+        return PrepareDocuments(input, documents, TokenizerFactory.Create(tokenizerSpec, string.Concat(documents)), outDir, valFraction);
+    }
+
+    /// <summary>
+    /// As <see cref="Prepare(string, string, string, double)"/>, with a tokenizer already built (for example a
+    /// BPE tokenizer trained in the same program).
+    /// </summary>
+    public static PreparedData Prepare(string input, ITokenizer tokenizer, string outDir, double valFraction = DefaultValFraction)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(input);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outDir);
+        CheckValFraction(valFraction);
+        return PrepareDocuments(input, ReadDocuments(input), tokenizer, outDir, valFraction);
+    }
+
+    private static void CheckValFraction(double valFraction)
+    {
+        if (!(valFraction >= 0 && valFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(valFraction), $"validation fraction is {valFraction}; use a value in [0, 1), e.g. 0.1");
+    }
+
+    private static PreparedData PrepareDocuments(string input, List<string> documents, ITokenizer tokenizer, string outDir, double valFraction)
+    {
         string allText = string.Concat(documents);
-        var tokenizer = TokenizerFactory.Create(tokenizerSpec, allText);
 
         // Cut the concatenated characters at floor((1 - f) * N), never inside a surrogate pair.
         long total = allText.Length;
@@ -100,7 +122,7 @@ public sealed class PreparedData
         return Write(outDir, tokenizer, Encode(tokenizer, train), Encode(tokenizer, val), Path.GetFullPath(input), valFraction);
     }
 
-    /// <summary>Opens a directory written by <see cref="Prepare"/> (or <c>nexttoken prepare</c>).</summary>
+    /// <summary>Opens a directory written by <see cref="Prepare(string, string, string, double)"/> (or <c>nexttoken prepare</c>).</summary>
     public static PreparedData Load(string dir)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dir);

@@ -1,5 +1,6 @@
 // Tests of PreparedData: prepare a text file or directory into train/val token files and load it back.
 using NextToken.Data;
+using NextToken.Tokenization;
 
 namespace NextToken.Tests.Data;
 
@@ -86,5 +87,38 @@ public sealed class PreparedDataTests
         Assert.Equal(65, data.VocabSize);
         Assert.Equal(1_003_854, data.TrainTokens);
         Assert.Equal(111_540, data.ValTokens);
+    }
+
+    // A char tokenizer plus one extra id standing for <|endoftext|>, as GPT-2's has.
+    private sealed class EotTokenizer(CharTokenizer inner) : ITokenizer
+    {
+        public string Kind => "test-eot";
+        public int VocabSize => inner.VocabSize + 1;
+        public int? EndOfTextId => inner.VocabSize;
+        public int[] Encode(string text) => inner.Encode(text);
+        public string Decode(ReadOnlySpan<int> ids) => string.Concat(ids.ToArray().Select(i => i == inner.VocabSize ? "|" : inner.Decode([i])));
+        public ReadOnlySpan<byte> TokenBytes(int id) => inner.TokenBytes(id);
+        public void Save(string directory) => File.WriteAllText(Path.Combine(directory, "tokenizer.json"), "{}");
+    }
+
+    [Fact]
+    public void Prepare_DirectoryWithEndOfText_SeparatesDocumentsButNotTheSplit()
+    {
+        using var dir = new TempDir();
+        Directory.CreateDirectory(dir.File("docs"));
+        File.WriteAllText(Path.Combine(dir.File("docs"), "1.txt"), "aaaa");
+        File.WriteAllText(Path.Combine(dir.File("docs"), "2.txt"), "bbbb");
+        File.WriteAllText(Path.Combine(dir.File("docs"), "3.txt"), "cc");
+        var tok = new EotTokenizer(CharTokenizer.FromText("abc"));
+        var data = PreparedData.Prepare(dir.File("docs"), tok, dir.File("out"), 0.2); // 10 chars: cut after 8
+        using var train = data.OpenTrain();
+        using var val = data.OpenVal();
+        Assert.Equal("aaaa|bbbb", tok.Decode(train.ToArray()));
+        Assert.Equal("cc", tok.Decode(val.ToArray()));
+        var split = PreparedData.Prepare(dir.File("docs"), tok, dir.File("out2"), 0.5); // cut inside 2.txt
+        using var train2 = split.OpenTrain();
+        using var val2 = split.OpenVal();
+        Assert.Equal("aaaa|b", tok.Decode(train2.ToArray()));
+        Assert.Equal("bbb|cc", tok.Decode(val2.ToArray()));
     }
 }
