@@ -1,0 +1,167 @@
+// TrainCommand: `nexttoken train` — pre-trains a GPT on prepared data, or on the built-in corpus with no arguments.
+using System.CommandLine;
+using System.Text.Json;
+using NextToken.Data;
+using NextToken.Evaluation;
+using NextToken.Model;
+using NextToken.Training;
+using Spectre.Console;
+
+namespace NextToken.Cli.Commands;
+
+/// <summary><c>nexttoken train</c>; option names are a contract (see the engine issue).</summary>
+internal sealed class TrainCommand : ICliCommand
+{
+    /// <inheritdoc/>
+    public Command Build()
+    {
+        var d = new TrainOptions();
+        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition", DefaultValueFactory = _ => "builtin:grammar" };
+        var preset = new Option<string?>("--preset") { Description = $"Model preset ({string.Join(", ", GptPresets.All.Keys)}); default: 'default' for built-in data, 'char-tiny' otherwise" };
+        var layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" };
+        var heads = new Option<int?>("--heads") { Description = "Attention heads (overrides the preset)" };
+        var embd = new Option<int?>("--embd") { Description = "Embedding width (overrides the preset)" };
+        var block = new Option<int?>("--block") { Description = "Context length = training sequence length (overrides the preset)" };
+        var batch = new Option<int>("--batch") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => d.BatchSize };
+        var iters = new Option<int>("--iters") { Description = "Optimizer steps", DefaultValueFactory = _ => d.Iterations };
+        var lr = new Option<float>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
+        var minLr = new Option<float>("--min-lr") { Description = "Learning-rate floor of the cosine decay", DefaultValueFactory = _ => d.MinLearningRate };
+        var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps", DefaultValueFactory = _ => d.WarmupIterations };
+        var decay = new Option<int>("--lr-decay-iters") { Description = "Step where the cosine reaches --min-lr (0: --iters)", DefaultValueFactory = _ => 0 };
+        var wd = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay (matrices and embeddings)", DefaultValueFactory = _ => d.WeightDecay };
+        var beta1 = new Option<float>("--beta1") { Description = "AdamW beta1", DefaultValueFactory = _ => d.Beta1 };
+        var beta2 = new Option<float>("--beta2") { Description = "AdamW beta2", DefaultValueFactory = _ => d.Beta2 };
+        var clip = new Option<float>("--grad-clip") { Description = "Global gradient-norm clip (0: off)", DefaultValueFactory = _ => d.GradientClip };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
+        var dropout = new Option<float>("--dropout") { Description = "Dropout probability", DefaultValueFactory = _ => 0f };
+        var evalInterval = new Option<int>("--eval-interval") { Description = "Evaluate (and checkpoint) every N steps", DefaultValueFactory = _ => d.EvalInterval };
+        var evalIters = new Option<int>("--eval-iters") { Description = "Validation batches per evaluation", DefaultValueFactory = _ => d.EvalIterations };
+        var ckptInterval = new Option<int>("--checkpoint-interval") { Description = "Checkpoint every N steps (0: at evaluations)", DefaultValueFactory = _ => 0 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed for init, batches and dropout", DefaultValueFactory = _ => d.Seed };
+        var order = new Option<BatchOrder>("--order") { Description = "Batch windows: Random (nanoGPT) or Sequential (llm.c)", DefaultValueFactory = _ => BatchOrder.Random };
+        var positions = new Option<PositionEncoding?>("--positions") { Description = "Learned, Sinusoidal or Rotary (overrides the preset)" };
+        var norm = new Option<NormPlacement?>("--norm") { Description = "Pre (GPT-2) or Post (GPT-1) LayerNorm (overrides the preset)" };
+        var noBias = new Option<bool>("--no-bias") { Description = "Linear layers and LayerNorms without biases" };
+        var untied = new Option<bool>("--untied") { Description = "Separate output projection instead of the tied token embedding" };
+        var output = new Option<string>("--out") { Description = "Checkpoint directory (also log.jsonl and loss.png)", DefaultValueFactory = _ => Path.Combine("runs", "default") };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out exactly where it stopped" };
+        var json = new Option<bool>("--json") { Description = "Last stdout line: a JSON summary (final_train_loss, best_val_loss, tokens_per_second, wall_seconds, iters)" };
+        var samples = new Option<int>("--eval-samples") { Description = "Samples scored after training on a built-in dataset", DefaultValueFactory = _ => 200 };
+
+        var cmd = new Command("train", "Pre-train a GPT. With no arguments: a small model on the built-in grammar corpus, then the share of\n" +
+                                       "sampled sentences that parse is reported.\n" +
+                                       "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000");
+        foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples })
+            cmd.Options.Add(o);
+
+        cmd.SetAction(pr =>
+        {
+            string outDir = pr.GetValue(output)!;
+            bool quietJson = pr.GetValue(json);
+            Checkpoint.Loaded? loaded = null;
+            TrainOptions options;
+            GptModel model;
+            PreparedData prepared;
+            string? builtin = null;
+            if (pr.GetValue(resume))
+            {
+                loaded = Checkpoint.LoadFull(outDir, withOptimizer: true);
+                if (loaded.State?.Options is null || loaded.State.DataDirectory is null || loaded.Optimizer is null)
+                    throw new InvalidDataException($"the checkpoint in '{outDir}' has no training state to resume from");
+                options = loaded.State.Options;
+                if (pr.GetResult(iters) is not null) options = options with { Iterations = pr.GetValue(iters) };
+                prepared = PreparedData.Load(loaded.State.DataDirectory);
+                model = loaded.Model;
+                if (BuiltinDatasets.TryParse(pr.GetValue(data)!, out var bn)) builtin = bn;
+            }
+            else
+            {
+                string dataSpec = pr.GetValue(data)!;
+                if (BuiltinDatasets.TryParse(dataSpec, out var name))
+                {
+                    builtin = name;
+                    prepared = BuiltinDatasets.PrepareBuiltin(name, Path.Combine(outDir, "data"), 1337);
+                }
+                else prepared = PreparedData.Load(dataSpec);
+                var cfg = GptPresets.Get(pr.GetValue(preset) ?? (builtin is not null ? "default" : "char-tiny"));
+                cfg = cfg with
+                {
+                    VocabSize = prepared.VocabSize,
+                    Layers = pr.GetValue(layers) ?? cfg.Layers,
+                    Heads = pr.GetValue(heads) ?? cfg.Heads,
+                    EmbeddingSize = pr.GetValue(embd) ?? cfg.EmbeddingSize,
+                    ContextLength = pr.GetValue(block) ?? cfg.ContextLength,
+                    Dropout = pr.GetValue(dropout),
+                    Positions = pr.GetValue(positions) ?? cfg.Positions,
+                    Norm = pr.GetValue(norm) ?? cfg.Norm,
+                    Bias = !pr.GetValue(noBias) && cfg.Bias,
+                    TiedEmbeddings = !pr.GetValue(untied) && cfg.TiedEmbeddings,
+                };
+                cfg.Validate();
+                options = new TrainOptions
+                {
+                    BatchSize = pr.GetValue(batch), SequenceLength = cfg.ContextLength, Iterations = pr.GetValue(iters),
+                    LearningRate = pr.GetValue(lr), MinLearningRate = pr.GetValue(minLr), WarmupIterations = pr.GetValue(warmup),
+                    DecayIterations = pr.GetValue(decay), WeightDecay = pr.GetValue(wd), Beta1 = pr.GetValue(beta1), Beta2 = pr.GetValue(beta2),
+                    GradientClip = pr.GetValue(clip), GradientAccumulation = pr.GetValue(accum), EvalInterval = pr.GetValue(evalInterval),
+                    EvalIterations = pr.GetValue(evalIters), CheckpointInterval = pr.GetValue(ckptInterval), Seed = pr.GetValue(seed), Order = pr.GetValue(order),
+                }.Validate();
+                if (builtin is not null && pr.GetResult(iters) is null) options = options with { Iterations = 1500, BatchSize = pr.GetResult(batch) is null ? 16 : options.BatchSize, EvalInterval = pr.GetResult(evalInterval) is null ? 500 : options.EvalInterval };
+                model = new GptModel(cfg, options.Seed);
+            }
+
+            var log = quietJson ? Console.Error : Console.Out;
+            log.WriteLine($"model: {model.ParameterCount:N0} parameters");
+            log.WriteLine(model.Config.ToJson());
+            log.WriteLine($"training: {JsonSerializer.Serialize(options)}");
+            log.WriteLine($"data: {prepared}");
+
+            using var trainFile = prepared.OpenTrain();
+            using var valFile = prepared.OpenVal();
+            var loader = new BatchLoader(trainFile, options.BatchSize, options.SequenceLength, options.Order, options.Seed);
+            var trainer = new Trainer(model, loader, valFile.Count > options.SequenceLength ? valFile : null, options, outDir, prepared.Tokenizer,
+                                      Path.GetFullPath(prepared.Directory), loaded);
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                if (cts.IsCancellationRequested) return; // a second Ctrl-C ends the process
+                e.Cancel = true;
+                cts.Cancel();
+                Console.Error.WriteLine("stopping: finishing the step and writing a checkpoint (Ctrl-C again to abort)");
+            };
+            Console.CancelKeyPress += onCancel;
+            TrainResult result;
+            try
+            {
+                result = TrainingDisplay.Run(trainer, options, log, interactive: !quietJson && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive, cts.Token);
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+            log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss:F4}, best val loss {result.BestValLoss:F4}, " +
+                          $"{result.TokensPerSecond:F0} tokens/s, {result.WallSeconds:F1} s; checkpoint in {outDir}");
+
+            var summary = JsonSerializer.SerializeToNode(result)!.AsObject();
+            if (builtin is not null && !result.Interrupted)
+            {
+                if (builtin == BuiltinDatasets.Grammar)
+                {
+                    var examples = new List<string>();
+                    var report = BuiltinTaskEvaluator.Grammar(model, prepared.Tokenizer, pr.GetValue(samples), options.Seed, examples);
+                    foreach (var s in examples.Take(5)) log.WriteLine($"  sample: {s}");
+                    log.WriteLine($"grammatical samples: {report.Grammatical}/{report.Total} = {report.Share:P1} (target ≥ 95%)");
+                    summary["grammatical_share"] = report.Share;
+                }
+                else
+                {
+                    var problems = AdditionTask.HeldOutProblems(BuiltinDatasets.AdditionDigits, 1337, BuiltinDatasets.AdditionHeldOutFraction);
+                    double acc = BuiltinTaskEvaluator.Addition(model, prepared.Tokenizer, problems);
+                    log.WriteLine($"held-out addition exact match: {acc:P1} over {problems.Count} problems (target ≥ 99%)");
+                    summary["exact_match"] = acc;
+                }
+            }
+            if (quietJson) Console.WriteLine(summary.ToJsonString());
+            return result.Interrupted ? 130 : 0;
+        });
+        return cmd;
+    }
+}
