@@ -70,7 +70,7 @@ internal sealed class TrainCommand : ICliCommand
                 if (loaded.State?.Options is null || loaded.State.DataDirectory is null || loaded.Optimizer is null)
                     throw new InvalidDataException($"the checkpoint in '{outDir}' has no training state to resume from");
                 options = loaded.State.Options;
-                if (pr.GetResult(iters) is not null) options = options with { Iterations = pr.GetValue(iters) };
+                if (pr.GetResult(iters) is { Implicit: false }) options = options with { Iterations = pr.GetValue(iters) };
                 prepared = PreparedData.Load(loaded.State.DataDirectory);
                 model = loaded.Model;
                 if (BuiltinDatasets.TryParse(pr.GetValue(data)!, out var bn)) builtin = bn;
@@ -107,7 +107,8 @@ internal sealed class TrainCommand : ICliCommand
                     GradientClip = pr.GetValue(clip), GradientAccumulation = pr.GetValue(accum), EvalInterval = pr.GetValue(evalInterval),
                     EvalIterations = pr.GetValue(evalIters), CheckpointInterval = pr.GetValue(ckptInterval), Seed = pr.GetValue(seed), Order = pr.GetValue(order),
                 }.Validate();
-                if (builtin is not null && pr.GetResult(iters) is null) options = options with { Iterations = 1500, BatchSize = pr.GetResult(batch) is null ? 16 : options.BatchSize, EvalInterval = pr.GetResult(evalInterval) is null ? 500 : options.EvalInterval };
+                if (builtin is not null && pr.GetResult(iters) is not { Implicit: false })
+                    options = options with { Iterations = 1500, EvalInterval = pr.GetResult(evalInterval) is { Implicit: false } ? options.EvalInterval : 500 };
                 model = new GptModel(cfg, options.Seed);
             }
 
@@ -137,7 +138,7 @@ internal sealed class TrainCommand : ICliCommand
                 result = TrainingDisplay.Run(trainer, options, log, interactive: !quietJson && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive, cts.Token);
             }
             finally { Console.CancelKeyPress -= onCancel; }
-            log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss:F4}, best val loss {result.BestValLoss:F4}, " +
+            log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss:F4}, best val loss {result.BestValLoss?.ToString("F4") ?? "n/a"}, " +
                           $"{result.TokensPerSecond:F0} tokens/s, {result.WallSeconds:F1} s; checkpoint in {outDir}");
 
             var summary = JsonSerializer.SerializeToNode(result)!.AsObject();

@@ -27,6 +27,8 @@ public static class Checkpoint
     public const int Version = 1;
     private const int HeaderBytes = 4 + 4 + 8 + 4 + 4;
 
+    private static readonly System.Text.Json.JsonSerializerOptions MetaJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     private sealed record Meta(string Config, TrainingState? State, AdamWOptions? Optimizer, long OptimizerStep);
 
     /// <summary>Saves the model (and optionally optimizer, state and tokenizer) into <paramref name="directory"/>.</summary>
@@ -34,7 +36,7 @@ public static class Checkpoint
     {
         Directory.CreateDirectory(directory);
         var meta = new Meta(model.Config.ToJson(), state, optimizer?.Options, optimizer?.Step ?? 0);
-        byte[] json = JsonSerializer.SerializeToUtf8Bytes(meta);
+        byte[] json = JsonSerializer.SerializeToUtf8Bytes(meta, MetaJson);
         string path = Path.Combine(directory, FileName);
         WriteAtomically(path, stream =>
         {
@@ -114,7 +116,7 @@ public static class Checkpoint
         var json = new byte[jsonLength];
         fs.ReadExactly(json);
         Meta meta;
-        try { meta = JsonSerializer.Deserialize<Meta>(json) ?? throw new JsonException("empty metadata"); }
+        try { meta = JsonSerializer.Deserialize<Meta>(json, MetaJson) ?? throw new JsonException("empty metadata"); }
         catch (JsonException e) { throw new InvalidDataException($"'{path}' has corrupt metadata: {e.Message}", e); }
         var config = GptConfig.FromJson(meta.Config);
         var model = GptModel.CreateUninitialised(config);

@@ -8,10 +8,10 @@ public sealed record TrainResult
 {
     /// <summary>Mean training loss of the last step.</summary>
     [JsonPropertyName("final_train_loss")] public double FinalTrainLoss { get; init; }
-    /// <summary>Lowest validation loss over the run (NaN when never evaluated).</summary>
-    [JsonPropertyName("best_val_loss")] public double BestValLoss { get; init; }
-    /// <summary>Validation loss at the end.</summary>
-    [JsonPropertyName("final_val_loss")] public double FinalValLoss { get; init; }
+    /// <summary>Lowest validation loss over the run (null when there is no validation split).</summary>
+    [JsonPropertyName("best_val_loss")] public double? BestValLoss { get; init; }
+    /// <summary>Validation loss at the end (null when there is no validation split).</summary>
+    [JsonPropertyName("final_val_loss")] public double? FinalValLoss { get; init; }
     /// <summary>Training tokens per second over this process's steps.</summary>
     [JsonPropertyName("tokens_per_second")] public double TokensPerSecond { get; init; }
     /// <summary>Wall time of this process's training loop.</summary>

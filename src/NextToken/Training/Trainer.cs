@@ -43,6 +43,8 @@ public sealed class Trainer
         _options = options.Validate();
         if (options.SequenceLength > model.Config.ContextLength)
             throw new ArgumentException($"sequence length {options.SequenceLength} exceeds the model's context length {model.Config.ContextLength}");
+        if (train.BatchSize != options.BatchSize || train.SequenceLength != options.SequenceLength)
+            throw new ArgumentException($"the batch loader cuts {train.BatchSize} x {train.SequenceLength} batches but the options say {options.BatchSize} x {options.SequenceLength}");
         _outDir = outDir;
         _tokenizer = tokenizer;
         _dataDir = dataDir;
@@ -93,7 +95,7 @@ public sealed class Trainer
                     _model.Backward();
                 }
                 loss = (float)(lossSum / o.GradientAccumulation);
-                if (!float.IsFinite(loss)) throw new NonFiniteLossException(_step, loss, _lastCheckpointStep);
+                if (!float.IsFinite(loss)) throw new NonFiniteLossException(_step + 1, loss, Math.Max(0, _lastCheckpointStep));
                 float norm = GradientClipping.ClipGlobalNorm(_model.Gradients!, o.GradientClip);
                 _optimizer.Update(_model.Parameters, _model.Gradients!, lr);
                 _step++;
@@ -120,7 +122,7 @@ public sealed class Trainer
         double wall = sw.Elapsed.TotalSeconds;
         return new TrainResult
         {
-            FinalTrainLoss = loss, BestValLoss = _bestVal, FinalValLoss = lastVal, Iterations = _step,
+            FinalTrainLoss = loss, BestValLoss = double.IsNaN(_bestVal) ? null : _bestVal, FinalValLoss = float.IsNaN(lastVal) ? null : lastVal, Iterations = _step,
             TokensPerSecond = tokens / Math.Max(1e-9, wall), WallSeconds = wall, Interrupted = interrupted,
             Parameters = _model.ParameterCount, CheckpointDirectory = _outDir,
         };
