@@ -1,0 +1,21 @@
+// CliProcess: runs the built nexttoken CLI in a child process so tests see its real exit code, stdout and stderr.
+using System.Diagnostics;
+
+namespace NextToken.Tests.Cli;
+
+internal static class CliProcess
+{
+    public static (int Exit, string Out, string Err) Run(params string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        p.StandardInput.Close();
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("nexttoken did not finish in 120 s"); }
+        return (p.ExitCode, so.Result, se.Result);
+    }
+}
