@@ -19,7 +19,13 @@ public static unsafe class CrossEntropy
     public static int ForwardBackward(Span<float> logits, ReadOnlySpan<int> targets, Span<float> losses, int N, int V, float dloss)
     {
         int counted = 0;
-        for (int n = 0; n < N; n++) if (targets[n] != IgnoreIndex) counted++;
+        for (int n = 0; n < N; n++)
+        {
+            int t = targets[n];
+            if (t == IgnoreIndex) continue;
+            if ((uint)t >= (uint)V) throw new ArgumentOutOfRangeException(nameof(targets), $"target id {t} is outside the vocabulary (0..{V - 1})");
+            counted++;
+        }
         fixed (float* pl = logits, ploss = losses)
         fixed (int* pt = targets)
         {
@@ -34,7 +40,6 @@ public static unsafe class CrossEntropy
                     if (dloss != 0f) new Span<float>(row, V).Clear();
                     return;
                 }
-                if ((uint)target >= (uint)V) throw new ArgumentOutOfRangeException(nameof(targets), $"target id {target} is outside the vocabulary (0..{V - 1})");
                 float max = float.NegativeInfinity;
                 for (int v = 0; v < V; v++) if (row[v] > max) max = row[v];
                 double sum = 0;
