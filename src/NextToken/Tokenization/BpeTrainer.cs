@@ -1,5 +1,6 @@
 // BpeTrainer: learns a byte-level BPE vocabulary (GPT-2 style) from text, counting pairs incrementally.
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -26,12 +27,37 @@ public static class BpeTrainer
         ArgumentNullException.ThrowIfNull(text);
         ArgumentNullException.ThrowIfNull(options);
         Validate(options);
-        if (text.Length == 0) throw new ArgumentException("the training text is empty: BPE needs some text to learn merges from", nameof(text));
-
         var clock = Stopwatch.StartNew();
-        var words = WordCounter.Count(text, options.Pattern, options.SpecialTokens, options.Threads);
+        return Finish(WordCounter.Count(text, options.Pattern, options.SpecialTokens, options.Threads), options, clock);
+    }
+
+    /// <summary>Trains on text streamed from <paramref name="reader"/>: memory grows with the distinct words, not the text.</summary>
+    public static BpeTrainingResult Train(TextReader reader, BpeTrainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        ArgumentNullException.ThrowIfNull(options);
+        Validate(options);
+        var clock = Stopwatch.StartNew();
+        return Finish(WordCounter.Count(reader, options.Pattern, options.SpecialTokens, options.Threads), options, clock);
+    }
+
+    /// <summary>Trains on the UTF-8 text file at <paramref name="path"/>, streamed.</summary>
+    public static BpeTrainingResult TrainFile(string path, BpeTrainerOptions options)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        StreamReader reader;
+        try { reader = new StreamReader(path, System.Text.Encoding.UTF8, detectEncodingFromByteOrderMarks: true, new FileStreamOptions { BufferSize = 1 << 20 }); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"cannot read training text '{path}': {e.Message}", e);
+        }
+        using (reader) return Train(reader, options);
+    }
+
+    private static BpeTrainingResult Finish(Dictionary<string, long> words, BpeTrainerOptions options, Stopwatch clock)
+    {
         var counting = clock.Elapsed;
-        if (words.Count == 0) throw new ArgumentException("the training text holds nothing but special tokens: BPE needs some text to learn merges from", nameof(text));
+        if (words.Count == 0) throw new ArgumentException("the training text is empty (or holds nothing but special tokens): BPE needs some text to learn merges from");
 
         var (tokens, merges) = LearnMerges(words, options.VocabSize - 256 - options.SpecialTokens.Count, options.MinFrequency);
         var tokenizer = new BpeTokenizer(tokens, merges, options.SpecialTokens, options.Pattern);
@@ -39,6 +65,7 @@ public static class BpeTrainer
     }
 
     /// <summary>Trains on word counts directly (used by tests and by callers that count words themselves).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // one long call: do not start it in unoptimised tier-0 code
     internal static (List<byte[]> Tokens, List<(int Left, int Right)> Merges) LearnMerges(Dictionary<string, long> wordCounts, int maxNewTokens, int minFrequency)
     {
         // Words as symbol sequences. Sorting makes word indices (and so every tie) independent of dictionary order.
@@ -63,33 +90,33 @@ public static class BpeTrainer
         var merges = new List<(int, int)>();
         if (maxNewTokens <= 0) return (tokens, merges);
 
-        var pairCounts = new Dictionary<long, long>();
-        var pairWords = new Dictionary<long, List<int>>();
+        var pairs = new PairTable(n * 4);
         for (int w = 0; w < n; w++)
         {
             var s = syms[w];
             for (int i = 0; i + 1 < lens[w]; i++)
             {
-                long key = Key(s[i], s[i + 1]);
-                CollectionsMarshal.GetValueRefOrAddDefault(pairCounts, key, out _) += freq[w];
-                ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(pairWords, key, out _);
-                (list ??= []).Add(w);
+                int slot = pairs.FindOrAdd(Key(s[i], s[i + 1]));
+                pairs.CountAt(slot) += freq[w];
+                pairs.AddWord(slot, w);
             }
         }
-        var heap = new PriorityQueue<long, (long Count, long Key)>(pairCounts.Count, HeapOrder.Instance);
-        foreach (var (key, count) in pairCounts) heap.Enqueue(key, (count, key));
+        var heap = new PairHeap();
+        for (int slot = 0; slot < pairs.Capacity; slot++)
+            if (pairs.CountAt(slot) > 0) heap.Push(pairs.CountAt(slot), pairs.KeyAt(slot));
 
         var stamp = new int[n];
         int merge = 0;
-        var touched = new HashSet<long>();
+        var touched = new long[1024];
         var merged = new HashSet<long>();
         int newTokens = 0;
-        while (newTokens < maxNewTokens && heap.TryDequeue(out long best, out var prio))
+        while (newTokens < maxNewTokens && heap.TryPop(out long count, out long best))
         {
-            long current = pairCounts.GetValueOrDefault(best);
-            if (current != prio.Count)
+            int bestSlot = pairs.Find(best);
+            long current = pairs.CountAt(bestSlot);
+            if (current != count)
             {
-                if (current > 0) heap.Enqueue(best, (current, best));
+                if (current > 0) heap.Push(current, best);
                 continue;
             }
             if (current < Math.Max(1, minFrequency)) break;
@@ -108,19 +135,19 @@ public static class BpeTrainer
             if (merged.Add(best)) merges.Add((a, b));
 
             merge++;
-            touched.Clear();
-            var holders = pairWords[best];
-            pairWords[best] = [];
-            foreach (int w in holders)
+            int touchedCount = 0;
+            var (holders, holderCount) = pairs.TakeWords(bestSlot);
+            for (int h = 0; h < holderCount; h++)
             {
+                int w = holders![h];
                 if (stamp[w] == merge) continue;
                 stamp[w] = merge;
-                ApplyMerge(w, a, b, id, syms, lens, freq[w], pairCounts, pairWords, touched);
+                ApplyMerge(w, a, b, id, syms, lens, freq[w], pairs, merge, ref touched, ref touchedCount);
             }
-            foreach (long key in touched)
+            for (int t = 0; t < touchedCount; t++)
             {
-                long c = pairCounts.GetValueOrDefault(key);
-                if (c > 0) heap.Enqueue(key, (c, key));
+                long c = pairs.CountAt(pairs.Find(touched[t]));
+                if (c > 0) heap.Push(c, touched[t]);
             }
         }
         return (tokens, merges);
@@ -129,10 +156,12 @@ public static class BpeTrainer
     /// <summary>
     /// Merges every (a, b) in word w into id, left to right, and moves the word's pair counts from the old
     /// sequence to the new one: only the pairs around each merge site change, but neighbouring sites interact
-    /// ("abab"), so we subtract the old pairs and add the new ones of the whole (short) word.
+    /// ("abab"), so we subtract the old pairs and add the new ones of the whole (short) word. Pairs that contain
+    /// the new id are recorded once per merge in <paramref name="touched"/> so the caller can push their counts.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ApplyMerge(int w, int a, int b, int id, int[][] syms, int[] lens, long f,
-        Dictionary<long, long> pairCounts, Dictionary<long, List<int>> pairWords, HashSet<long> touched)
+        PairTable pairs, int merge, ref long[] touched, ref int touchedCount)
     {
         var s = syms[w];
         int len = lens[w];
@@ -140,7 +169,7 @@ public static class BpeTrainer
         for (int i = 0; i + 1 < len; i++) if (s[i] == a && s[i + 1] == b) { first = i; break; }
         if (first < 0) return; // stale entry: an earlier merge already consumed the pair here
 
-        for (int i = 0; i + 1 < len; i++) CollectionsMarshal.GetValueRefOrNullRef(pairCounts, Key(s[i], s[i + 1])) -= f;
+        for (int i = 0; i + 1 < len; i++) pairs.CountAt(pairs.Find(Key(s[i], s[i + 1]))) -= f;
         int j = first;
         for (int i = first; i < len; i++)
         {
@@ -151,12 +180,18 @@ public static class BpeTrainer
         for (int i = 0; i + 1 < len; i++)
         {
             long key = Key(s[i], s[i + 1]);
-            CollectionsMarshal.GetValueRefOrAddDefault(pairCounts, key, out _) += f;
+            int slot = pairs.FindOrAdd(key);
+            pairs.CountAt(slot) += f;
             if (s[i] == id || s[i + 1] == id)
             {
-                ref var list = ref CollectionsMarshal.GetValueRefOrAddDefault(pairWords, key, out _);
-                (list ??= []).Add(w);
-                touched.Add(key);
+                pairs.AddWord(slot, w);
+                ref int mark = ref pairs.MarkAt(slot);
+                if (mark != merge)
+                {
+                    mark = merge;
+                    if (touchedCount == touched.Length) Array.Resize(ref touched, touched.Length * 2);
+                    touched[touchedCount++] = key;
+                }
             }
         }
     }
@@ -178,13 +213,5 @@ public static class BpeTrainer
         if (o.VocabSize < min)
             throw new ArgumentOutOfRangeException(nameof(o.VocabSize), o.VocabSize,
                 $"vocabulary size {o.VocabSize} is below 256 byte tokens + {o.SpecialTokens.Count} special token(s) = {min}: ask for at least {min}");
-    }
-
-    /// <summary>Max-heap order for .NET's min-heap: higher count first, then the smaller pair key (left id, right id).</summary>
-    private sealed class HeapOrder : IComparer<(long Count, long Key)>
-    {
-        public static readonly HeapOrder Instance = new();
-        public int Compare((long Count, long Key) x, (long Count, long Key) y) =>
-            x.Count != y.Count ? y.Count.CompareTo(x.Count) : x.Key.CompareTo(y.Key);
     }
 }

@@ -43,13 +43,15 @@ public sealed class TiktokenEncoding : ITokenizer
         using var reader = new StreamReader(inflated, Encoding.UTF8);
         var tokens = new List<byte[]>(100_300);
         string? line;
+        // The packaged files start with "Capacity: N" and then hold one base64 token per line, rank = line number
+        // (plain tiktoken files write "<base64> <rank>"; both are accepted).
         while ((line = reader.ReadLine()) is not null)
         {
+            if (line.Length == 0 || line.StartsWith("Capacity:", StringComparison.Ordinal)) continue;
             int space = line.IndexOf(' ');
-            if (space <= 0) continue;
-            int rank = int.Parse(line.AsSpan(space + 1), CultureInfo.InvariantCulture);
-            if (rank != tokens.Count) throw new InvalidDataException($"{resource}: expected rank {tokens.Count}, found {rank}");
-            tokens.Add(Convert.FromBase64String(line[..space]));
+            if (space > 0 && int.Parse(line.AsSpan(space + 1), CultureInfo.InvariantCulture) != tokens.Count)
+                throw new InvalidDataException($"{resource}: expected rank {tokens.Count} on its line");
+            tokens.Add(Convert.FromBase64String(space > 0 ? line[..space] : line));
         }
         return tokens;
     }

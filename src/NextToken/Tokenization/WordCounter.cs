@@ -1,51 +1,52 @@
 // WordCounter: pre-tokenizes a corpus in parallel and counts each distinct "word" (regex piece) once.
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
 namespace NextToken.Tokenization;
 
 /// <summary>
-/// Counts the pre-tokenized words of a text. The text is cut into chunks at boundaries where the regex is known
-/// to restart (just after a newline that sits between two non-space characters), so the chunks pre-tokenize
-/// exactly as the whole text would; each thread owns its own compiled Regex and its own dictionary, looked up by
-/// span so only first sightings allocate a string.
+/// Counts the pre-tokenized words of a text, streamed in chunks so memory follows the distinct words, not the
+/// text. Chunks are cut where the regex is known to restart: just after a newline that sits between two
+/// non-space characters (no pattern match spans such a newline, and the one ending there is the same whether
+/// the text goes on or not), so chunked counting equals whole-text counting. Text without such newlines (e.g.
+/// CRLF line ends with the gpt2 pattern) stays one chunk. Each thread owns its own compiled Regex and dictionary,
+/// looked up by span so only first sightings allocate a string.
 /// </summary>
 internal static class WordCounter
 {
-    private const int ChunkChars = 1 << 20;
+    internal const int ChunkChars = 1 << 20;
 
-    public static Dictionary<string, long> Count(string text, string pattern, IReadOnlyList<string> specialTokens, int threads)
+    /// <summary>Counts the words of an in-memory text.</summary>
+    public static Dictionary<string, long> Count(string text, string pattern, IReadOnlyList<string> specialTokens, int threads) =>
+        Count(Slices(text), pattern, specialTokens, threads);
+
+    /// <summary>Counts the words of a text read from <paramref name="reader"/>, one chunk at a time.</summary>
+    public static Dictionary<string, long> Count(TextReader reader, string pattern, IReadOnlyList<string> specialTokens, int threads) =>
+        Count(Blocks(reader), pattern, specialTokens, threads);
+
+    private static Dictionary<string, long> Count(IEnumerable<ReadOnlyMemory<char>> chunks, string pattern, IReadOnlyList<string> specialTokens, int threads)
     {
-        var chunks = new List<(int Start, int Length)>();
-        foreach (var (start, length) in SplitOnSpecials(text, specialTokens)) AddChunks(text, start, length, chunks);
-        threads = Math.Clamp(threads, 1, Math.Max(1, chunks.Count));
-
+        threads = Math.Max(1, threads);
+        var queue = new BlockingCollection<ReadOnlyMemory<char>>(boundedCapacity: threads * 2);
         var partial = new Dictionary<string, long>[threads];
-        int next = -1;
-        void Work(int t)
+        var workers = new Thread[threads];
+        Exception? failure = null;
+        for (int t = 0; t < threads; t++)
         {
-            Regex regex = BpePatterns.Create(pattern);
-            var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-            var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
-            int c;
-            while ((c = Interlocked.Increment(ref next)) < chunks.Count)
+            int id = t;
+            workers[t] = new Thread(() =>
             {
-                var span = text.AsSpan(chunks[c].Start, chunks[c].Length);
-                foreach (var m in regex.EnumerateMatches(span))
-                {
-                    ref long n = ref CollectionsMarshal.GetValueRefOrAddDefault(lookup, span.Slice(m.Index, m.Length), out _);
-                    n++;
-                }
-            }
-            partial[t] = counts;
+                try { partial[id] = Work(queue, pattern, specialTokens); }
+                catch (Exception e) { failure = e; partial[id] = []; }
+            }) { IsBackground = true, Name = $"bpe-count-{t}" };
+            workers[t].Start();
         }
-        if (threads == 1) Work(0);
-        else
-        {
-            var workers = new Thread[threads];
-            for (int t = 0; t < threads; t++) { int id = t; workers[t] = new Thread(() => Work(id)); workers[t].Start(); }
-            foreach (var w in workers) w.Join();
-        }
+        try { foreach (var chunk in chunks) queue.Add(chunk); }
+        finally { queue.CompleteAdding(); }
+        foreach (var w in workers) w.Join();
+        if (failure is not null) throw new AggregateException(failure);
 
         // Merge into the largest dictionary to move the fewest entries.
         int big = 0;
@@ -59,43 +60,103 @@ internal static class WordCounter
         return total;
     }
 
-    /// <summary>The stretches of text between occurrences of special tokens (longest special wins at a position).</summary>
-    internal static List<(int Start, int Length)> SplitOnSpecials(string text, IReadOnlyList<string> specialTokens)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static Dictionary<string, long> Work(BlockingCollection<ReadOnlyMemory<char>> queue, string pattern, IReadOnlyList<string> specialTokens)
+    {
+        Regex regex = BpePatterns.Create(pattern);
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
+        foreach (var chunk in queue.GetConsumingEnumerable())
+        {
+            var text = chunk.Span;
+            foreach (var (start, length) in SplitOnSpecials(text, specialTokens))
+            {
+                var part = text.Slice(start, length);
+                foreach (var m in regex.EnumerateMatches(part))
+                    CollectionsMarshal.GetValueRefOrAddDefault(lookup, part.Slice(m.Index, m.Length), out _)++;
+            }
+        }
+        return counts;
+    }
+
+    /// <summary>The stretches of text between occurrences of special tokens (the longest special wins at a position).</summary>
+    internal static List<(int Start, int Length)> SplitOnSpecials(ReadOnlySpan<char> text, IReadOnlyList<string> specialTokens)
     {
         var parts = new List<(int, int)>();
-        int pos = 0, from = 0;
-        var specials = specialTokens.Where(s => s.Length > 0).OrderByDescending(s => s.Length).ToArray();
-        while (specials.Length > 0)
+        int pos = 0;
+        while (specialTokens.Count > 0)
         {
             int best = -1, bestLen = 0;
-            foreach (var s in specials)
+            foreach (var s in specialTokens)
             {
-                int i = text.IndexOf(s, from, StringComparison.Ordinal);
-                if (i >= 0 && (best < 0 || i < best)) { best = i; bestLen = s.Length; }
+                if (s.Length == 0) continue;
+                int i = text[pos..].IndexOf(s, StringComparison.Ordinal);
+                if (i >= 0 && (best < 0 || pos + i < best || (pos + i == best && s.Length > bestLen))) { best = pos + i; bestLen = s.Length; }
             }
             if (best < 0) break;
             if (best > pos) parts.Add((pos, best - pos));
-            pos = from = best + bestLen;
+            pos = best + bestLen;
         }
         if (pos < text.Length) parts.Add((pos, text.Length - pos));
         return parts;
     }
 
-    private static void AddChunks(string text, int start, int length, List<(int, int)> chunks)
+    /// <summary>Index just past the last safe cut in text[..end] at or after <paramref name="from"/>, or -1.</summary>
+    internal static int LastSafeCut(ReadOnlySpan<char> text, int from)
     {
-        int end = start + length;
-        while (end - start > ChunkChars)
+        for (int i = text.Length - 1; i >= Math.Max(2, from); i--)
+            if (text[i - 1] == '\n' && !char.IsWhiteSpace(text[i]) && !char.IsWhiteSpace(text[i - 2])) return i;
+        return -1;
+    }
+
+    private static int FirstSafeCut(string text, int from)
+    {
+        for (int i = Math.Max(2, from); i < text.Length; i++)
+            if (text[i - 1] == '\n' && !char.IsWhiteSpace(text[i]) && !char.IsWhiteSpace(text[i - 2])) return i;
+        return -1;
+    }
+
+    private static IEnumerable<ReadOnlyMemory<char>> Slices(string text)
+    {
+        int start = 0;
+        while (text.Length - start > ChunkChars)
         {
-            int cut = -1;
-            // Search forward from the target size for a safe restart point: "x\ny" with x, y not white space.
-            for (int i = start + ChunkChars; i < end - 1; i++)
+            // The last safe cut inside the next ChunkChars characters; if none, the first one after them.
+            int cut = LastSafeCut(text.AsSpan(start, ChunkChars), 0);
+            if (cut <= 0)
             {
-                if (text[i - 1] == '\n' && !char.IsWhiteSpace(text[i]) && i - 2 >= start && !char.IsWhiteSpace(text[i - 2])) { cut = i; break; }
+                int first = FirstSafeCut(text, start + ChunkChars);
+                if (first < 0) break;
+                cut = first - start;
             }
-            if (cut < 0) break;
-            chunks.Add((start, cut - start));
-            start = cut;
+            yield return text.AsMemory(start, cut);
+            start += cut;
         }
-        if (end > start) chunks.Add((start, end - start));
+        if (start < text.Length) yield return text.AsMemory(start);
+    }
+
+    private static IEnumerable<ReadOnlyMemory<char>> Blocks(TextReader reader)
+    {
+        var buffer = new char[ChunkChars];
+        int filled = 0;
+        while (true)
+        {
+            if (filled == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2); // no safe cut in a whole block
+            int read = reader.ReadBlock(buffer, filled, buffer.Length - filled);
+            filled += read;
+            if (read == 0)
+            {
+                if (filled > 0) yield return buffer.AsMemory(0, filled);
+                yield break;
+            }
+            int cut = LastSafeCut(buffer.AsSpan(0, filled), 0);
+            if (cut <= 0) continue;
+            // Hand the chunk over and keep the tail; the consumer owns the old array from now on.
+            var next = new char[Math.Max(ChunkChars, filled - cut)];
+            buffer.AsSpan(cut, filled - cut).CopyTo(next);
+            yield return buffer.AsMemory(0, cut);
+            buffer = next;
+            filled -= cut;
+        }
     }
 }
