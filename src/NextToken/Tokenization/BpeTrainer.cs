@@ -90,7 +90,7 @@ public static class BpeTrainer
         var merges = new List<(int, int)>();
         if (maxNewTokens <= 0) return (tokens, merges);
 
-        var pairs = new PairTable(n * 4);
+        var pairs = new PairTable(n); // grows as merges create pairs; distinct pairs start well below the word count x 4
         for (int w = 0; w < n; w++)
         {
             var s = syms[w];

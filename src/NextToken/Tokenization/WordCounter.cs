@@ -1,4 +1,5 @@
 // WordCounter: pre-tokenizes a corpus in parallel and counts each distinct "word" (regex piece) once.
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -26,10 +27,10 @@ internal static class WordCounter
     public static Dictionary<string, long> Count(TextReader reader, string pattern, IReadOnlyList<string> specialTokens, int threads) =>
         Count(Blocks(reader), pattern, specialTokens, threads);
 
-    private static Dictionary<string, long> Count(IEnumerable<ReadOnlyMemory<char>> chunks, string pattern, IReadOnlyList<string> specialTokens, int threads)
+    private static Dictionary<string, long> Count(IEnumerable<Chunk> chunks, string pattern, IReadOnlyList<string> specialTokens, int threads)
     {
         threads = Math.Max(1, threads);
-        var queue = new BlockingCollection<ReadOnlyMemory<char>>(boundedCapacity: threads * 2);
+        var queue = new BlockingCollection<Chunk>(boundedCapacity: threads * 2);
         var partial = new Dictionary<string, long>[threads];
         var workers = new Thread[threads];
         Exception? failure = null;
@@ -61,20 +62,21 @@ internal static class WordCounter
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static Dictionary<string, long> Work(BlockingCollection<ReadOnlyMemory<char>> queue, string pattern, IReadOnlyList<string> specialTokens)
+    private static Dictionary<string, long> Work(BlockingCollection<Chunk> queue, string pattern, IReadOnlyList<string> specialTokens)
     {
         Regex regex = BpePatterns.Create(pattern);
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         var lookup = counts.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var chunk in queue.GetConsumingEnumerable())
         {
-            var text = chunk.Span;
+            var text = chunk.Text.Span;
             foreach (var (start, length) in SplitOnSpecials(text, specialTokens))
             {
                 var part = text.Slice(start, length);
                 foreach (var m in regex.EnumerateMatches(part))
                     CollectionsMarshal.GetValueRefOrAddDefault(lookup, part.Slice(m.Index, m.Length), out _)++;
             }
+            if (chunk.Pooled is { } buffer) ArrayPool<char>.Shared.Return(buffer);
         }
         return counts;
     }
@@ -116,7 +118,7 @@ internal static class WordCounter
         return -1;
     }
 
-    private static IEnumerable<ReadOnlyMemory<char>> Slices(string text)
+    private static IEnumerable<Chunk> Slices(string text)
     {
         int start = 0;
         while (text.Length - start > ChunkChars)
@@ -129,34 +131,47 @@ internal static class WordCounter
                 if (first < 0) break;
                 cut = first - start;
             }
-            yield return text.AsMemory(start, cut);
+            yield return new Chunk(text.AsMemory(start, cut), null);
             start += cut;
         }
-        if (start < text.Length) yield return text.AsMemory(start);
+        if (start < text.Length) yield return new Chunk(text.AsMemory(start), null);
     }
 
-    private static IEnumerable<ReadOnlyMemory<char>> Blocks(TextReader reader)
+    private static IEnumerable<Chunk> Blocks(TextReader reader)
     {
-        var buffer = new char[ChunkChars];
+        // Buffers come from the shared pool and go back once counted, so memory stays at a few chunks in flight
+        // instead of collecting large-object-heap garbage as big as the text.
+        var buffer = ArrayPool<char>.Shared.Rent(ChunkChars);
         int filled = 0;
         while (true)
         {
-            if (filled == buffer.Length) Array.Resize(ref buffer, buffer.Length * 2); // no safe cut in a whole block
+            if (filled == buffer.Length)
+            {
+                // No safe cut in a whole buffer: grow it and read on.
+                var bigger = ArrayPool<char>.Shared.Rent(buffer.Length * 2);
+                buffer.AsSpan(0, filled).CopyTo(bigger);
+                ArrayPool<char>.Shared.Return(buffer);
+                buffer = bigger;
+            }
             int read = reader.ReadBlock(buffer, filled, buffer.Length - filled);
             filled += read;
             if (read == 0)
             {
-                if (filled > 0) yield return buffer.AsMemory(0, filled);
+                if (filled > 0) yield return new Chunk(buffer.AsMemory(0, filled), buffer);
+                else ArrayPool<char>.Shared.Return(buffer);
                 yield break;
             }
             int cut = LastSafeCut(buffer.AsSpan(0, filled), 0);
             if (cut <= 0) continue;
-            // Hand the chunk over and keep the tail; the consumer owns the old array from now on.
-            var next = new char[Math.Max(ChunkChars, filled - cut)];
+            // Hand the chunk over with its buffer (the consumer returns it) and carry the tail into a new one.
+            var next = ArrayPool<char>.Shared.Rent(Math.Max(ChunkChars, filled - cut));
             buffer.AsSpan(cut, filled - cut).CopyTo(next);
-            yield return buffer.AsMemory(0, cut);
+            yield return new Chunk(buffer.AsMemory(0, cut), buffer);
             buffer = next;
             filled -= cut;
         }
     }
+
+    /// <summary>A stretch of text to count; <see cref="Pooled"/> is the pool buffer to return afterwards, if any.</summary>
+    internal readonly record struct Chunk(ReadOnlyMemory<char> Text, char[]? Pooled);
 }
