@@ -16,9 +16,18 @@ public static class TokenizerFactory
             case "char":
                 if (string.IsNullOrEmpty(trainingText)) throw new ArgumentException("the char tokenizer is built from the training text, which is empty");
                 return CharTokenizer.FromText(trainingText);
+            case "gpt2":
+            case "cl100k":
+                return TiktokenEncoding.ForKind(spec);
             default:
                 if (Directory.Exists(spec)) return TokenizerStore.Load(spec);
-                throw new ArgumentException($"unknown tokenizer '{spec}': use char, or a directory that holds {TokenizerStore.FileName}");
+                if (File.Exists(spec))
+                {
+                    // A tokenizer.json (or any file named so) stands for its directory.
+                    if (Path.GetFileName(spec) == TokenizerStore.FileName) return TokenizerStore.Load(Path.GetDirectoryName(Path.GetFullPath(spec))!);
+                    throw new InvalidDataException($"'{spec}' is not a tokenizer: pass the directory 'nexttoken tokenizer train --out' wrote, or its {TokenizerStore.FileName}");
+                }
+                throw new ArgumentException($"unknown tokenizer '{spec}': use char, gpt2, cl100k, or a directory that holds {TokenizerStore.FileName}");
         }
     }
 }

@@ -17,6 +17,11 @@ public static class TokenizerStore
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e); }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            doc.Dispose();
+            throw new InvalidDataException($"'{path}' is not a tokenizer description (expected a JSON object with a \"kind\" field)");
+        }
         using (doc)
         {
             var root = doc.RootElement;
@@ -24,7 +29,9 @@ public static class TokenizerStore
             return kind switch
             {
                 "char" => CharTokenizer.Load(root),
-                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char)"),
+                "bpe" => BpeTokenizer.Load(directory, root),
+                "gpt2" or "cl100k" => TiktokenEncoding.ForKind(kind),
+                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char, bpe, gpt2, cl100k)"),
             };
         }
     }
