@@ -25,6 +25,7 @@ public sealed class Trainer
     private long _step;
     private double _bestVal = double.NaN;
     private long _lastCheckpointStep = -1;
+    private const ulong EvalSeed = 0xE7A1;
 
     /// <summary>Called after every step (and evaluation).</summary>
     public event Action<TrainProgress>? Progress;
@@ -140,8 +141,9 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Mean loss over <see cref="TrainOptions.EvalIterations"/> validation batches. The batches are the same every
-    /// time (sequential from the start, fixed seed), so evaluation neither depends on nor disturbs training state.
+    /// Mean loss over <see cref="TrainOptions.EvalIterations"/> validation batches at random offsets over the whole
+    /// split (as nanoGPT's estimate_loss). A fresh loader with a fixed seed draws the same batches every time, so
+    /// evaluation neither depends on nor disturbs the training state.
     /// </summary>
     public float Evaluate()
     {
@@ -149,7 +151,7 @@ public sealed class Trainer
         int B = _options.BatchSize, T = _options.SequenceLength;
         long count = _valFile?.Count ?? _valTokens!.Length;
         if (count < T + 1) return float.NaN;
-        var loader = _valFile is not null ? new BatchLoader(_valFile, B, T, BatchOrder.Sequential, 0) : new BatchLoader(_valTokens!, B, T, BatchOrder.Sequential, 0);
+        var loader = _valFile is not null ? new BatchLoader(_valFile, B, T, BatchOrder.Random, EvalSeed) : new BatchLoader(_valTokens!, B, T, BatchOrder.Random, EvalSeed);
         var inputs = new int[B * T];
         var targets = new int[B * T];
         bool wasTraining = _model.Training;
