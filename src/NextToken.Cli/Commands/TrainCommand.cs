@@ -142,6 +142,12 @@ internal sealed class TrainCommand : ICliCommand
                           $"{result.TokensPerSecond:F0} tokens/s, {result.WallSeconds:F1} s; checkpoint in {outDir}");
 
             var summary = JsonSerializer.SerializeToNode(result)!.AsObject();
+            if (result.BestValLoss is double bestVal && prepared.BitsPerCharacter(bestVal) is double bpc)
+            {
+                // Bits per character compare tokenizers fairly (a BPE token spans several characters).
+                log.WriteLine($"best val loss in bits per character: {bpc:F4} ({prepared.ValTokens:N0} val tokens over {prepared.ValCharacters:N0} characters)");
+                summary["best_val_bits_per_char"] = bpc;
+            }
             if (builtin is not null && !result.Interrupted)
             {
                 if (builtin == BuiltinDatasets.Grammar)

@@ -1,5 +1,6 @@
 // BuiltinDatasets: the corpora that ship with the library (grammar, addition), prepared like user data.
 using System.Globalization;
+using NextToken.Tokenization;
 
 namespace NextToken.Data;
 
@@ -54,7 +55,11 @@ public static class BuiltinDatasets
                 int trainSentences = GrammarSentences - GrammarSentences / 10;
                 int cut = 0;
                 for (int i = 0; i < trainSentences; i++) cut = text.IndexOf('\n', cut) + 1;
-                return PreparedData.FromSplit(text[..cut], text[cut..], "char", outDir, source);
+                // Word-level tokens: a byte-level BPE trained on the training sentences until every word is one
+                // token (merges stop by themselves once no pair is left inside a word, well below the cap). The model
+                // then spends its capacity on the grammar (agreement, phrase structure) instead of spelling.
+                var tokenizer = BpeTrainer.Train(text[..cut], new BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
+                return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, outDir, source);
             }
             case Addition:
             {

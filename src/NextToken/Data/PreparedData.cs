@@ -22,8 +22,10 @@ public sealed class PreparedData
     /// <summary>nanoGPT's default share of the text held out for validation.</summary>
     public const double DefaultValFraction = 0.1;
 
-    private PreparedData(string directory, ITokenizer tokenizer, long trainTokens, long valTokens, string source, double valFraction)
+    private PreparedData(string directory, ITokenizer tokenizer, long trainTokens, long valTokens, string source, double valFraction,
+                         long? valCharacters)
     {
+        ValCharacters = valCharacters;
         Directory = directory;
         Tokenizer = tokenizer;
         TrainTokens = trainTokens;
@@ -50,6 +52,19 @@ public sealed class PreparedData
     public string Source { get; }
     /// <summary>Share of the text that went to validation.</summary>
     public double ValFraction { get; }
+    /// <summary>
+    /// Unicode characters (scalar values) of the validation text, or null for directories prepared before this was
+    /// recorded. With <see cref="ValTokens"/> it turns a loss per token into bits per character.
+    /// </summary>
+    public long? ValCharacters { get; }
+
+    /// <summary>
+    /// Converts a mean validation loss in nats per token into bits per character:
+    /// loss / ln 2 · (val tokens / val characters), the measure that compares tokenizers fairly
+    /// (a char model's bits per token are already per character). Null when the character count is unknown.
+    /// </summary>
+    public double? BitsPerCharacter(double natsPerToken) =>
+        ValCharacters is > 0 && ValTokens > 0 ? natsPerToken / Math.Log(2) * ValTokens / ValCharacters.Value : null;
 
     /// <summary>Maps <c>train.bin</c>; the caller disposes it.</summary>
     public TokenFile OpenTrain() => TokenFile.Open(TrainPath);
@@ -119,7 +134,8 @@ public sealed class PreparedData
             }
             offset = end;
         }
-        return Write(outDir, tokenizer, Encode(tokenizer, train), Encode(tokenizer, val), Path.GetFullPath(input), valFraction);
+        return Write(outDir, tokenizer, Encode(tokenizer, train), Encode(tokenizer, val), Path.GetFullPath(input), valFraction,
+                     val.Sum(CountCharacters));
     }
 
     /// <summary>Opens a directory written by <see cref="Prepare(string, string, string, double)"/> (or <c>nexttoken prepare</c>).</summary>
@@ -139,7 +155,8 @@ public sealed class PreparedData
                 throw new InvalidDataException($"'{metaPath}' says vocab_size {vocab} but the tokenizer in '{dir}' has {tokenizer.VocabSize}; prepare the data again");
             var data = new PreparedData(Path.GetFullPath(dir), tokenizer,
                 root.GetProperty("train_tokens").GetInt64(), root.GetProperty("val_tokens").GetInt64(),
-                root.GetProperty("source").GetString() ?? "", root.GetProperty("val_fraction").GetDouble());
+                root.GetProperty("source").GetString() ?? "", root.GetProperty("val_fraction").GetDouble(),
+                root.TryGetProperty("val_characters", out var vc) ? (long?)vc.GetInt64() : null);
             foreach (var path in new[] { data.TrainPath, data.ValPath })
                 if (!File.Exists(path)) throw new FileNotFoundException($"'{dir}' has no {Path.GetFileName(path)}; prepare the data again", path);
             return data;
@@ -154,9 +171,16 @@ public sealed class PreparedData
     internal static PreparedData FromSplit(string trainText, string valText, string tokenizerSpec, string outDir, string source)
     {
         if (trainText.Length == 0) throw new ArgumentException("the training text is empty", nameof(trainText));
-        var tokenizer = TokenizerFactory.Create(tokenizerSpec, trainText + valText);
+        return FromSplit(trainText, valText, TokenizerFactory.Create(tokenizerSpec, trainText + valText), outDir, source);
+    }
+
+    /// <summary>As <see cref="FromSplit(string, string, string, string, string)"/> with a tokenizer already built.</summary>
+    internal static PreparedData FromSplit(string trainText, string valText, ITokenizer tokenizer, string outDir, string source)
+    {
+        if (trainText.Length == 0) throw new ArgumentException("the training text is empty", nameof(trainText));
         double valFraction = (double)valText.Length / (trainText.Length + valText.Length);
-        return Write(outDir, tokenizer, tokenizer.Encode(trainText), valText.Length == 0 ? [] : tokenizer.Encode(valText), source, valFraction);
+        return Write(outDir, tokenizer, tokenizer.Encode(trainText), valText.Length == 0 ? [] : tokenizer.Encode(valText), source, valFraction,
+                     CountCharacters(valText));
     }
 
     private static List<string> ReadDocuments(string input)
@@ -188,7 +212,16 @@ public sealed class PreparedData
         return ids.ToArray();
     }
 
-    private static PreparedData Write(string outDir, ITokenizer tokenizer, int[] train, int[] val, string source, double valFraction)
+    // Unicode scalar values: a surrogate pair is one character.
+    private static long CountCharacters(string text)
+    {
+        long n = text.Length;
+        foreach (char c in text) if (char.IsLowSurrogate(c)) n--;
+        return n;
+    }
+
+    private static PreparedData Write(string outDir, ITokenizer tokenizer, int[] train, int[] val, string source, double valFraction,
+                                      long valCharacters)
     {
         System.IO.Directory.CreateDirectory(outDir);
         // Remove an old meta.json first: if we are cut off half-way, the directory then reads as incomplete
@@ -210,6 +243,7 @@ public sealed class PreparedData
                 w.WriteNumber("val_tokens", val.Length);
                 w.WriteString("source", source);
                 w.WriteNumber("val_fraction", valFraction);
+                w.WriteNumber("val_characters", valCharacters);
                 w.WriteString("token_format", tokenizer.VocabSize <= 65536 ? "uint16 (version 1)" : "uint32 (version 2)");
                 w.WriteEndObject();
             }
@@ -217,7 +251,7 @@ public sealed class PreparedData
             File.WriteAllBytes(temp, stream.ToArray());
             File.Move(temp, metaPath, overwrite: true);
         }
-        return new PreparedData(Path.GetFullPath(outDir), tokenizer, train.Length, val.Length, source, valFraction);
+        return new PreparedData(Path.GetFullPath(outDir), tokenizer, train.Length, val.Length, source, valFraction, valCharacters);
     }
 
     /// <summary>One line describing the directory (what <c>nexttoken prepare</c> prints).</summary>

@@ -31,6 +31,26 @@ public sealed class PreparedDataTests
     }
 
     [Fact]
+    public void BitsPerCharacter_CharAndGpt2_ScaleByTokensPerCharacter()
+    {
+        using var dir = new TempDir();
+        string text = string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", 40)) + "é😀";
+        File.WriteAllText(dir.File("in.txt"), text);
+        var chars = PreparedData.Prepare(dir.File("in.txt"), "char", dir.File("char"));
+        // The emoji is two UTF-16 chars but one character.
+        long valChars = text.Length - (int)(text.Length * 0.9) - 1;
+        Assert.Equal(valChars, chars.ValCharacters);
+        Assert.Equal(valChars, chars.ValTokens);
+        Assert.Equal(2.0, chars.BitsPerCharacter(2 * Math.Log(2))!.Value, 12); // one token per character: bits per token
+
+        var bpe = PreparedData.Prepare(dir.File("in.txt"), "gpt2", dir.File("bpe"));
+        Assert.Equal(valChars, bpe.ValCharacters);
+        Assert.True(bpe.ValTokens < valChars / 2, $"{bpe.ValTokens} gpt2 tokens for {valChars} characters");
+        double expected = 3.0 / Math.Log(2) * bpe.ValTokens / valChars;
+        Assert.Equal(expected, PreparedData.Load(dir.File("bpe")).BitsPerCharacter(3.0)!.Value, 12);
+    }
+
+    [Fact]
     public void Prepare_Directory_ConcatenatesTxtFilesSortedByName()
     {
         using var dir = new TempDir();
