@@ -7,8 +7,9 @@ namespace NextToken.Data;
 /// <summary>
 /// Built-in datasets, so <c>nexttoken train</c> works offline and what a model learned can be checked exactly
 /// (<see cref="GrammarCorpus.Evaluate"/>, <see cref="AdditionTask.ExactMatch"/>). They are written as ordinary
-/// prepared directories with a char tokenizer, so training takes the same path as for user data. Sizes suit a
-/// ~100k-parameter char model trained for a couple of minutes on two cores.
+/// prepared directories (grammar: word-level tokens from a BPE trained on it; addition: characters), so training
+/// takes the same path as for user data. Sizes suit a few-hundred-thousand-parameter model trained for a couple of
+/// minutes on two cores.
 /// </summary>
 public static class BuiltinDatasets
 {

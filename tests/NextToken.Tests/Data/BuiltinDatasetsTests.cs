@@ -10,8 +10,14 @@ public sealed class BuiltinDatasetsTests
     {
         using var dir = new TempDir();
         var data = BuiltinDatasets.PrepareBuiltin("grammar", dir.Path, 1);
-        Assert.InRange(data.TrainTokens, 200_000, 600_000);
-        Assert.InRange(data.VocabSize, 20, 40);
+        Assert.InRange(data.TrainTokens, 50_000, 150_000);
+        Assert.InRange(data.VocabSize, 257, 1024);
+        // Word-level: every word of the grammar, with or without its leading space, is one token.
+        foreach (var word in GrammarCorpus.Vocabulary)
+        {
+            Assert.Single(data.Tokenizer.Encode(word));
+            Assert.Single(data.Tokenizer.Encode(" " + word));
+        }
         using var val = data.OpenVal();
         var lines = data.Tokenizer.Decode(val.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(1000, lines.Length);
