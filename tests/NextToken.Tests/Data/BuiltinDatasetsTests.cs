@@ -10,7 +10,7 @@ public sealed class BuiltinDatasetsTests
     {
         using var dir = new TempDir();
         var data = BuiltinDatasets.PrepareBuiltin("grammar", dir.Path, 1);
-        Assert.InRange(data.TrainTokens, 50_000, 150_000);
+        Assert.InRange(data.TrainTokens, 200_000, 400_000);
         Assert.InRange(data.VocabSize, 257, 1024);
         // Word-level: every word of the grammar, with or without its leading space, is one token.
         foreach (var word in GrammarCorpus.Vocabulary)
@@ -20,7 +20,7 @@ public sealed class BuiltinDatasetsTests
         }
         using var val = data.OpenVal();
         var lines = data.Tokenizer.Decode(val.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(1000, lines.Length);
+        Assert.Equal(BuiltinDatasets.GrammarSentences / 10, lines.Length);
         Assert.Equal(1.0, GrammarCorpus.Evaluate(lines).Share);
         var loaded = PreparedData.Load(dir.Path);
         using var train = loaded.OpenTrain();
