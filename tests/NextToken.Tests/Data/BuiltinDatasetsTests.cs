@@ -12,12 +12,10 @@ public sealed class BuiltinDatasetsTests
         var data = BuiltinDatasets.PrepareBuiltin("grammar", dir.Path, 1);
         Assert.InRange(data.TrainTokens, 200_000, 400_000);
         Assert.InRange(data.VocabSize, 257, 1024);
-        // Word-level: every word of the grammar, with or without its leading space, is one token.
-        foreach (var word in GrammarCorpus.Vocabulary)
-        {
-            Assert.Single(data.Tokenizer.Encode(word));
-            Assert.Single(data.Tokenizer.Encode(" " + word));
-        }
+        // Word-level: every word of the grammar after a space is one token, and so is every sentence opener (determiners).
+        foreach (var word in GrammarCorpus.Vocabulary) Assert.Single(data.Tokenizer.Encode(" " + word));
+        foreach (var opener in new[] { "a", "the", "every", "this", "that", "some", "many", "these", "those", "two" })
+            Assert.Single(data.Tokenizer.Encode(opener));
         using var val = data.OpenVal();
         var lines = data.Tokenizer.Decode(val.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal(BuiltinDatasets.GrammarSentences / 10, lines.Length);
