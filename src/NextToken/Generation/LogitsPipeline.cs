@@ -26,6 +26,7 @@ public sealed class LogitsPipeline
     private readonly int? _endOfText;
     private readonly LogitsStage[] _order;
     private readonly (int Id, float Bias)[] _bias;
+    private readonly int[][] _banned;
     private readonly float[] _probs, _keys;
     private readonly int[] _index, _stamp, _count;
     private int _stampGeneration;
@@ -40,7 +41,8 @@ public sealed class LogitsPipeline
         _order = options.ProcessorOrder.ToArray();
         _bias = options.LogitBias.Select(kv => (kv.Key, kv.Value)).OrderBy(b => b.Key).ToArray();
         foreach (var (id, _) in _bias) CheckId(id, "logit bias");
-        foreach (var s in options.BannedSequences) foreach (int id in s) CheckId(id, "banned sequence");
+        _banned = options.BannedSequences.Select(s => s.ToArray()).ToArray();
+        foreach (var s in _banned) foreach (int id in s) CheckId(id, "banned sequence");
         _probs = new float[vocabSize];
         _keys = new float[vocabSize];
         _index = new int[vocabSize];
@@ -70,7 +72,7 @@ public sealed class LogitsPipeline
                     foreach (var (id, b) in _bias) logits[id] += b;
                     break;
                 case LogitsStage.BannedSequences:
-                    foreach (var s in _o.BannedSequences)
+                    foreach (var s in _banned)
                         if (sequence.EndsWith(s.AsSpan(0, s.Length - 1))) logits[s[^1]] = float.NegativeInfinity;
                     break;
                 case LogitsStage.NoRepeatNgram:
