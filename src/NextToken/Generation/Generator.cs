@@ -151,7 +151,7 @@ public sealed partial class Generator
         if (prompt.Count == 0) return ([StartToken], false);
         int V = _model.VocabSize;
         foreach (int id in prompt)
-            if ((uint)id >= (uint)V) throw new ArgumentOutOfRangeException(nameof(prompt), $"prompt token id {id} is outside the vocabulary (0..{V - 1})");
+            if ((uint)id >= (uint)V) throw new ArgumentOutOfRangeException(null, $"prompt token id {id} is outside the vocabulary (0..{V - 1})");
         int keep = Math.Min(prompt.Count, _model.ContextLength);
         return (prompt.Skip(prompt.Count - keep).ToArray(), keep < prompt.Count);
     }
