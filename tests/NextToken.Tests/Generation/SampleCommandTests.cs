@@ -104,4 +104,17 @@ public sealed class SampleCommandTests : IDisposable
         Assert.True(doc.RootElement.GetProperty("prompt_truncated").GetBoolean());
         Assert.Equal(16, doc.RootElement.GetProperty("prompt_tokens").GetArrayLength());
     }
+
+    [Fact]
+    public void BenchGenerate_Json_ReportsEveryStrategyAndContractKeys()
+    {
+        var r = CliProcess.Run("bench", "generate", "--checkpoint", _checkpoint, "--draft", _draft, "--tokens", "4", "--repeats", "1", "--bandwidth-gbs", "30", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out.Trim().Split('\n')[^1]);
+        var root = doc.RootElement;
+        foreach (var key in new[] { "ms_per_step", "tokens_per_second", "gflops", "peak_rss_mb", "bandwidth_bound_tokens_per_second", "acceptance_rate" })
+            Assert.True(root.GetProperty(key).GetDouble() > 0, key);
+        foreach (var s in new[] { "greedy", "sample_top_p", "beam4", "speculative_greedy", "speculative_sample", "prompt_lookup_greedy" })
+            Assert.True(root.GetProperty("strategies").GetProperty(s).GetProperty("tokens_per_second").GetDouble() > 0, s);
+    }
 }
