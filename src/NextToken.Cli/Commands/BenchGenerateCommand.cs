@@ -22,7 +22,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
     {
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory to measure" };
         var preset = new Option<string?>("--preset") { Description = $"Random-weight model preset instead of a checkpoint ({string.Join(", ", GptPresets.All.Keys)})" };
-        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (needs a checkpoint with a tokenizer; default: a fixed 16-token prompt)" };
+        var prompt = new Option<string?>("--prompt") { Description = "Prompt text (needs a checkpoint with a tokenizer; default: a fixed prompt of min(16, context/4) tokens)" };
         var tokens = new Option<int>("--tokens") { Description = "New tokens per run", DefaultValueFactory = _ => 64 };
         var draft = new Option<string?>("--draft") { Description = "Draft checkpoint for speculative decoding (same tokenizer)" };
         var draftPreset = new Option<string?>("--draft-preset") { Description = "Random-weight draft preset (with --preset)" };
@@ -47,7 +47,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
             else throw new ArgumentException("give --checkpoint DIR or --preset NAME");
             GptModel? draftModel = pr.GetValue(draft) is { } dd ? Checkpoint.Load(dd).Model : pr.GetValue(draftPreset) is { } dp ? new GptModel(GptPresets.Get(dp) with { VocabSize = model.VocabSize }, 2) : null;
             var generator = new Generator(model, tokenizer, draftModel);
-            int[] ids = pr.GetValue(prompt) is { } text ? generator.Encode(text) : Enumerable.Range(0, 16).Select(i => (i * 7 + 3) % model.VocabSize).ToArray();
+            int[] ids = pr.GetValue(prompt) is { } text ? generator.Encode(text) : Enumerable.Range(0, Math.Min(16, model.ContextLength / 4)).Select(i => (i * 7 + 3) % model.VocabSize).ToArray();
             if (ids.Length + n > model.ContextLength)
                 throw new ArgumentException($"prompt ({ids.Length} tokens) + --tokens {n} exceed the context of {model.ContextLength}; use fewer tokens");
             var log = pr.GetValue(json) ? Console.Error : Console.Out;
