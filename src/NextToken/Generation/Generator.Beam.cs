@@ -51,6 +51,12 @@ public sealed partial class Generator
         var candScore = new double[2 * per];
         var candLogprob = new float[2 * per];
         var cancelled = false;
+        var nextLive = new bool[W];
+        var taken = new bool[W];
+        var newCaches = new KvCache?[W];
+        var act = new KvCache[W];
+        var toksNow = new int[W];
+        var slots = new int[W];
 
         // Step 0: one prefill; the first beam of each group starts, the others are dead until then (as Hugging Face).
         var root = _model.CreateCache();
@@ -70,7 +76,7 @@ public sealed partial class Generator
         {
             if (ct.IsCancellationRequested) { cancelled = true; break; }
             Array.Clear(chosenThisStep);
-            var nextLive = new bool[W];
+            Array.Clear(nextLive);
             for (int g = 0; g < G; g++)
             {
                 if (groupDone[g]) continue;
@@ -126,8 +132,8 @@ public sealed partial class Generator
             }
 
             // Fork caches: the first child of a beam takes its parent's cache, the others copy it.
-            var taken = new bool[W];
-            var newCaches = new KvCache?[W];
+            Array.Clear(taken);
+            Array.Clear(newCaches);
             for (int s = 0; s < W; s++)
                 if (nextLive[s] && !taken[parent[s]]) { taken[parent[s]] = true; newCaches[s] = caches[parent[s]]; }
             for (int b = 0; b < W; b++) if (!taken[b] && caches[b] is not null) spare.Push(caches[b]);
@@ -150,9 +156,6 @@ public sealed partial class Generator
             if (groupDone.All(d => d) || !live.Any(l => l) || length >= maxNew) break;
             if (prompt.Length + length > _model.ContextLength) break; // context full: the live beams end with 'length'
             int m = 0;
-            var act = new KvCache[W];
-            var toksNow = new int[W];
-            var slots = new int[W];
             for (int s = 0; s < W; s++) if (live[s]) { act[m] = caches[s]; toksNow[m] = token[s]; slots[m++] = s; }
             _model.ForwardBatch(act.AsSpan(0, m), toksNow.AsSpan(0, m), raw.AsSpan(0, m * V));
             for (int k = m - 1; k >= 0; k--) if (slots[k] != k) raw.AsSpan(k * V, V).CopyTo(raw.AsSpan(slots[k] * V, V));

@@ -88,7 +88,7 @@ public sealed partial class Generator
         switch (options.Strategy)
         {
             case DecodingStrategy.Beam:
-                return new GenerationResult(BeamSearch(ids, options, cancellationToken), ids, truncated) { TargetForwards = 0 };
+                return new GenerationResult(BeamSearch(ids, options, cancellationToken), ids, truncated);
             case DecodingStrategy.Greedy or DecodingStrategy.Sample:
                 return SampleBatch([ids], [truncated], options, onText, cancellationToken)[0];
         }
@@ -130,14 +130,23 @@ public sealed partial class Generator
     {
         options = options.Validate() with { NumSequences = 1 };
         var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        // The producer also stops when the consumer stops enumerating early (the linked source is cancelled below).
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Run(() =>
         {
-            try { Generate(prompt, options, piece => channel.Writer.TryWrite(piece), cancellationToken); channel.Writer.TryComplete(); }
+            try { Generate(prompt, options, piece => channel.Writer.TryWrite(piece), stop.Token); channel.Writer.TryComplete(); }
             catch (Exception e) { channel.Writer.TryComplete(e); }
         }, CancellationToken.None);
-        await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
-            yield return piece;
-        await producer.ConfigureAwait(false);
+        try
+        {
+            await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+                yield return piece;
+        }
+        finally
+        {
+            stop.Cancel();
+            await producer.ConfigureAwait(false);
+        }
         cancellationToken.ThrowIfCancellationRequested();
     }
 
