@@ -55,31 +55,18 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
                           (draftModel is null ? "" : $"; draft: {draftModel.ParameterCount:N0} parameters") + $"; prompt {ids.Length} tokens, {n} new tokens, {Environment.ProcessorCount} threads");
 
             var baseOptions = new GenerationOptions { MaxNewTokens = n, Seed = pr.GetValue(seed), StopAtEndOfText = false, DraftTokens = pr.GetValue(draftTokens) };
-            var results = new JsonObject();
-            (double TokensPerSecond, GenerationResult Last) Measure(string label, GenerationOptions o)
+            var runs = new List<(string Label, GenerationOptions Options)>
             {
-                var last = generator.Generate(ids, o); // warm-up
-                var rates = new double[reps];
-                for (int r = 0; r < reps; r++)
-                {
-                    var sw = Stopwatch.StartNew();
-                    last = generator.Generate(ids, o);
-                    rates[r] = last.Best.Tokens.Count / sw.Elapsed.TotalSeconds;
-                }
-                Array.Sort(rates);
-                double tps = rates[reps / 2];
-                var entry = new JsonObject { ["tokens_per_second"] = tps, ["ms_per_token"] = 1000 / tps, ["tokens"] = last.Best.Tokens.Count };
-                string extra = "";
-                if (last.DraftedTokens > 0)
-                {
-                    entry["acceptance_rate"] = last.AcceptanceRate;
-                    entry["target_forwards"] = last.TargetForwards;
-                    extra = $", acceptance {last.AcceptanceRate:P1}, {last.TargetForwards} target forwards";
-                }
-                results[label] = entry;
-                log.WriteLine($"{label,-22} {tps,10:F1} tokens/s {1000 / tps,9:F3} ms/token{extra}");
-                return (tps, last);
+                ("greedy", baseOptions with { Strategy = DecodingStrategy.Greedy }),
+                ("sample_top_p", baseOptions with { Strategy = DecodingStrategy.Sample, TopP = 0.9f }),
+                ("beam4", baseOptions with { Strategy = DecodingStrategy.Beam, Beams = 4 }),
+            };
+            if (draftModel is not null)
+            {
+                runs.Add(("speculative_greedy", baseOptions with { Strategy = DecodingStrategy.Speculative, Temperature = 0 }));
+                runs.Add(("speculative_sample", baseOptions with { Strategy = DecodingStrategy.Speculative, TopP = 0.9f }));
             }
+            runs.Add(("prompt_lookup_greedy", baseOptions with { Strategy = DecodingStrategy.PromptLookup, Temperature = 0 }));
 
             // Raw decode: one Forward per token on a cache, no processors (the engine's own speed).
             var logits = new float[model.VocabSize];
@@ -92,22 +79,48 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
                 for (int i = 0; i < n - 1; i++) { model.Forward(cache, one, logits); one[0] = Sampling.ArgMax(logits); }
                 return (n - 1) / sw.Elapsed.TotalSeconds;
             }
-            RawDecode();
-            var raws = Enumerable.Range(0, reps).Select(_ => RawDecode()).Order().ToArray();
-            double raw = raws[reps / 2];
 
-            var (greedy, _) = Measure("greedy", baseOptions with { Strategy = DecodingStrategy.Greedy });
-            Measure("sample_top_p", baseOptions with { Strategy = DecodingStrategy.Sample, TopP = 0.9f });
-            Measure("beam4", baseOptions with { Strategy = DecodingStrategy.Beam, Beams = 4 });
-            if (draftModel is not null)
+            // Warm up every path for a while (tiered JIT reaches optimised code), then time the strategies round-robin
+            // so a change in machine load hits them all alike; report medians.
+            var warm = Stopwatch.StartNew();
+            for (int round = 0; round < 2 || warm.Elapsed.TotalSeconds < 2; round++)
             {
-                var (spec, _) = Measure("speculative_greedy", baseOptions with { Strategy = DecodingStrategy.Speculative, Temperature = 0 });
-                ((JsonObject)results["speculative_greedy"]!)["speedup_vs_greedy"] = spec / greedy;
-                var (specSample, _) = Measure("speculative_sample", baseOptions with { Strategy = DecodingStrategy.Speculative, TopP = 0.9f });
-                ((JsonObject)results["speculative_sample"]!)["speedup_vs_greedy"] = specSample / greedy;
+                RawDecode();
+                foreach (var (_, o) in runs) generator.Generate(ids, o);
             }
-            var (lookup, _) = Measure("prompt_lookup_greedy", baseOptions with { Strategy = DecodingStrategy.PromptLookup, Temperature = 0 });
-            ((JsonObject)results["prompt_lookup_greedy"]!)["speedup_vs_greedy"] = lookup / greedy;
+            var rates = runs.ToDictionary(r => r.Label, _ => new List<double>());
+            var lastResult = new Dictionary<string, GenerationResult>();
+            var raws = new List<double>();
+            for (int r = 0; r < reps; r++)
+            {
+                raws.Add(RawDecode());
+                foreach (var (label, o) in runs)
+                {
+                    var sw = Stopwatch.StartNew();
+                    var result = generator.Generate(ids, o);
+                    rates[label].Add(result.Best.Tokens.Count / sw.Elapsed.TotalSeconds);
+                    lastResult[label] = result;
+                }
+            }
+            static double Median(List<double> xs) { var a = xs.Order().ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+            double raw = Median(raws);
+            double greedy = Median(rates["greedy"]);
+            var results = new JsonObject();
+            foreach (var (label, _) in runs)
+            {
+                double tps = Median(rates[label]);
+                var last = lastResult[label];
+                var entry = new JsonObject { ["tokens_per_second"] = tps, ["ms_per_token"] = 1000 / tps, ["tokens"] = last.Best.Tokens.Count, ["speedup_vs_greedy"] = tps / greedy };
+                string extra = "";
+                if (last.DraftedTokens > 0)
+                {
+                    entry["acceptance_rate"] = last.AcceptanceRate;
+                    entry["target_forwards"] = last.TargetForwards;
+                    extra = $", acceptance {last.AcceptanceRate:P1}, {last.TargetForwards} target forwards";
+                }
+                results[label] = entry;
+                log.WriteLine($"{label,-22} {tps,10:F1} tokens/s {1000 / tps,9:F3} ms/token  ×{tps / greedy:F2} vs greedy{extra}");
+            }
 
             double gbs = pr.GetValue(bandwidth) ?? MeasureBandwidth();
             long weightBytes = model.Parameters.LongLength * sizeof(float);
