@@ -6,4 +6,4 @@ namespace NextToken.Generation;
 /// processor), the quantity PPO and scoring need; <see cref="TopLogprobs"/> lists the n most likely tokens
 /// under the same distribution (empty unless <see cref="GenerationOptions.TopLogprobs"/> &gt; 0).
 /// </summary>
-public sealed record TokenLogprob(int Token, float Logprob, IReadOnlyList<TopLogprob> TopLogprobs);
+public readonly record struct TokenLogprob(int Token, float Logprob, IReadOnlyList<TopLogprob> TopLogprobs);
