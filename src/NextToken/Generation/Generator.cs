@@ -15,7 +15,7 @@ namespace NextToken.Generation;
 /// </summary>
 public sealed partial class Generator
 {
-    private const ulong RngStream = 0x5EED;
+    internal const ulong RngStream = 0x5EED;
     private readonly ICausalLm _model;
     private readonly ICausalLm? _draft;
     private readonly ITokenizer? _tokenizer;
@@ -154,7 +154,7 @@ public sealed partial class Generator
     public IAsyncEnumerable<string> StreamAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
         StreamAsync(Encode(prompt), options, cancellationToken);
 
-    private (int[] Ids, bool Truncated) PreparePrompt(IReadOnlyList<int> prompt)
+    internal (int[] Ids, bool Truncated) PreparePrompt(IReadOnlyList<int> prompt)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         if (prompt.Count == 0) return ([StartToken], false);
@@ -165,7 +165,7 @@ public sealed partial class Generator
         return (prompt.Skip(prompt.Count - keep).ToArray(), keep < prompt.Count);
     }
 
-    private SequenceSink NewSink(GenerationOptions o, Action<string>? onText)
+    internal SequenceSink NewSink(GenerationOptions o, Action<string>? onText)
     {
         if (o.StopStrings.Count > 0 && _tokenizer is null) throw new InvalidOperationException("stop strings need a tokenizer to see text; construct the generator with one");
         return new SequenceSink(_tokenizer, EndOfTextId, o, onText);
