@@ -158,16 +158,45 @@ public sealed class LogitsPipeline
         return _stampGeneration;
     }
 
-    // Keeps logits ≥ the k-th largest (ties with it stay, as in Hugging Face).
+    // Keeps logits ≥ the k-th largest (ties with it stay, as in Hugging Face). A size-k min-heap finds the threshold
+    // in O(V log k) instead of sorting the vocabulary.
     private void TopK(Span<float> logits, int k)
     {
+        var heap = _keys.AsSpan(0, k);
         int n = 0;
-        foreach (float l in logits) if (l > float.NegativeInfinity) _keys[n++] = -l;
-        if (n <= k) return;
-        var keys = _keys.AsSpan(0, n);
-        keys.Sort();
-        float threshold = -keys[k - 1];
+        foreach (float l in logits)
+        {
+            if (l == float.NegativeInfinity) continue;
+            if (n < k) { heap[n] = l; SiftUp(heap, n++); }
+            else if (l > heap[0]) { heap[0] = l; SiftDown(heap, 0, k); }
+        }
+        if (n < k) return;
+        float threshold = heap[0];
         for (int i = 0; i < logits.Length; i++) if (logits[i] < threshold) logits[i] = float.NegativeInfinity;
+    }
+
+    private static void SiftUp(Span<float> h, int i)
+    {
+        while (i > 0)
+        {
+            int parent = (i - 1) / 2;
+            if (h[parent] <= h[i]) break;
+            (h[parent], h[i]) = (h[i], h[parent]);
+            i = parent;
+        }
+    }
+
+    private static void SiftDown(Span<float> h, int i, int n)
+    {
+        while (true)
+        {
+            int l = 2 * i + 1, smallest = i;
+            if (l < n && h[l] < h[smallest]) smallest = l;
+            if (l + 1 < n && h[l + 1] < h[smallest]) smallest = l + 1;
+            if (smallest == i) return;
+            (h[smallest], h[i]) = (h[i], h[smallest]);
+            i = smallest;
+        }
     }
 
     /// <summary>Softmax of <paramref name="logits"/> into _probs (−∞ → 0); returns the entropy in nats when asked.</summary>
@@ -192,11 +221,23 @@ public sealed class LogitsPipeline
     private void Nucleus(Span<float> logits, float p, bool typical)
     {
         double h = Softmax(logits, entropy: typical);
+        // Top-p keeps a prefix of the tokens sorted by probability, so if the tokens with probability ≥ t already
+        // hold mass ≥ p, the nucleus lies among them: sort only those (a few hundred of 50k for a trained model).
+        float floor = 0;
+        if (!typical)
+        {
+            double m3 = 0, m4 = 0, m5 = 0;
+            foreach (float pi in _probs.AsSpan(0, logits.Length))
+            {
+                if (pi >= 1e-5f) { m5 += pi; if (pi >= 1e-4f) { m4 += pi; if (pi >= 1e-3f) m3 += pi; } }
+            }
+            floor = m3 >= p ? 1e-3f : m4 >= p ? 1e-4f : m5 >= p ? 1e-5f : 0;
+        }
         int n = 0;
         for (int i = 0; i < logits.Length; i++)
         {
             float pi = _probs[i];
-            if (pi <= 0) { logits[i] = float.NegativeInfinity; continue; }
+            if (pi <= 0 || pi < floor) { logits[i] = float.NegativeInfinity; continue; }
             _keys[n] = typical ? (float)Math.Abs(-Math.Log(pi) - h) : -pi;
             _index[n++] = i;
         }

@@ -206,4 +206,36 @@ public sealed class LogitsPipelineTests
     [Fact]
     public void Pipeline_BiasOutsideVocabulary_Throws() =>
         Assert.Throws<ArgumentException>(() => new LogitsPipeline(8, new GenerationOptions { LogitBias = new Dictionary<int, float> { [8] = 1f } }, null));
+
+    [Theory]
+    [InlineData(1, 1f)]
+    [InlineData(7, 1f)]
+    [InlineData(100, 1f)]
+    [InlineData(0, 0.5f)]
+    [InlineData(0, 0.9f)]
+    [InlineData(0, 0.99f)]
+    [InlineData(0, 0.999f)]
+    public void TopKTopP_LargeVocabulary_KeepExactlyTheReferenceSet(int k, float p)
+    {
+        // Heap top-k and the probability-floor shortcut of top-p against a plain full sort.
+        const int V = 5000;
+        var rng = new Rng(3);
+        var logits = new float[V];
+        rng.FillNormal(logits, 0, 4);
+        var probs = ChiSquare.Softmax(logits.Select(l => (double)l).ToArray());
+        var order = Enumerable.Range(0, V).OrderByDescending(i => probs[i]).ToArray();
+        var expected = new HashSet<int>();
+        double before = 0;
+        for (int j = 0; j < V; j++)
+        {
+            bool keep = k > 0 ? j < k : before < p;
+            if (keep) expected.Add(order[j]);
+            before += probs[order[j]];
+        }
+        var work = (float[])logits.Clone();
+        new LogitsPipeline(V, new GenerationOptions { TopK = k, TopP = p }, null).Apply(work, [], 0);
+        var kept = Enumerable.Range(0, V).Where(i => work[i] > float.NegativeInfinity).ToHashSet();
+        Assert.True(expected.SetEquals(kept), $"kept {kept.Count} tokens, expected {expected.Count}");
+        Assert.InRange(kept.Count, 1, V - 1);
+    }
 }
