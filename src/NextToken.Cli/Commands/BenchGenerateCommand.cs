@@ -65,6 +65,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
             {
                 runs.Add(("speculative_greedy", baseOptions with { Strategy = DecodingStrategy.Speculative, Temperature = 0 }));
                 runs.Add(("speculative_sample", baseOptions with { Strategy = DecodingStrategy.Speculative, TopP = 0.9f }));
+                runs.Add(("speculative_adaptive", baseOptions with { Strategy = DecodingStrategy.Speculative, Temperature = 0, AdaptiveDraftTokens = true }));
             }
             runs.Add(("prompt_lookup_greedy", baseOptions with { Strategy = DecodingStrategy.PromptLookup, Temperature = 0 }));
 

@@ -45,6 +45,7 @@ internal sealed class SampleCommand : ICliCommand
         var earlyStopping = new Option<bool>("--early-stopping") { Description = "Stop beam search once --beams hypotheses finished" };
         var draft = new Option<string?>("--draft") { Description = "Draft checkpoint for --strategy speculative (same tokenizer as --checkpoint)" };
         var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens drafted per verification (speculative, prompt-lookup)", DefaultValueFactory = _ => d.DraftTokens };
+        var adaptive = new Option<bool>("--adaptive-draft") { Description = "Grow the draft length after fully accepted rounds, shrink it after rejections" };
         var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable); not included in the output" };
         var logprobs = new Option<int>("--logprobs") { Description = "Top alternatives reported per token with --json", DefaultValueFactory = _ => 0 };
         var minP = new Option<float>("--min-p") { Description = "Keep tokens with p ≥ min-p · max p (0: off)", DefaultValueFactory = _ => d.MinP };
@@ -65,7 +66,7 @@ internal sealed class SampleCommand : ICliCommand
                                         "A prompt longer than the model's context keeps its last context-length tokens (a warning goes to stderr).\n" +
                                         "Example: nexttoken sample --checkpoint runs/default --prompt \"the cat\" --max-new-tokens 100 --temperature 0.8 --top-p 0.95");
         foreach (var o in new Option[] { checkpoint, prompt, promptIds, maxNew, temperature, topK, topP, seed, strategy, beams, beamGroups, diversity, lengthPenalty,
-                                         earlyStopping, draft, draftTokens, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
+                                         earlyStopping, draft, draftTokens, adaptive, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
                                          minNew, contrastiveK, contrastiveAlpha, numSamples, json })
             cmd.Options.Add(o);
 
@@ -80,7 +81,7 @@ internal sealed class SampleCommand : ICliCommand
                 MinNewTokens = pr.GetValue(minNew), StopStrings = pr.GetValue(stop) ?? [], TopLogprobs = pr.GetValue(logprobs), Beams = pr.GetValue(beams),
                 BeamGroups = pr.GetValue(beamGroups), DiversityPenalty = pr.GetValue(diversity), LengthPenalty = pr.GetValue(lengthPenalty),
                 EarlyStopping = pr.GetValue(earlyStopping), ContrastiveTopK = pr.GetValue(contrastiveK), ContrastiveAlpha = pr.GetValue(contrastiveAlpha),
-                DraftTokens = pr.GetValue(draftTokens),
+                DraftTokens = pr.GetValue(draftTokens), AdaptiveDraftTokens = pr.GetValue(adaptive),
             }.Validate();
             if (options.Strategy == DecodingStrategy.Speculative && pr.GetValue(draft) is null)
                 throw new ArgumentException("--strategy speculative needs --draft CHECKPOINT (a smaller model trained with the same tokenizer)");

@@ -72,6 +72,12 @@ public sealed record GenerationOptions
 
     /// <summary>Speculative and prompt-lookup decoding: tokens drafted per verification step.</summary>
     public int DraftTokens { get; init; } = 4;
+    /// <summary>
+    /// Adapt the draft length each round (Hugging Face's heuristic schedule): +2 after a round where every draft token
+    /// was accepted, −1 (at least 1) otherwise, never above 4 × <see cref="DraftTokens"/>. Exactness is unaffected:
+    /// the length depends only on the past.
+    /// </summary>
+    public bool AdaptiveDraftTokens { get; init; }
     /// <summary>Prompt lookup: longest n-gram matched (tries n, n−1, …, 1).</summary>
     public int PromptLookupMaxNgram { get; init; } = 3;
 

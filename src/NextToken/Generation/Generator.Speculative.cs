@@ -22,16 +22,16 @@ public sealed partial class Generator
     /// </summary>
     private SpeculativeStats Speculative(int[] prompt, GenerationOptions o, ICausalLm? draft, SequenceSink sink, ref Rng rng, CancellationToken ct)
     {
-        int V = _model.VocabSize, K = o.DraftTokens, promptLength = prompt.Length;
+        int V = _model.VocabSize, maxK = o.AdaptiveDraftTokens ? 4 * o.DraftTokens : o.DraftTokens, K = o.DraftTokens, promptLength = prompt.Length;
         var pipeline = new LogitsPipeline(V, o, EndOfTextId);
         var target = _model.CreateCache();
         var draftCache = draft?.CreateCache();
-        var seq = new int[prompt.Length + o.MaxNewTokens + K + 2];
+        var seq = new int[prompt.Length + o.MaxNewTokens + maxK + 2];
         prompt.CopyTo(seq, 0);
         int len = prompt.Length, generated = 0;
         var targetLogits = new float[(_model.ContextLength + 1) * V];
         var draftLogits = new float[V];
-        var q = new float[K * V];          // processed draft distributions, one row per drafted token
+        var q = new float[maxK * V];          // processed draft distributions, one row per drafted token
         var p = new float[V];
         var processed = new float[V];
         var one = new int[1];
@@ -67,6 +67,7 @@ public sealed partial class Generator
             }
             else if (k > 0) k = PromptLookup(seq.AsSpan(0, len), o.PromptLookupMaxNgram, seq.AsSpan(len, k));
             drafted += k;
+            int proposed = k;
 
             // Target: every pending token plus the drafts in one forward, logits at every position.
             int f = len - target.Length;
@@ -113,6 +114,7 @@ public sealed partial class Generator
                 if (!sink.Add(token, rawRow)) finished = true;
             }
             if (finished) break;
+            if (o.AdaptiveDraftTokens && proposed > 0) K = k == proposed ? Math.Min(K + 2, maxK) : Math.Max(1, K - 1);
             // Roll back to the accepted text: every cache keeps all but the last token (which is fed next round).
             target.Truncate(Math.Min(target.Length, len - 1));
             if (draftCache is not null) draftCache.Truncate(Math.Min(draftCache.Length, len - 1));

@@ -121,4 +121,17 @@ public sealed class SpeculativeTests
         var e = Assert.Throws<ArgumentException>(() => new Generator(TinyModels.Gpt(1, vocab: 6), draft: TinyModels.Gpt(2, vocab: 7)));
         Assert.Contains("vocabulary", e.Message);
     }
+
+    [Fact]
+    public void Speculative_AdaptiveDraftLength_GreedyEqualsTargetAndSampledFitsTarget()
+    {
+        var target = TinyModels.Gpt(1, vocab: 6, context: 24, layers: 2);
+        var g = new Generator(target, draft: target); // always accepted: the length grows to its cap
+        var expected = g.Generate([3], new GenerationOptions { Strategy = DecodingStrategy.Greedy, MaxNewTokens = 20 }).Best.Tokens;
+        var r = g.Generate([3], new GenerationOptions { Strategy = DecodingStrategy.Speculative, Temperature = 0, DraftTokens = 1, AdaptiveDraftTokens = true, MaxNewTokens = 20 });
+        Assert.Equal(expected, r.Best.Tokens);
+        Assert.True(r.TargetForwards <= 6, $"{r.TargetForwards} target forwards: the draft length did not grow");
+        var small = new Generator(TinyModels.Gpt(1, vocab: 6, context: 8, layers: 2), draft: TinyModels.Gpt(2, vocab: 6, context: 8, layers: 1));
+        AssertSampledMarginals(small, [0, 3], new GenerationOptions { Strategy = DecodingStrategy.Speculative, DraftTokens = 2, AdaptiveDraftTokens = true }, ChiSquare.Softmax, 4000);
+    }
 }
