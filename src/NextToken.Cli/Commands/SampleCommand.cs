@@ -147,7 +147,7 @@ internal sealed class SampleCommand : ICliCommand
                 for (int i = 0; i < sequences.Count; i++)
                 {
                     if (i > 0) Console.Out.Write("\n---------------\n");
-                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : sequences[i].Text);
+                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : tokenizer.Decode(results[0].PromptTokens.ToArray()) + sequences[i].Text);
                 }
             }
             long generated = sequences.Sum(s => (long)s.Tokens.Count);
