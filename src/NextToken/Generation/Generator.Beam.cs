@@ -5,8 +5,9 @@ namespace NextToken.Generation;
 
 public sealed partial class Generator
 {
-    private sealed class Hypothesis(int[] tokens, float[] logprobs, double score, FinishReason reason)
+    private sealed class Hypothesis(int[] tokens, float[] logprobs, double score, FinishReason reason, IReadOnlyList<TopLogprob>[] top)
     {
+        public readonly IReadOnlyList<TopLogprob>[] Top = top;
         public readonly int[] Tokens = tokens;
         public readonly float[] Logprobs = logprobs;
         public readonly double Score = score;
@@ -50,6 +51,13 @@ public sealed partial class Generator
         var candBeam = new int[2 * per];
         var candScore = new double[2 * per];
         var candLogprob = new float[2 * per];
+        // Top alternatives per generated position (only filled when asked for), forked with the beams.
+        var alts = new IReadOnlyList<TopLogprob>[W][];
+        var newAlts = new IReadOnlyList<TopLogprob>[W][];
+        for (int b = 0; b < W; b++) { alts[b] = new IReadOnlyList<TopLogprob>[maxNew]; newAlts[b] = new IReadOnlyList<TopLogprob>[maxNew]; }
+        var beamTop = new IReadOnlyList<TopLogprob>[W];
+        var topIds = new int[o.TopLogprobs];
+        var topValues = new float[o.TopLogprobs];
         var cancelled = false;
         var nextLive = new bool[W];
         var taken = new bool[W];
@@ -87,6 +95,14 @@ public sealed partial class Generator
                     raw.AsSpan(b * V, V).CopyTo(edited);
                     pipeline.Apply(edited, seq[b].AsSpan(0, prompt.Length + length), prompt.Length, editsOnly: true);
                     double lse = Sampling.LogSumExp(edited), rawLse = Sampling.LogSumExp(raw.AsSpan(b * V, V));
+                    beamTop[b] = [];
+                    if (topIds.Length > 0)
+                    {
+                        int tn = Sampling.TopN(raw.AsSpan(b * V, V), topIds, topValues);
+                        var list = new TopLogprob[tn];
+                        for (int i = 0; i < tn; i++) list[i] = new TopLogprob(topIds[i], (float)(topValues[i] - rawLse));
+                        beamTop[b] = list;
+                    }
                     for (int t = 0; t < V; t++)
                     {
                         if (edited[t] == float.NegativeInfinity) continue;
@@ -107,7 +123,8 @@ public sealed partial class Generator
                         if (c >= per) continue;
                         var toks = seq[b].AsSpan(prompt.Length, length).ToArray().Append(t).ToArray();
                         var lp = lps[b].AsSpan(0, length).ToArray().Append(candLogprob[c]).ToArray();
-                        AddHypothesis(finished[g], new Hypothesis(toks, lp, candScore[c] / Math.Pow(length + 1, o.LengthPenalty), FinishReason.EndOfText), per);
+                        var top = alts[b].AsSpan(0, length).ToArray().Append(beamTop[b]).ToArray();
+                        AddHypothesis(finished[g], new Hypothesis(toks, lp, candScore[c] / Math.Pow(length + 1, o.LengthPenalty), FinishReason.EndOfText, top), per);
                         continue;
                     }
                     int slot = g * per + filled++;
@@ -116,6 +133,8 @@ public sealed partial class Generator
                     newSeq[slot][prompt.Length + length] = t;
                     lps[b].AsSpan(0, length).CopyTo(newLps[slot]);
                     newLps[slot][length] = candLogprob[c];
+                    alts[b].AsSpan(0, length).CopyTo(newAlts[slot]);
+                    newAlts[slot][length] = beamTop[b];
                     nextLive[slot] = true;
                     chosenThisStep[t]++;
                 }
@@ -149,6 +168,7 @@ public sealed partial class Generator
                 caches[s] = newCaches[s] ?? (spare.Count > 0 ? spare.Pop() : _model.CreateCache());
                 (seq[s], newSeq[s]) = (newSeq[s], seq[s]);
                 (lps[s], newLps[s]) = (newLps[s], lps[s]);
+                (alts[s], newAlts[s]) = (newAlts[s], alts[s]);
                 scores[s] = newScores[s];
                 live[s] = nextLive[s];
             }
@@ -167,14 +187,15 @@ public sealed partial class Generator
             for (int b = g * per; b < (g + 1) * per; b++)
                 if (live[b])
                     AddHypothesis(finished[g], new Hypothesis(seq[b].AsSpan(prompt.Length, length).ToArray(), lps[b].AsSpan(0, length).ToArray(),
-                                                               scores[b] / Math.Pow(Math.Max(length, 1), o.LengthPenalty), cancelled ? FinishReason.Cancelled : FinishReason.Length), per);
+                                                               scores[b] / Math.Pow(Math.Max(length, 1), o.LengthPenalty), cancelled ? FinishReason.Cancelled : FinishReason.Length,
+                                                               alts[b].AsSpan(0, length).ToArray()), per);
         }
         var best = finished.SelectMany(f => f).OrderByDescending(h => h.Score).Take(o.NumSequences).ToList();
         var output = new List<GeneratedSequence>(best.Count);
         foreach (var h in best)
         {
             var sink = NewSink(o, null);
-            for (int i = 0; i < h.Tokens.Length; i++) if (!sink.Add(h.Tokens[i], h.Logprobs[i], [])) break;
+            for (int i = 0; i < h.Tokens.Length; i++) if (!sink.Add(h.Tokens[i], h.Logprobs[i], h.Top[i] ?? [])) break;
             sink.Finish(h.Reason);
             output.Add(sink.Complete(h.Score));
         }

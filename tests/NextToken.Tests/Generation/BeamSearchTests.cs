@@ -92,4 +92,20 @@ public sealed class BeamSearchTests
         var diverse = g.Generate([1], new GenerationOptions { Strategy = DecodingStrategy.Beam, Beams = 2, BeamGroups = 2, DiversityPenalty = 100, NumSequences = 2, MaxNewTokens = 5 });
         Assert.NotEqual(diverse.Sequences[0].Tokens[0], diverse.Sequences[1].Tokens[0]);
     }
+
+    [Fact]
+    public void Beam_TopLogprobs_AreTheRawDistributionAtEachPosition()
+    {
+        var model = TinyModels.Gpt(31, vocab: 6, context: 16);
+        var best = new Generator(model).Generate([2], new GenerationOptions { Strategy = DecodingStrategy.Beam, Beams = 3, MaxNewTokens = 5, TopLogprobs = 2 }).Best;
+        for (int i = 0; i < best.Tokens.Count; i++)
+        {
+            var dist = TinyModels.NextDistribution(model, new[] { 2 }.Concat(best.Tokens.Take(i)).ToArray());
+            var top = best.Logprobs[i].TopLogprobs;
+            Assert.Equal(2, top.Count);
+            Assert.Equal(Enumerable.Range(0, 6).OrderByDescending(t => dist[t]).Take(2), top.Select(t => t.Token));
+            Assert.Equal(Math.Log(dist[top[1].Token]), top[1].Logprob, 4);
+            Assert.Equal(Math.Log(dist[best.Tokens[i]]), best.Logprobs[i].Logprob, 4);
+        }
+    }
 }
