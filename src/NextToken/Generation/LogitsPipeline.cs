@@ -91,7 +91,9 @@ public sealed class LogitsPipeline
                     if (!editsOnly && _o.Temperature > 0f && _o.Temperature != 1f)
                     {
                         float inv = 1f / _o.Temperature;
-                        for (int i = 0; i < logits.Length; i++) logits[i] *= inv;
+                        if (float.IsInfinity(inv)) { KeepMax(logits); break; } // T → 0 is greedy
+                        // A tiny temperature may overflow to +∞ (then softmax is NaN): clamp to the largest float.
+                        for (int i = 0; i < logits.Length; i++) logits[i] = Math.Min(logits[i] * inv, float.MaxValue);
                     }
                     break;
                 case LogitsStage.TopK:
@@ -114,6 +116,12 @@ public sealed class LogitsPipeline
                     break;
             }
         }
+    }
+
+    private static void KeepMax(Span<float> logits)
+    {
+        float max = logits[Sampling.ArgMax(logits)];
+        for (int i = 0; i < logits.Length; i++) if (logits[i] < max) logits[i] = float.NegativeInfinity;
     }
 
     // Bans every token that would complete an n-gram already present: the last n-1 tokens are matched against

@@ -238,4 +238,18 @@ public sealed class LogitsPipelineTests
         Assert.True(expected.SetEquals(kept), $"kept {kept.Count} tokens, expected {expected.Count}");
         Assert.InRange(kept.Count, 1, V - 1);
     }
+
+    [Theory]
+    [InlineData(1e-38f)] // 2e38 fits a float; 1/T also does
+    [InlineData(1e-39f)] // 1/T overflows to +∞
+    [InlineData(1e-30f)] // logit / T overflows to +∞
+    public void Temperature_Tiny_SamplesTheArgmaxWithoutNaN(float temperature)
+    {
+        var pipeline = new LogitsPipeline(Logits.Length, new GenerationOptions { Temperature = temperature, TopP = 0.9f }, null);
+        var work = (float[])Logits.Clone();
+        pipeline.Apply(work, [], 0);
+        Assert.DoesNotContain(work, float.IsNaN);
+        var rng = new Rng(5);
+        for (int i = 0; i < 100; i++) Assert.Equal(0, Sampling.Sample(work, ref rng));
+    }
 }
