@@ -30,6 +30,20 @@ public sealed class GeneratorTests
     }
 
     [Theory]
+    [InlineData(DecodingStrategy.Sample)]
+    [InlineData(DecodingStrategy.Speculative)]
+    [InlineData(DecodingStrategy.PromptLookup)]
+    public void SampledStrategies_SameSeed_SameTokens(DecodingStrategy strategy)
+    {
+        var g = new Generator(TinyModels.Gpt(8, vocab: 6, context: 32, layers: 2, initStd: 0.3f), draft: TinyModels.Gpt(9, vocab: 6, context: 32, initStd: 0.3f));
+        var o = new GenerationOptions { Strategy = strategy, MaxNewTokens = 24, Seed = 11, NumSequences = 3 };
+        var a = g.Generate([1, 2, 1, 2], o);
+        var b = g.Generate([1, 2, 1, 2], o);
+        for (int i = 0; i < 3; i++) Assert.Equal(a.Sequences[i].Tokens, b.Sequences[i].Tokens);
+        Assert.NotEqual(a.Sequences[0].Tokens, a.Sequences[1].Tokens); // sequence i uses seed + i
+    }
+
+    [Theory]
     [InlineData(DecodingStrategy.Greedy)]
     [InlineData(DecodingStrategy.Sample)]
     public void GenerateBatch_PromptsOfDifferentLengths_EqualOneAtATime(DecodingStrategy strategy)
