@@ -1,0 +1,187 @@
+// SampleCommand: `nexttoken sample` — generates from a checkpoint with any strategy, streaming to the terminal or as JSON.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using NextToken.Generation;
+using NextToken.Model;
+using NextToken.Tokenization;
+using NextToken.Training;
+
+namespace NextToken.Cli.Commands;
+
+/// <summary><c>nexttoken sample</c>; option names are a contract (engine and generation issues).</summary>
+internal sealed class SampleCommand : ICliCommand
+{
+    private static readonly Dictionary<string, DecodingStrategy> Strategies = new(StringComparer.Ordinal)
+    {
+        ["greedy"] = DecodingStrategy.Greedy, ["sample"] = DecodingStrategy.Sample, ["beam"] = DecodingStrategy.Beam,
+        ["contrastive"] = DecodingStrategy.Contrastive, ["speculative"] = DecodingStrategy.Speculative, ["prompt-lookup"] = DecodingStrategy.PromptLookup,
+    };
+
+    /// <summary>The JSON name of a finish reason.</summary>
+    public static string FinishName(FinishReason r) => r switch
+    {
+        FinishReason.Length => "length", FinishReason.Stop => "stop", FinishReason.EndOfText => "end_of_text", _ => "cancelled",
+    };
+
+    /// <inheritdoc/>
+    public Command Build()
+    {
+        var d = new GenerationOptions();
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (nexttoken train --out DIR)", Required = true };
+        var prompt = new Option<string>("--prompt") { Description = "Prompt text; empty: start from <|endoftext|> (or a newline for character vocabularies)", DefaultValueFactory = _ => "" };
+        var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids instead of text, e.g. 0,5,12" };
+        var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 200 };
+        var temperature = new Option<float>("--temperature") { Description = "Softmax temperature ≥ 0 (0: greedy)", DefaultValueFactory = _ => d.Temperature };
+        var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0: off)", DefaultValueFactory = _ => d.TopK };
+        var topP = new Option<float>("--top-p") { Description = "Nucleus: smallest set with probability ≥ p, in (0,1] (1: off)", DefaultValueFactory = _ => d.TopP };
+        var seed = new Option<ulong>("--seed") { Description = "Sampler seed (sample i uses seed + i)", DefaultValueFactory = _ => d.Seed };
+        var strategy = new Option<string>("--strategy") { Description = "greedy | sample | beam | contrastive | speculative | prompt-lookup", DefaultValueFactory = _ => "sample" };
+        strategy.AcceptOnlyFromAmong([.. Strategies.Keys]);
+        var beams = new Option<int>("--beams") { Description = "Beam width (beam search)", DefaultValueFactory = _ => d.Beams };
+        var beamGroups = new Option<int>("--beam-groups") { Description = "Diverse beam search groups (divides --beams)", DefaultValueFactory = _ => d.BeamGroups };
+        var diversity = new Option<float>("--diversity-penalty") { Description = "Hamming diversity strength between beam groups", DefaultValueFactory = _ => d.DiversityPenalty };
+        var lengthPenalty = new Option<float>("--length-penalty") { Description = "Beam score = sum log p / length^alpha", DefaultValueFactory = _ => d.LengthPenalty };
+        var earlyStopping = new Option<bool>("--early-stopping") { Description = "Stop beam search once --beams hypotheses finished" };
+        var draft = new Option<string?>("--draft") { Description = "Draft checkpoint for --strategy speculative (same tokenizer as --checkpoint)" };
+        var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens drafted per verification (speculative, prompt-lookup)", DefaultValueFactory = _ => d.DraftTokens };
+        var adaptive = new Option<bool>("--adaptive-draft") { Description = "Grow the draft length after fully accepted rounds, shrink it after rejections" };
+        var stop = new Option<string[]>("--stop") { Description = "Stop string (repeatable); not included in the output" };
+        var logprobs = new Option<int>("--logprobs") { Description = "Top alternatives reported per token with --json", DefaultValueFactory = _ => 0 };
+        var minP = new Option<float>("--min-p") { Description = "Keep tokens with p ≥ min-p · max p (0: off)", DefaultValueFactory = _ => d.MinP };
+        var typicalP = new Option<float>("--typical-p") { Description = "Locally typical sampling mass in (0,1] (1: off)", DefaultValueFactory = _ => d.TypicalP };
+        var epsilon = new Option<float>("--epsilon-cutoff") { Description = "Drop tokens with p < epsilon (0: off)", DefaultValueFactory = _ => d.EpsilonCutoff };
+        var eta = new Option<float>("--eta-cutoff") { Description = "Eta sampling cutoff (0: off)", DefaultValueFactory = _ => d.EtaCutoff };
+        var repetition = new Option<float>("--repetition-penalty") { Description = "CTRL repetition penalty (1: off)", DefaultValueFactory = _ => d.RepetitionPenalty };
+        var presence = new Option<float>("--presence-penalty") { Description = "OpenAI presence penalty (0: off)", DefaultValueFactory = _ => d.PresencePenalty };
+        var frequency = new Option<float>("--frequency-penalty") { Description = "OpenAI frequency penalty (0: off)", DefaultValueFactory = _ => d.FrequencyPenalty };
+        var noRepeat = new Option<int>("--no-repeat-ngram") { Description = "No n-gram of this size repeats (0: off)", DefaultValueFactory = _ => d.NoRepeatNgramSize };
+        var minNew = new Option<int>("--min-new-tokens") { Description = "End-of-text is banned before this many tokens", DefaultValueFactory = _ => d.MinNewTokens };
+        var contrastiveK = new Option<int>("--contrastive-k") { Description = "Contrastive search candidates", DefaultValueFactory = _ => d.ContrastiveTopK };
+        var contrastiveAlpha = new Option<float>("--contrastive-alpha") { Description = "Contrastive search degeneration penalty in [0,1]", DefaultValueFactory = _ => d.ContrastiveAlpha };
+        var numSamples = new Option<int>("--num-samples") { Description = "Samples to draw (beam: best beams returned)", DefaultValueFactory = _ => 1 };
+        var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with tokens, text, logprobs, finish_reason (and every sample under 'sequences')" };
+
+        var cmd = new Command("sample", "Generate text from a checkpoint, streamed to the terminal as it is produced.\n" +
+                                        "A prompt longer than the model's context keeps its last context-length tokens (a warning goes to stderr).\n" +
+                                        "Example: nexttoken sample --checkpoint runs/default --prompt \"the cat\" --max-new-tokens 100 --temperature 0.8 --top-p 0.95");
+        foreach (var o in new Option[] { checkpoint, prompt, promptIds, maxNew, temperature, topK, topP, seed, strategy, beams, beamGroups, diversity, lengthPenalty,
+                                         earlyStopping, draft, draftTokens, adaptive, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
+                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json })
+            cmd.Options.Add(o);
+
+        cmd.SetAction(pr =>
+        {
+            var options = new GenerationOptions
+            {
+                Strategy = Strategies[pr.GetValue(strategy)!], MaxNewTokens = pr.GetValue(maxNew), Seed = pr.GetValue(seed), NumSequences = pr.GetValue(numSamples),
+                Temperature = pr.GetValue(temperature), TopK = pr.GetValue(topK), TopP = pr.GetValue(topP), MinP = pr.GetValue(minP), TypicalP = pr.GetValue(typicalP),
+                EpsilonCutoff = pr.GetValue(epsilon), EtaCutoff = pr.GetValue(eta), RepetitionPenalty = pr.GetValue(repetition),
+                PresencePenalty = pr.GetValue(presence), FrequencyPenalty = pr.GetValue(frequency), NoRepeatNgramSize = pr.GetValue(noRepeat),
+                MinNewTokens = pr.GetValue(minNew), StopStrings = pr.GetValue(stop) ?? [], TopLogprobs = pr.GetValue(logprobs), Beams = pr.GetValue(beams),
+                BeamGroups = pr.GetValue(beamGroups), DiversityPenalty = pr.GetValue(diversity), LengthPenalty = pr.GetValue(lengthPenalty),
+                EarlyStopping = pr.GetValue(earlyStopping), ContrastiveTopK = pr.GetValue(contrastiveK), ContrastiveAlpha = pr.GetValue(contrastiveAlpha),
+                DraftTokens = pr.GetValue(draftTokens), AdaptiveDraftTokens = pr.GetValue(adaptive),
+            }.Validate();
+            if (options.Strategy == DecodingStrategy.Speculative && pr.GetValue(draft) is null)
+                throw new ArgumentException("--strategy speculative needs --draft CHECKPOINT (a smaller model trained with the same tokenizer)");
+
+            string dir = pr.GetValue(checkpoint)!;
+            var (model, tokenizer) = Checkpoint.Load(dir);
+            GptModel? draftModel = null;
+            if (pr.GetValue(draft) is { } draftDir)
+            {
+                (draftModel, var draftTokenizer) = Checkpoint.Load(draftDir);
+                if (draftModel.VocabSize != model.VocabSize || (tokenizer is not null && draftTokenizer is not null && draftTokenizer.Kind != tokenizer.Kind))
+                    throw new ArgumentException($"the draft '{draftDir}' has a different vocabulary ({draftTokenizer?.Kind ?? "?"}, {draftModel.VocabSize} ids) " +
+                                                $"from the target ({tokenizer?.Kind ?? "?"}, {model.VocabSize} ids); train the draft on the same prepared data");
+            }
+            var generator = new Generator(model, tokenizer, draftModel);
+
+            int[] ids;
+            if (pr.GetValue(promptIds) is { } idText)
+            {
+                try { ids = idText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).ToArray(); }
+                catch (FormatException) { throw new ArgumentException($"--prompt-ids '{idText}' is not a comma-separated list of integers, e.g. 0,5,12"); }
+                foreach (int id in ids)
+                    if ((uint)id >= (uint)model.VocabSize) throw new ArgumentException($"--prompt-ids: token id {id} is outside the vocabulary (0..{model.VocabSize - 1})");
+            }
+            else
+            {
+                string text = pr.GetValue(prompt)!;
+                if (text.Length > 0 && tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no {TokenizerStore.FileName}: pass the prompt as --prompt-ids");
+                ids = generator.Encode(text);
+            }
+            if (ids.Length > model.ContextLength)
+                Console.Error.WriteLine($"warning: the prompt has {ids.Length} tokens, more than the model's context of {model.ContextLength}; keeping the last {model.ContextLength}");
+
+            bool asJson = pr.GetValue(json);
+            bool stream = !asJson && tokenizer is not null && options.Strategy != DecodingStrategy.Beam;
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { if (!cts.IsCancellationRequested) { e.Cancel = true; cts.Cancel(); } };
+            Console.CancelKeyPress += onCancel;
+            var results = new List<GenerationResult>();
+            var clock = Stopwatch.StartNew();
+            try
+            {
+                // Samples run one after the other (sample i with seed + i, as the library does) so each can stream.
+                int runs = options.Strategy == DecodingStrategy.Beam ? 1 : options.NumSequences;
+                for (int i = 0; i < runs; i++)
+                {
+                    var o = options.Strategy == DecodingStrategy.Beam ? options : options with { NumSequences = 1, Seed = options.Seed + (ulong)i };
+                    if (stream)
+                    {
+                        if (i > 0) Console.Out.Write("\n---------------\n");
+                        Console.Out.Write(tokenizer!.Decode(ids.Length > model.ContextLength ? ids[^model.ContextLength..] : ids));
+                    }
+                    results.Add(generator.Generate(ids, o, stream ? piece => Console.Out.Write(piece) : null, cts.Token));
+                    if (stream) Console.Out.WriteLine();
+                    if (cts.IsCancellationRequested) break;
+                }
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+            double seconds = clock.Elapsed.TotalSeconds;
+            var sequences = results.SelectMany(r => r.Sequences).ToList();
+            if (!asJson && !stream)
+            {
+                for (int i = 0; i < sequences.Count; i++)
+                {
+                    if (i > 0) Console.Out.Write("\n---------------\n");
+                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : tokenizer.Decode(results[0].PromptTokens.ToArray()) + sequences[i].Text);
+                }
+            }
+            long generated = sequences.Sum(s => (long)s.Tokens.Count);
+            if (!asJson)
+            {
+                Console.Error.WriteLine($"[{generated} tokens in {seconds:F2} s, {generated / Math.Max(seconds, 1e-9):F1} tokens/s, finish: {FinishName(sequences[0].FinishReason)}" +
+                                        (results.Sum(r => r.DraftedTokens) > 0 ? $", draft acceptance {results.Sum(r => r.AcceptedTokens) / (double)results.Sum(r => r.DraftedTokens):P1}" : "") + "]");
+                return cts.IsCancellationRequested ? 130 : 0;
+            }
+
+            string TokenText(int id) => tokenizer is null ? "" : tokenizer.Decode([id]);
+            JsonObject Sequence(GeneratedSequence s) => new()
+            {
+                ["tokens"] = new JsonArray(s.Tokens.Select(t => JsonValue.Create(t)).ToArray<JsonNode?>()),
+                ["text"] = s.Text,
+                ["logprobs"] = new JsonArray(s.Logprobs.Select(l => (JsonNode?)new JsonObject
+                {
+                    ["token"] = l.Token, ["text"] = TokenText(l.Token), ["logprob"] = l.Logprob,
+                    ["top_logprobs"] = new JsonArray(l.TopLogprobs.Select(t => (JsonNode?)new JsonObject { ["token"] = t.Token, ["text"] = TokenText(t.Token), ["logprob"] = t.Logprob }).ToArray()),
+                }).ToArray()),
+                ["finish_reason"] = FinishName(s.FinishReason),
+                ["score"] = s.Score,
+            };
+            var summary = Sequence(sequences[0]);
+            summary["sequences"] = new JsonArray(sequences.Select(s => (JsonNode?)Sequence(s)).ToArray());
+            summary["prompt_tokens"] = new JsonArray(results[0].PromptTokens.Select(t => JsonValue.Create(t)).ToArray<JsonNode?>());
+            summary["prompt_truncated"] = results[0].PromptTruncated;
+            summary["strategy"] = pr.GetValue(strategy);
+            summary["tokens_per_second"] = generated / Math.Max(seconds, 1e-9);
+            long drafted = results.Sum(r => r.DraftedTokens);
+            if (drafted > 0) summary["acceptance_rate"] = results.Sum(r => r.AcceptedTokens) / (double)drafted;
+            Console.Out.WriteLine(summary.ToJsonString());
+            return cts.IsCancellationRequested ? 130 : 0;
+        });
+        return cmd;
+    }
+}
