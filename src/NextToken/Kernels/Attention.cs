@@ -1,145 +1,385 @@
-// Attention: causal multi-head self-attention, forward and backward, plus the KV-cache decode form.
+// Attention: fused causal multi-head self-attention (flash-style: O(T) memory per head), forward and backward,
+// plus the KV-cache decode form.
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace NextToken.Kernels;
 
 /// <summary>
 /// Causal self-attention over a fused QKV buffer. Heads are interleaved along C: head h of q occupies columns
 /// h*HS .. h*HS+HS-1 of the first C columns, k the next C, v the last C (GPT-2's c_attn layout).
-/// The kernel keeps whatever it needs for backward in a scratch buffer of <see cref="ScratchSize"/> floats, so its
-/// strategy (stored probabilities, or flash-style statistics with recompute) can change without the model knowing.
+/// <para>
+/// The (T, T) attention matrix is never stored (Dao et al. 2022, FlashAttention; Dao 2023, FlashAttention-2).
+/// Forward keeps only the per-row log-sum-exp L_i = m_i + log Σ_j exp(s_ij - m_i) of the scaled scores
+/// s_ij = q_i·k_j / sqrt(HS) in the scratch buffer (B, NH, T), computed with the online softmax over key blocks:
+/// m' = max(m, max_j s_ij), l' = l·exp(m - m') + Σ_j exp(s_ij - m'), o' = o·exp(m - m') + Σ_j exp(s_ij - m') v_j,
+/// and finally o_i = o/l. Backward recomputes P_ij = exp(s_ij - L_i) block by block, and with
+/// D_i = rowsum(dO_i ∘ O_i): dV_j += Σ_i P_ij dO_i, dP_ij = dO_i·v_j, dS_ij = P_ij (dP_ij - D_i),
+/// dQ_i += Σ_j dS_ij k_j / sqrt(HS), dK_j += Σ_i dS_ij q_i / sqrt(HS).
+/// </para>
+/// Scores are computed against a transposed copy of the keys (HS, T) so each score vector is a register
+/// accumulator of broadcast(q[d]) × row d (no horizontal sums); P·V accumulates rows of v in registers.
 /// </summary>
 public static unsafe class Attention
 {
-    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads.</summary>
-    public static long ScratchSize(int B, int T, int C, int NH) => (long)B * NH * T * T;
+    // Query rows per forward work item, and per backward block (dK/dV are accumulated over a block of rows at once).
+    private const int ForwardRows = 32, BackwardRows = 16;
+    // Keys per online-softmax block: a block of scores stays in L1 (1 KB).
+    private const int KeyBlock = 256;
 
-    /// <summary>
-    /// qkv is (B, T, 3C), outp is (B, T, C), scratch is (<see cref="ScratchSize"/>).
-    /// Effectively computes, per head, outp = softmax(q k^T / sqrt(HS) + causal mask) v.
-    /// </summary>
-    public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
+    [ThreadStatic] private static float[]? t_buffer;
+
+    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads: one log-sum-exp per row and head.</summary>
+    public static long ScratchSize(int B, int T, int C, int NH) => (long)B * NH * T;
+
+    private static int Pad16(int n) => (n + 15) & ~15;
+
+    // A per-thread buffer of at least n floats, 64-byte aligned inside the pinned-by-fixed array (kept between calls).
+    private static float[] Buffer(int n)
     {
-        int HS = C / NH, C3 = 3 * C;
-        float scale = 1f / MathF.Sqrt(HS);
-        fixed (float* pq = qkv, po = outp, pa = scratch)
-        {
-            float* q0 = pq, o0 = po, a0 = pa;
-            Parallel.For(0, B * NH * T, idx =>
-            {
-                int t = idx % T, h = (idx / T) % NH, b = idx / (T * NH);
-                float* q = q0 + ((long)b * T + t) * C3 + h * HS;
-                float* att = a0 + (((long)b * NH + h) * T + t) * T;
-                float max = float.NegativeInfinity;
-                for (int t2 = 0; t2 <= t; t2++)
-                {
-                    float* k = q0 + ((long)b * T + t2) * C3 + C + h * HS;
-                    float s = TensorPrimitives.Dot(new ReadOnlySpan<float>(q, HS), new ReadOnlySpan<float>(k, HS)) * scale;
-                    att[t2] = s;
-                    if (s > max) max = s;
-                }
-                float sum = 0f;
-                for (int t2 = 0; t2 <= t; t2++) { float e = MathF.Exp(att[t2] - max); att[t2] = e; sum += e; }
-                float inv = 1f / sum;
-                for (int t2 = 0; t2 <= t; t2++) att[t2] *= inv;
-                for (int t2 = t + 1; t2 < T; t2++) att[t2] = 0f;
-                var o = new Span<float>(o0 + ((long)b * T + t) * C + h * HS, HS);
-                o.Clear();
-                for (int t2 = 0; t2 <= t; t2++)
-                {
-                    float* v = q0 + ((long)b * T + t2) * C3 + 2 * C + h * HS;
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v, HS), att[t2], o, o);
-                }
-            });
-        }
+        var b = t_buffer;
+        if (b is null || b.Length < n) t_buffer = b = GC.AllocateUninitializedArray<float>(Math.Max(n, 4096), pinned: true);
+        return b;
+    }
+
+    private struct FwdCtx
+    {
+        public float* Qkv, Out, Lse;
+        public int B, T, C, NH, HS, Blocks;
+        public float Scale;
     }
 
     /// <summary>
-    /// dout is (B, T, C); qkv and scratch as left by <see cref="Forward"/>; accumulates dqkv (B, T, 3C).
+    /// qkv is (B, T, 3C), outp is (B, T, C), scratch is (<see cref="ScratchSize"/>) and receives the log-sum-exp rows.
+    /// Effectively computes, per head, outp = softmax(q k^T / sqrt(HS) + causal mask) v. Parallel over
+    /// (b, head, block of query rows); each row is written by one thread, so results do not depend on the thread count.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> scratch, Span<float> dqkv,
-                                int B, int T, int C, int NH)
+    public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
     {
-        int HS = C / NH, C3 = 3 * C;
-        float scale = 1f / MathF.Sqrt(HS);
-        fixed (float* pd = dout, pq = qkv, pa = scratch, pdq = dqkv)
+        if (B * T == 0) return;
+        if (qkv.Length < (long)B * T * 3 * C || outp.Length < (long)B * T * C || scratch.Length < ScratchSize(B, T, C, NH))
+            throw new ArgumentException($"attention buffers too small for B={B}, T={T}, C={C}, NH={NH}");
+        fixed (float* pq = qkv, po = outp, pa = scratch)
         {
-            float* d0 = pd, q0 = pq, a0 = pa, dq0 = pdq;
-            // Parallel over (b, h): dk and dv of a position receive contributions from every later query of the same
-            // head, so a head is owned by one thread and the sums run in a fixed order.
-            Parallel.For(0, B * NH, bh =>
-            {
-                int h = bh % NH, b = bh / NH;
-                float* datt = stackalloc float[T];
-                for (int t = 0; t < T; t++)
-                {
-                    float* att = a0 + (((long)b * NH + h) * T + t) * T;
-                    float* dO = d0 + ((long)b * T + t) * C + h * HS;
-                    var dOs = new ReadOnlySpan<float>(dO, HS);
-                    // out = sum_t2 att[t2] v[t2]  =>  datt[t2] = dO . v[t2],  dv[t2] += att[t2] dO
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        float* v = q0 + ((long)b * T + t2) * C3 + 2 * C + h * HS;
-                        float* dv = dq0 + ((long)b * T + t2) * C3 + 2 * C + h * HS;
-                        datt[t2] = TensorPrimitives.Dot(dOs, new ReadOnlySpan<float>(v, HS));
-                        var dvs = new Span<float>(dv, HS);
-                        TensorPrimitives.MultiplyAdd(dOs, att[t2], dvs, dvs);
-                    }
-                    // softmax backward: dpre[t2] = att[t2] (datt[t2] - sum_j att[j] datt[j])
-                    float dot = 0f;
-                    for (int t2 = 0; t2 <= t; t2++) dot += att[t2] * datt[t2];
-                    float* q = q0 + ((long)b * T + t) * C3 + h * HS;
-                    var dqs = new Span<float>(dq0 + ((long)b * T + t) * C3 + h * HS, HS);
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        float dpre = att[t2] * (datt[t2] - dot) * scale;
-                        if (dpre == 0f) continue;
-                        float* k = q0 + ((long)b * T + t2) * C3 + C + h * HS;
-                        var dks = new Span<float>(dq0 + ((long)b * T + t2) * C3 + C + h * HS, HS);
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(k, HS), dpre, dqs, dqs);
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(q, HS), dpre, dks, dks);
-                    }
-                }
-            });
+            int blocks = (T + ForwardRows - 1) / ForwardRows;
+            var ctx = new FwdCtx { Qkv = pq, Out = po, Lse = pa, B = B, T = T, C = C, NH = NH, HS = C / NH, Blocks = blocks, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(B * NH * blocks, &ctx, &ForwardItem);
         }
+    }
+
+    private static void ForwardItem(void* p, int idx)
+    {
+        ref var x = ref *(FwdCtx*)p;
+        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        int qb = idx % x.Blocks, h = idx / x.Blocks % NH, b = idx / x.Blocks / NH;
+        int t0 = qb * ForwardRows, t1 = Math.Min(T, t0 + ForwardRows);
+        int ld = Pad16(t1);
+        float[] buf = Buffer(HS * ld + KeyBlock);
+        fixed (float* pb = buf)
+        {
+            float* kt = pb, s = pb + (long)HS * ld;
+            float* baseRow = x.Qkv + (long)b * T * C3;
+            PackTransposed(baseRow + C + h * HS, C3, t1, HS, kt, ld);
+            float* v0 = baseRow + 2 * C + h * HS;
+            for (int t = t0; t < t1; t++)
+            {
+                float* q = baseRow + (long)t * C3 + h * HS;
+                float* o = x.Out + ((long)b * T + t) * C + h * HS;
+                new Span<float>(o, HS).Clear();
+                float m = float.NegativeInfinity, l = 0f;
+                for (int k0 = 0; k0 <= t; k0 += KeyBlock)
+                {
+                    int n = Math.Min(KeyBlock, t + 1 - k0);
+                    RowTimesPacked(q, kt + k0, ld, HS, n, s);
+                    var ss = new Span<float>(s, n);
+                    TensorPrimitives.Multiply(ss, x.Scale, ss);
+                    float mNew = Math.Max(m, TensorPrimitives.Max(ss));
+                    float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
+                    if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
+                    TensorPrimitives.Subtract(ss, mNew, ss);
+                    TensorPrimitives.Exp(ss, ss);
+                    l = l * alpha + TensorPrimitives.Sum(ss);
+                    AxpyRows(s, 1, n, v0 + (long)k0 * C3, C3, HS, o);
+                    m = mNew;
+                }
+                TensorPrimitives.Multiply(new Span<float>(o, HS), 1f / l, new Span<float>(o, HS));
+                x.Lse[((long)b * NH + h) * T + t] = m + MathF.Log(l);
+            }
+        }
+    }
+
+    private struct BwdCtx
+    {
+        public float* DOut, Qkv, Out, Lse, DQkv;
+        public int B, T, C, NH, HS;
+        public float Scale;
+    }
+
+    /// <summary>
+    /// dout is (B, T, C); qkv, outp and scratch as left by <see cref="Forward"/>; accumulates dqkv (B, T, 3C).
+    /// Parallel over (b, head): dk and dv of a position receive contributions from every later query of the same
+    /// head, so a head is owned by one thread and every sum runs in a fixed order (bit-identical for any thread count).
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
+                                Span<float> dqkv, int B, int T, int C, int NH)
+    {
+        if (B * T == 0) return;
+        if (dout.Length < (long)B * T * C || qkv.Length < (long)B * T * 3 * C || outp.Length < (long)B * T * C
+            || scratch.Length < ScratchSize(B, T, C, NH) || dqkv.Length < (long)B * T * 3 * C)
+            throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, C={C}, NH={NH}");
+        fixed (float* pd = dout, pq = qkv, po = outp, pa = scratch, pdq = dqkv)
+        {
+            var ctx = new BwdCtx { DOut = pd, Qkv = pq, Out = po, Lse = pa, DQkv = pdq, B = B, T = T, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(B * NH, &ctx, &BackwardItem);
+        }
+    }
+
+    private static void BackwardItem(void* p, int bh)
+    {
+        ref var x = ref *(BwdCtx*)p;
+        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        int h = bh % NH, b = bh / NH;
+        int ld = Pad16(T);
+        float scale = x.Scale;
+        // Kᵀ and Vᵀ (HS, ld) for the whole head, then P and dS for one block of query rows (BackwardRows, ld).
+        float[] buf = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
+        fixed (float* pb = buf)
+        {
+            float* kt = pb, vt = pb + (long)HS * ld, P = vt + (long)HS * ld, dS = P + (long)BackwardRows * ld;
+            float* baseRow = x.Qkv + (long)b * T * C3;
+            float* q0 = baseRow + h * HS, k0 = baseRow + C + h * HS, v0 = baseRow + 2 * C + h * HS;
+            float* dBase = x.DQkv + (long)b * T * C3;
+            float* dq0 = dBase + h * HS, dk0 = dBase + C + h * HS, dv0 = dBase + 2 * C + h * HS;
+            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+            float* lse = x.Lse + ((long)b * NH + h) * T;
+            PackTransposed(k0, C3, T, HS, kt, ld);
+            PackTransposed(v0, C3, T, HS, vt, ld);
+            for (int t0 = 0; t0 < T; t0 += BackwardRows)
+            {
+                int t1 = Math.Min(T, t0 + BackwardRows);
+                for (int t = t0; t < t1; t++)
+                {
+                    int n = t + 1, r = t - t0;
+                    float* q = q0 + (long)t * C3, dO = dO0 + (long)t * C;
+                    float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
+                    // P_tj = exp(s_tj - L_t)
+                    RowTimesPacked(q, kt, ld, HS, n, pr);
+                    var ps = new Span<float>(pr, n);
+                    TensorPrimitives.Multiply(ps, scale, ps);
+                    TensorPrimitives.Subtract(ps, lse[t], ps);
+                    TensorPrimitives.Exp(ps, ps);
+                    // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                    RowTimesPacked(dO, vt, ld, HS, n, dr);
+                    float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
+                    var ds = new Span<float>(dr, n);
+                    TensorPrimitives.Subtract(ds, D, ds);
+                    TensorPrimitives.Multiply(ds, ps, ds);
+                    TensorPrimitives.Multiply(ds, scale, ds);
+                    // dQ_t += Σ_j dS_tj k_j
+                    AxpyRows(dr, 1, n, k0, C3, HS, dq0 + (long)t * C3);
+                }
+                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
+                for (int j = 0; j < t1; j++)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * C3);
+                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dk0 + (long)j * C3);
+                }
+            }
+        }
+    }
+
+    private struct DecodeCtx
+    {
+        public float* Q, K, V, Out;
+        public int TN, Tk, C, NH, HS;
+        public float Scale;
     }
 
     /// <summary>
     /// Decode form for generation. q is (TN, C) for TN new positions whose keys/values are already written to
     /// keys/values (Tk, C) at rows Tk-TN .. Tk-1; outp is (TN, C). New position i attends to rows 0 .. Tk-TN+i.
-    /// scores is scratch of at least Tk floats per worker (allocated here per head on the stack when Tk is small).
+    /// Parallel over (position, head); scores live in a per-thread buffer, so a call allocates nothing.
     /// </summary>
     public static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> outp,
                               int TN, int Tk, int C, int NH)
     {
-        int HS = C / NH;
-        float scale = 1f / MathF.Sqrt(HS);
+        if (TN == 0) return;
+        if (q.Length < (long)TN * C || keys.Length < (long)Tk * C || values.Length < (long)Tk * C || outp.Length < (long)TN * C || Tk < TN)
+            throw new ArgumentException($"attention decode buffers too small for TN={TN}, Tk={Tk}, C={C}");
         fixed (float* pq = q, pk = keys, pv = values, po = outp)
         {
-            float* q0 = pq, k0 = pk, v0 = pv, o0 = po;
-            Parallel.For(0, TN * NH, idx =>
+            var ctx = new DecodeCtx { Q = pq, K = pk, V = pv, Out = po, TN = TN, Tk = Tk, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(TN * NH, &ctx, &DecodeItem);
+        }
+    }
+
+    private static void DecodeItem(void* p, int idx)
+    {
+        ref var x = ref *(DecodeCtx*)p;
+        int C = x.C, HS = x.HS, h = idx % x.NH, i = idx / x.NH;
+        int n = x.Tk - x.TN + i + 1;
+        float[] buf = Buffer(n);
+        fixed (float* s = buf)
+        {
+            var qs = new ReadOnlySpan<float>(x.Q + (long)i * C + h * HS, HS);
+            float* k = x.K + h * HS;
+            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * C, HS));
+            var ss = new Span<float>(s, n);
+            TensorPrimitives.Multiply(ss, x.Scale, ss);
+            float m = TensorPrimitives.Max(ss);
+            TensorPrimitives.Subtract(ss, m, ss);
+            TensorPrimitives.Exp(ss, ss);
+            TensorPrimitives.Multiply(ss, 1f / TensorPrimitives.Sum(ss), ss);
+            float* o = x.Out + (long)i * C + h * HS;
+            new Span<float>(o, HS).Clear();
+            AxpyRows(s, 1, n, x.V + h * HS, C, HS, o);
+        }
+    }
+
+    // dst (D, ld) = src (n, D) transposed, where row j of src starts at src + j*stride; columns n .. ld-1 are zeroed
+    // so the score kernels can run whole vectors past n.
+    private static void PackTransposed(float* src, int stride, int n, int D, float* dst, int ld)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            float* row = src + (long)j * stride;
+            for (int d = 0; d < D; d++) dst[(long)d * ld + j] = row[d];
+        }
+        for (int d = 0; d < D; d++)
+            for (int j = n; j < ld; j++) dst[(long)d * ld + j] = 0f;
+    }
+
+    /// <summary>
+    /// s[j] = Σ_d x[d] · pt[d*ld + j] for j &lt; n (pt is a transposed, zero-padded panel; s may be written up to
+    /// the next multiple of 16 past n).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowTimesPacked(float* x, float* pt, int ld, int D, int n, float* s)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (int np = (n + 15) & ~15; j + 64 <= np; j += 64)
             {
-                int h = idx % NH, i = idx / NH;
-                int last = Tk - TN + i; // inclusive
-                float[]? rented = null;
-                Span<float> s = last + 1 <= 2048 ? stackalloc float[last + 1] : (rented = System.Buffers.ArrayPool<float>.Shared.Rent(last + 1)).AsSpan(0, last + 1);
-                var qs = new ReadOnlySpan<float>(q0 + (long)i * C + h * HS, HS);
-                float max = float.NegativeInfinity;
-                for (int t2 = 0; t2 <= last; t2++)
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld)
                 {
-                    float v = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k0 + (long)t2 * C + h * HS, HS)) * scale;
-                    s[t2] = v;
-                    if (v > max) max = v;
+                    var xd = Vector512.Create(x[d]);
+                    a0 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c), a0);
+                    a1 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 48), a3);
                 }
-                float sum = 0f;
-                for (int t2 = 0; t2 <= last; t2++) { float e = MathF.Exp(s[t2] - max); s[t2] = e; sum += e; }
-                float inv = 1f / sum;
-                var o = new Span<float>(o0 + (long)i * C + h * HS, HS);
-                o.Clear();
-                for (int t2 = 0; t2 <= last; t2++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v0 + (long)t2 * C + h * HS, HS), s[t2] * inv, o, o);
-                if (rented != null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
-            });
+                a0.Store(s + j); a1.Store(s + j + 16); a2.Store(s + j + 32); a3.Store(s + j + 48);
+            }
+            for (; j < n; j += 16)
+            {
+                Vector512<float> a0 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld) a0 = Vector512.MultiplyAddEstimate(Vector512.Create(x[d]), Vector512.Load(c), a0);
+                a0.Store(s + j);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 32 <= ((n + 7) & ~7); j += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld)
+                {
+                    var xd = Vector256.Create(x[d]);
+                    a0 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c), a0);
+                    a1 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c + 8), a1);
+                    a2 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c + 16), a2);
+                    a3 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c + 24), a3);
+                }
+                a0.Store(s + j); a1.Store(s + j + 8); a2.Store(s + j + 16); a3.Store(s + j + 24);
+            }
+            for (; j < n; j += 8)
+            {
+                Vector256<float> a0 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld) a0 = Vector256.MultiplyAddEstimate(Vector256.Create(x[d]), Vector256.Load(c), a0);
+                a0.Store(s + j);
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                float a = 0f;
+                for (int d = 0; d < D; d++) a += x[d] * pt[(long)d * ld + j];
+                s[j] = a;
+            }
+        }
+    }
+
+    /// <summary>o[c] += Σ_j w[j*wStride] · X[j*xStride + c] for c &lt; D, j &lt; n (accumulated in registers, j ascending).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AxpyRows(float* w, long wStride, int n, float* X, long xStride, int D, float* o)
+    {
+        if (n <= 0) return;
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; c + 64 <= D; c += 64)
+            {
+                var a0 = Vector512.Load(o + c); var a1 = Vector512.Load(o + c + 16);
+                var a2 = Vector512.Load(o + c + 32); var a3 = Vector512.Load(o + c + 48);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride)
+                {
+                    var wj = Vector512.Create(w[j * wStride]);
+                    a0 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 48), a3);
+                }
+                a0.Store(o + c); a1.Store(o + c + 16); a2.Store(o + c + 32); a3.Store(o + c + 48);
+            }
+            for (; c + 16 <= D; c += 16)
+            {
+                var a0 = Vector512.Load(o + c);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride) a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[j * wStride]), Vector512.Load(r), a0);
+                a0.Store(o + c);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 32 <= D; c += 32)
+            {
+                var a0 = Vector256.Load(o + c); var a1 = Vector256.Load(o + c + 8);
+                var a2 = Vector256.Load(o + c + 16); var a3 = Vector256.Load(o + c + 24);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride)
+                {
+                    var wj = Vector256.Create(w[j * wStride]);
+                    a0 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r), a0);
+                    a1 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r + 8), a1);
+                    a2 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r + 16), a2);
+                    a3 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r + 24), a3);
+                }
+                a0.Store(o + c); a1.Store(o + c + 8); a2.Store(o + c + 16); a3.Store(o + c + 24);
+            }
+            for (; c + 8 <= D; c += 8)
+            {
+                var a0 = Vector256.Load(o + c);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride) a0 = Vector256.MultiplyAddEstimate(Vector256.Create(w[j * wStride]), Vector256.Load(r), a0);
+                a0.Store(o + c);
+            }
+        }
+        for (; c < D; c++)
+        {
+            float a = o[c];
+            float* r = X + c;
+            for (int j = 0; j < n; j++, r += xStride) a += w[j * wStride] * *r;
+            o[c] = a;
         }
     }
 }

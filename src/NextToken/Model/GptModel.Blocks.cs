@@ -42,7 +42,7 @@ public sealed partial class GptModel
         dAtty.Clear();
         Matmul.Backward(dproj, a[a.Atty[l]], P(w.AttnProj), dAtty, G(w.AttnProj), G(w.AttnProjB), N, C, C);
         dQkv.Clear();
-        Attention.Backward(dAtty, a[a.Qkv[l]], a[a.AttScratch[l]], dQkv, B, T, C, NH);
+        Attention.Backward(dAtty, a[a.Qkv[l]], a[a.Atty[l]], a[a.AttScratch[l]], dQkv, B, T, C, NH);
         if (_ropeCos is not null)
         {
             // The backward of a rotation is the inverse rotation.
