@@ -46,6 +46,31 @@ internal static unsafe class ParallelRows
         if (error is not null) throw new AggregateException(error);
     }
 
+    private const int ClearChunk = 1 << 16;
+
+    private struct ClearCtx
+    {
+        public float* Data;
+        public long N;
+    }
+
+    /// <summary>Sets every element of <paramref name="data"/> to zero in parallel chunks (a 0.5 GB gradient arena needs both cores' bandwidth).</summary>
+    public static void Clear(float[] data)
+    {
+        fixed (float* p = data)
+        {
+            var ctx = new ClearCtx { Data = p, N = data.LongLength };
+            For((int)((data.LongLength + ClearChunk - 1) / ClearChunk), &ctx, &ClearItem);
+        }
+    }
+
+    private static void ClearItem(void* p, int k)
+    {
+        ref var c = ref *(ClearCtx*)p;
+        long i = (long)k * ClearChunk;
+        new Span<float>(c.Data + i, (int)Math.Min(ClearChunk, c.N - i)).Clear();
+    }
+
     private sealed class Job : IThreadPoolWorkItem
     {
         public delegate*<void*, int, void> Body;
