@@ -5,22 +5,36 @@ namespace NextToken.Kernels;
 
 /// <summary>
 /// Runs <c>body(ctx, i)</c> for i in [0, count) on the calling thread plus up to <see cref="MaxThreads"/>-1 thread-pool
-/// workers that claim indices one at a time. Unlike <c>Parallel.For</c> with a lambda it allocates nothing in steady
-/// state: the body is a static function pointer, the context a pointer to the caller's (unmanaged) struct, and the
-/// job objects are pooled. Results are deterministic as long as each index writes its own outputs.
-/// The caller always works too, so the loop completes even when the pool is saturated (no deadlock when called
-/// from pool threads, e.g. concurrent generators in the server); late workers find nothing left and return.
+/// workers that claim indices one at a time. Unlike <c>Parallel.For</c> with a lambda it allocates nothing: the body is
+/// a static function pointer, the context a pointer to the caller's (unmanaged) struct, and the workers are a fixed
+/// set of <see cref="IThreadPoolWorkItem"/> objects that are queued at most once at a time and join whatever loop is
+/// open when they run. One loop owns the workers at a time; a loop started meanwhile on another thread (concurrent
+/// generators in the server) or from inside a body runs on its caller alone, so nothing can deadlock.
+/// Results are deterministic as long as each index writes its own outputs.
 /// </summary>
 internal static unsafe class ParallelRows
 {
     private static int _maxThreads = Environment.ProcessorCount;
-    private static readonly Stack<Job> Pool = new();
+    private static readonly Helper[] Helpers = CreateHelpers();
+
+    // The open loop (valid while _open == 1; written by the owner before it opens the loop).
+    private static delegate*<void*, int, void> _body;
+    private static void* _ctx;
+    private static int _count, _next, _done, _open, _busy, _participants;
+    private static Exception? _error;
 
     /// <summary>Upper bound on the threads one loop uses (the caller included); 1 runs serially.</summary>
     public static int MaxThreads
     {
         get => _maxThreads;
-        set => _maxThreads = Math.Max(1, value);
+        set => _maxThreads = Math.Clamp(value, 1, Helpers.Length + 1);
+    }
+
+    private static Helper[] CreateHelpers()
+    {
+        var h = new Helper[Math.Max(0, Environment.ProcessorCount - 1)];
+        for (int i = 0; i < h.Length; i++) h[i] = new Helper();
+        return h;
     }
 
     /// <summary>Runs body(ctx, i) for every i in [0, count).</summary>
@@ -28,22 +42,35 @@ internal static unsafe class ParallelRows
     {
         if (count <= 0) return;
         int helpers = Math.Min(_maxThreads, count) - 1;
-        if (helpers == 0)
+        if (helpers <= 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < count; i++) body(ctx, i);
             return;
         }
-        Job job;
-        lock (Pool) job = Pool.Count > 0 ? Pool.Pop() : new Job();
-        job.Body = body; job.Ctx = ctx; job.Count = count; job.Next = 0; job.Done = 0; job.Error = null;
-        job.Refs = helpers + 1;
-        for (int k = 0; k < helpers; k++) ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
-        job.Work();
+        _body = body; _ctx = ctx; _count = count; _next = 0; _done = 0; _error = null;
+        Volatile.Write(ref _open, 1);
+        for (int k = 0; k < helpers; k++)
+            if (Interlocked.Exchange(ref Helpers[k].Queued, 1) == 0) ThreadPool.UnsafeQueueUserWorkItem(Helpers[k], preferLocal: false);
+        Work();
         var spin = new SpinWait();
-        while (Volatile.Read(ref job.Done) < count) spin.SpinOnce(sleep1Threshold: -1);
-        var error = job.Error;
-        job.Release();
+        while (Volatile.Read(ref _done) < count) spin.SpinOnce(sleep1Threshold: -1);
+        // Close the loop, then wait for workers that joined it to leave before the next loop may reuse the fields.
+        Volatile.Write(ref _open, 0);
+        while (Volatile.Read(ref _participants) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        var error = _error;
+        Volatile.Write(ref _busy, 0);
         if (error is not null) throw new AggregateException(error);
+    }
+
+    private static void Work()
+    {
+        int i, count = _count;
+        while ((i = Interlocked.Increment(ref _next) - 1) < count)
+        {
+            try { _body(_ctx, i); }
+            catch (Exception e) { _error ??= e; }
+            Interlocked.Increment(ref _done);
+        }
     }
 
     private const int ClearChunk = 1 << 16;
@@ -71,36 +98,17 @@ internal static unsafe class ParallelRows
         new Span<float>(c.Data + i, (int)Math.Min(ClearChunk, c.N - i)).Clear();
     }
 
-    private sealed class Job : IThreadPoolWorkItem
+    private sealed class Helper : IThreadPoolWorkItem
     {
-        public delegate*<void*, int, void> Body;
-        public void* Ctx;
-        public int Count, Next, Done, Refs;
-        public Exception? Error;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Work()
-        {
-            int i;
-            while ((i = Interlocked.Increment(ref Next) - 1) < Count)
-            {
-                try { Body(Ctx, i); }
-                catch (Exception e) { Error ??= e; }
-                Interlocked.Increment(ref Done);
-            }
-        }
-
-        // Every party (the caller and each queued worker) releases once; the last returns the job to the pool, so a
-        // worker that starts after the loop finished never sees the job reused under it.
-        public void Release()
-        {
-            if (Interlocked.Decrement(ref Refs) == 0) lock (Pool) Pool.Push(this);
-        }
+        public int Queued;
 
         public void Execute()
         {
-            Work();
-            Release();
+            Volatile.Write(ref Queued, 0);
+            // Count ourselves in before looking at the loop, so its owner cannot close it and start another under us.
+            Interlocked.Increment(ref _participants);
+            if (Volatile.Read(ref _open) == 1) Work();
+            Interlocked.Decrement(ref _participants);
         }
     }
 }

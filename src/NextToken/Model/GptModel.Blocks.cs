@@ -60,17 +60,21 @@ public sealed partial class GptModel
     // The training path's kernel calls go through these so a StepProfile can attribute time to them.
     private void MatmulForward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> outp, int N, int C, int OC)
     {
-        long t0 = Profile is null ? 0 : Stopwatch.GetTimestamp();
+        if (Profile is null) { Matmul.Forward(inp, weight, bias, outp, N, C, OC); return; }
+        long t0 = Stopwatch.GetTimestamp(), b0 = GC.GetAllocatedBytesForCurrentThread();
         Matmul.Forward(inp, weight, bias, outp, N, C, OC);
-        if (Profile is not null) Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
+        Profile.MatmulBytes += GC.GetAllocatedBytesForCurrentThread() - b0;
+        Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
     }
 
     private void MatmulBackward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
                                 Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C, int OC)
     {
-        long t0 = Profile is null ? 0 : Stopwatch.GetTimestamp();
+        if (Profile is null) { Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC); return; }
+        long t0 = Stopwatch.GetTimestamp(), b0 = GC.GetAllocatedBytesForCurrentThread();
         Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC);
-        if (Profile is not null) Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
+        Profile.MatmulBytes += GC.GetAllocatedBytesForCurrentThread() - b0;
+        Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
     }
 
     private void AttentionForward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)

@@ -11,8 +11,10 @@ namespace NextToken.Model;
 internal sealed class StepProfile
 {
     public long MatmulTicks, AttentionTicks;
+    // Bytes the calling thread allocated inside the matrix products (so a test can prove the rest allocates nothing).
+    public long MatmulBytes;
 
     public static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
 
-    public void Reset() => MatmulTicks = AttentionTicks = 0;
+    public void Reset() => MatmulTicks = AttentionTicks = MatmulBytes = 0;
 }
