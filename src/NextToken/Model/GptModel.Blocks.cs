@@ -14,9 +14,8 @@ public sealed partial class GptModel
     private void MlpBackward(GptActivations a, LayerSlots w, int l, ReadOnlySpan<float> dout, ReadOnlySpan<float> mlpIn,
                              Span<float> dInput, bool clearInput, bool drop, int N, int C, int F)
     {
-        var dproj = a[a.DTmp];
-        if (drop) Dropout.Backward(dout, a[a.MlpMask[l]!], dproj, N * C);
-        else dout.CopyTo(dproj);
+        ReadOnlySpan<float> dproj = dout; // without dropout the branch output's gradient is used as is (no copy)
+        if (drop) { Dropout.Backward(dout, a[a.MlpMask[l]!], a[a.DTmp], N * C); dproj = a[a.DTmp]; }
         var dGelu = a[a.DFchGelu];
         var dFch = a[a.DFch];
         dGelu.Clear();
@@ -35,9 +34,8 @@ public sealed partial class GptModel
                                    Span<float> dInput, bool clearInput, bool drop, int B, int T, int C, int NH)
     {
         int N = B * T;
-        var dproj = a[a.DTmp];
-        if (drop) Dropout.Backward(dout, a[a.AttMask[l]!], dproj, N * C);
-        else dout.CopyTo(dproj);
+        ReadOnlySpan<float> dproj = dout;
+        if (drop) { Dropout.Backward(dout, a[a.AttMask[l]!], a[a.DTmp], N * C); dproj = a[a.DTmp]; }
         var dAtty = a[a.DAtty];
         var dQkv = a[a.DQkv];
         dAtty.Clear();
