@@ -23,8 +23,8 @@ namespace NextToken.Kernels;
 /// </summary>
 public static unsafe class Attention
 {
-    // Query rows per forward work item, and per backward block (dK/dV are accumulated over a block of rows at once).
-    private const int ForwardRows = 32, BackwardRows = 16;
+    // Query rows per backward block (dK/dV are accumulated over a block of rows at once).
+    private const int BackwardRows = 16;
     // Keys per online-softmax block: a block of scores stays in L1 (1 KB).
     private const int KeyBlock = 256;
 
@@ -46,14 +46,15 @@ public static unsafe class Attention
     private struct FwdCtx
     {
         public float* Qkv, Out, Lse;
-        public int B, T, C, NH, HS, Blocks;
+        public int B, T, C, NH, HS;
         public float Scale;
     }
 
     /// <summary>
     /// qkv is (B, T, 3C), outp is (B, T, C), scratch is (<see cref="ScratchSize"/>) and receives the log-sum-exp rows.
     /// Effectively computes, per head, outp = softmax(q k^T / sqrt(HS) + causal mask) v. Parallel over
-    /// (b, head, block of query rows); each row is written by one thread, so results do not depend on the thread count.
+    /// (b, head) so the transposed keys are packed once per head (B·NH ≥ 24 work items at GPT-2 shapes, plenty for
+    /// a few cores); each row is written by one thread, so results do not depend on the thread count.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
     {
@@ -62,27 +63,27 @@ public static unsafe class Attention
             throw new ArgumentException($"attention buffers too small for B={B}, T={T}, C={C}, NH={NH}");
         fixed (float* pq = qkv, po = outp, pa = scratch)
         {
-            int blocks = (T + ForwardRows - 1) / ForwardRows;
-            var ctx = new FwdCtx { Qkv = pq, Out = po, Lse = pa, B = B, T = T, C = C, NH = NH, HS = C / NH, Blocks = blocks, Scale = 1f / MathF.Sqrt(C / NH) };
-            ParallelRows.For(B * NH * blocks, &ctx, &ForwardItem);
+            var ctx = new FwdCtx { Qkv = pq, Out = po, Lse = pa, B = B, T = T, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(B * NH, &ctx, &ForwardItem);
         }
     }
 
-    private static void ForwardItem(void* p, int idx)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardItem(void* p, int bh)
     {
         ref var x = ref *(FwdCtx*)p;
         int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
-        int qb = idx % x.Blocks, h = idx / x.Blocks % NH, b = idx / x.Blocks / NH;
-        int t0 = qb * ForwardRows, t1 = Math.Min(T, t0 + ForwardRows);
-        int ld = Pad16(t1);
+        int h = bh % NH, b = bh / NH;
+        int ld = Pad16(T);
         float[] buf = Buffer(HS * ld + KeyBlock);
         fixed (float* pb = buf)
         {
             float* kt = pb, s = pb + (long)HS * ld;
             float* baseRow = x.Qkv + (long)b * T * C3;
-            PackTransposed(baseRow + C + h * HS, C3, t1, HS, kt, ld);
+            // Kᵀ of the whole head once per work item (the transpose costs HS·T moves against HS·T²/2 multiply-adds).
+            PackTransposed(baseRow + C + h * HS, C3, T, HS, kt, ld);
             float* v0 = baseRow + 2 * C + h * HS;
-            for (int t = t0; t < t1; t++)
+            for (int t = 0; t < T; t++)
             {
                 float* q = baseRow + (long)t * C3 + h * HS;
                 float* o = x.Out + ((long)b * T + t) * C + h * HS;
@@ -92,14 +93,10 @@ public static unsafe class Attention
                 {
                     int n = Math.Min(KeyBlock, t + 1 - k0);
                     RowTimesPacked(q, kt + k0, ld, HS, n, s);
-                    var ss = new Span<float>(s, n);
-                    TensorPrimitives.Multiply(ss, x.Scale, ss);
-                    float mNew = Math.Max(m, TensorPrimitives.Max(ss));
+                    float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
                     float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
                     if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
-                    TensorPrimitives.Subtract(ss, mNew, ss);
-                    TensorPrimitives.Exp(ss, ss);
-                    l = l * alpha + TensorPrimitives.Sum(ss);
+                    l = l * alpha + ExpScaled(s, n, x.Scale, mNew);
                     AxpyRows(s, 1, n, v0 + (long)k0 * C3, C3, HS, o);
                     m = mNew;
                 }
@@ -135,6 +132,7 @@ public static unsafe class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardItem(void* p, int bh)
     {
         ref var x = ref *(BwdCtx*)p;
@@ -165,17 +163,11 @@ public static unsafe class Attention
                     float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
                     // P_tj = exp(s_tj - L_t)
                     RowTimesPacked(q, kt, ld, HS, n, pr);
-                    var ps = new Span<float>(pr, n);
-                    TensorPrimitives.Multiply(ps, scale, ps);
-                    TensorPrimitives.Subtract(ps, lse[t], ps);
-                    TensorPrimitives.Exp(ps, ps);
+                    ExpScaled(pr, n, scale, lse[t]);
                     // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
                     RowTimesPacked(dO, vt, ld, HS, n, dr);
                     float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
-                    var ds = new Span<float>(dr, n);
-                    TensorPrimitives.Subtract(ds, D, ds);
-                    TensorPrimitives.Multiply(ds, ps, ds);
-                    TensorPrimitives.Multiply(ds, scale, ds);
+                    SoftmaxGradient(pr, dr, n, D, scale);
                     // dQ_t += Σ_j dS_tj k_j
                     AxpyRows(dr, 1, n, k0, C3, HS, dq0 + (long)t * C3);
                 }
@@ -215,6 +207,7 @@ public static unsafe class Attention
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeItem(void* p, int idx)
     {
         ref var x = ref *(DecodeCtx*)p;
@@ -227,19 +220,114 @@ public static unsafe class Attention
             float* k = x.K + h * HS;
             for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * C, HS));
             var ss = new Span<float>(s, n);
-            TensorPrimitives.Multiply(ss, x.Scale, ss);
-            float m = TensorPrimitives.Max(ss);
-            TensorPrimitives.Subtract(ss, m, ss);
-            TensorPrimitives.Exp(ss, ss);
-            TensorPrimitives.Multiply(ss, 1f / TensorPrimitives.Sum(ss), ss);
+            float sum = ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
+            TensorPrimitives.Multiply(ss, 1f / sum, ss);
             float* o = x.Out + (long)i * C + h * HS;
             new Span<float>(o, HS).Clear();
             AxpyRows(s, 1, n, x.V + h * HS, C, HS, o);
         }
     }
 
+    /// <summary>s[j] = exp(s[j]·scale - shift) for j &lt; n, in one pass; returns Σ_j s[j].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static float ExpScaled(float* s, int n, float scale, float shift)
+    {
+        int j = 0;
+        float sum = 0f;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var acc = Vector512<float>.Zero;
+            var vs = Vector512.Create(scale); var vm = Vector512.Create(shift);
+            for (; j + 16 <= n; j += 16)
+            {
+                var e = FastExp(Vector512.MultiplyAddEstimate(Vector512.Load(s + j), vs, -vm));
+                e.Store(s + j);
+                acc += e;
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var acc = Vector256<float>.Zero;
+            var vs = Vector256.Create(scale); var vm = Vector256.Create(shift);
+            for (; j + 8 <= n; j += 8)
+            {
+                var e = FastExp(Vector256.MultiplyAddEstimate(Vector256.Load(s + j), vs, -vm));
+                e.Store(s + j);
+                acc += e;
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; j < n; j++)
+        {
+            float e = MathF.Exp(s[j] * scale - shift);
+            s[j] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /// <summary>Softmax backward for one row: dp[j] = p[j] (dp[j] - D) · scale for j &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void SoftmaxGradient(float* p, float* dp, int n, float D, float scale)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vd = Vector512.Create(D); var vs = Vector512.Create(scale);
+            for (; j + 16 <= n; j += 16) (Vector512.Load(p + j) * (Vector512.Load(dp + j) - vd) * vs).Store(dp + j);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var vd = Vector256.Create(D); var vs = Vector256.Create(scale);
+            for (; j + 8 <= n; j += 8) (Vector256.Load(p + j) * (Vector256.Load(dp + j) - vd) * vs).Store(dp + j);
+        }
+        for (; j < n; j++) dp[j] = p[j] * (dp[j] - D) * scale;
+    }
+
+    // exp(x) for x ≤ ~88: x = k·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor polynomial (relative error
+    // below 2e-7), times 2^k built in the exponent bits. Inputs below -87 return 0 (no denormals).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> FastExp(Vector512<float> x)
+    {
+        var under = Vector512.LessThan(x, Vector512.Create(-87f));
+        x = Vector512.Max(x, Vector512.Create(-87f));
+        var k = Vector512.Round(x * Vector512.Create(1.44269504f));
+        var r = Vector512.MultiplyAddEstimate(k, Vector512.Create(-0.693145752f), x);
+        r = Vector512.MultiplyAddEstimate(k, Vector512.Create(-1.42860677e-6f), r);
+        var p = Vector512.Create(1f / 720);
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(1f / 120));
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(1f / 24));
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(1f / 6));
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(0.5f));
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512<float>.One);
+        p = Vector512.MultiplyAddEstimate(p, r, Vector512<float>.One);
+        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(k) + Vector512.Create(127), 23).AsSingle();
+        return Vector512.ConditionalSelect(under, Vector512<float>.Zero, p * scale);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> FastExp(Vector256<float> x)
+    {
+        var under = Vector256.LessThan(x, Vector256.Create(-87f));
+        x = Vector256.Max(x, Vector256.Create(-87f));
+        var k = Vector256.Round(x * Vector256.Create(1.44269504f));
+        var r = Vector256.MultiplyAddEstimate(k, Vector256.Create(-0.693145752f), x);
+        r = Vector256.MultiplyAddEstimate(k, Vector256.Create(-1.42860677e-6f), r);
+        var p = Vector256.Create(1f / 720);
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(1f / 120));
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(1f / 24));
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(1f / 6));
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(0.5f));
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256<float>.One);
+        p = Vector256.MultiplyAddEstimate(p, r, Vector256<float>.One);
+        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(k) + Vector256.Create(127), 23).AsSingle();
+        return Vector256.ConditionalSelect(under, Vector256<float>.Zero, p * scale);
+    }
+
     // dst (D, ld) = src (n, D) transposed, where row j of src starts at src + j*stride; columns n .. ld-1 are zeroed
     // so the score kernels can run whole vectors past n.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposed(float* src, int stride, int n, int D, float* dst, int ld)
     {
         for (int j = 0; j < n; j++)
@@ -261,7 +349,28 @@ public static unsafe class Attention
         int j = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (int np = (n + 15) & ~15; j + 64 <= np; j += 64)
+            int np = (n + 15) & ~15;
+            // 8 independent accumulators hide the FMA latency (4 cycles × 2 ports).
+            for (; j + 128 <= np; j += 128)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld)
+                {
+                    var xd = Vector512.Create(x[d]);
+                    a0 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c), a0);
+                    a1 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 48), a3);
+                    a4 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 64), a4);
+                    a5 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 80), a5);
+                    a6 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 96), a6);
+                    a7 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 112), a7);
+                }
+                a0.Store(s + j); a1.Store(s + j + 16); a2.Store(s + j + 32); a3.Store(s + j + 48);
+                a4.Store(s + j + 64); a5.Store(s + j + 80); a6.Store(s + j + 96); a7.Store(s + j + 112);
+            }
+            for (; j + 64 <= np; j += 64)
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 float* c = pt + j;
@@ -328,10 +437,27 @@ public static unsafe class Attention
         {
             for (; c + 64 <= D; c += 64)
             {
+                // Even j into a*, odd j into b*: 8 independent FMA chains, summed at the end (fixed order).
                 var a0 = Vector512.Load(o + c); var a1 = Vector512.Load(o + c + 16);
                 var a2 = Vector512.Load(o + c + 32); var a3 = Vector512.Load(o + c + 48);
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
                 float* r = X + c;
-                for (int j = 0; j < n; j++, r += xStride)
+                int j = 0;
+                for (; j + 2 <= n; j += 2, r += 2 * xStride)
+                {
+                    var wj = Vector512.Create(w[j * wStride]);
+                    var wk = Vector512.Create(w[(j + 1) * wStride]);
+                    float* r1 = r + xStride;
+                    a0 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 48), a3);
+                    b0 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1), b0);
+                    b1 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1 + 16), b1);
+                    b2 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1 + 32), b2);
+                    b3 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1 + 48), b3);
+                }
+                if (j < n)
                 {
                     var wj = Vector512.Create(w[j * wStride]);
                     a0 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r), a0);
@@ -339,7 +465,7 @@ public static unsafe class Attention
                     a2 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 32), a2);
                     a3 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 48), a3);
                 }
-                a0.Store(o + c); a1.Store(o + c + 16); a2.Store(o + c + 32); a3.Store(o + c + 48);
+                (a0 + b0).Store(o + c); (a1 + b1).Store(o + c + 16); (a2 + b2).Store(o + c + 32); (a3 + b3).Store(o + c + 48);
             }
             for (; c + 16 <= D; c += 16)
             {

@@ -1,5 +1,6 @@
 // CrossEntropy: fused softmax + cross-entropy whose backward overwrites the logits with their gradient in place.
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace NextToken.Kernels;
 
@@ -51,6 +52,7 @@ public static unsafe class CrossEntropy
         return counted;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Row(void* p, int n)
     {
         ref var c = ref *(Ctx*)p;

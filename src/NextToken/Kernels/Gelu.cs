@@ -50,6 +50,7 @@ public static unsafe class Gelu
     private static Vector256<float> Tanh(Vector256<float> u) =>
         Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + Vector256.Exp(u + u));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardChunk(void* p, int k)
     {
         ref var c = ref *(Ctx*)p;
@@ -83,6 +84,7 @@ public static unsafe class Gelu
     }
 
     // GELU'(x) = 0.5 (1 + t) + 0.5 x (1 - t²) sqrt(2/π) (1 + 3·0.044715 x²), t = tanh(sqrt(2/π)(x + 0.044715 x³)).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardChunk(void* p, int k)
     {
         ref var c = ref *(Ctx*)p;

@@ -1,5 +1,6 @@
 // LayerNorm: y = (x - mean) / sqrt(var + eps) * weight + bias over the last dimension, forward and backward.
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace NextToken.Kernels;
@@ -39,6 +40,7 @@ public static unsafe class LayerNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardRows(void* p, int k)
     {
         ref var c = ref *(Ctx*)p;
@@ -80,6 +82,7 @@ public static unsafe class LayerNorm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardRows(void* p, int k)
     {
         ref var c = ref *(Ctx*)p;
@@ -105,6 +108,7 @@ public static unsafe class LayerNorm
     }
 
     // dweight[c] += Σ_n dout[n,c] xhat[n,c], dbias[c] += Σ_n dout[n,c], for one block of columns, rows in order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void BackwardColumns(void* p, int k)
     {
         ref var c = ref *(Ctx*)p;

@@ -1,4 +1,5 @@
 // AdamW: Adam with decoupled weight decay over whole parameter arenas, one fused vectorised pass in parallel chunks.
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using NextToken.Kernels;
 using NextToken.Tensors;
@@ -85,6 +86,7 @@ public sealed unsafe class AdamW
     }
 
     // m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;  p -= lr (m c1 / (sqrt(v c2) + eps) + wd p).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void UpdateChunk(void* ptr, int k)
     {
         ref var c = ref *(Ctx*)ptr;
