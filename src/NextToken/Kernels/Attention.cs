@@ -97,7 +97,7 @@ public static unsafe class Attention
                     float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
                     float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
                     if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
-                    l = l * alpha + ExpScaled(s, n, x.Scale, mNew);
+                    l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew);
                     AxpyRows(s, 1, n, v0 + (long)k0 * C3, C3, HS, o);
                     m = mNew;
                 }
@@ -154,7 +154,7 @@ public static unsafe class Attention
                         float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
                         float alpha = MathF.Exp(m[r] - mNew);
                         if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
-                        l[r] = l[r] * alpha + ExpScaled(s, nr, x.Scale, mNew);
+                        l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
                         if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
                         m[r] = mNew;
                     }
@@ -227,7 +227,7 @@ public static unsafe class Attention
                     float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
                     // P_tj = exp(s_tj - L_t)
                     RowTimesPacked(q, kt, ld, HS, n, pr);
-                    ExpScaled(pr, n, scale, lse[t]);
+                    VectorMath.ExpScaled(pr, n, scale, lse[t]);
                     // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
                     RowTimesPacked(dO, vt, ld, HS, n, dr);
                     float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
@@ -295,7 +295,7 @@ public static unsafe class Attention
                     for (int r = 0; r < 4; r++)
                     {
                         int nr = tr[r] + 1;
-                        ExpScaled(pr[r], nr, scale, lse[tr[r]]);                     // P_tj = exp(s_tj - L_t)
+                        VectorMath.ExpScaled(pr[r], nr, scale, lse[tr[r]]);                     // P_tj = exp(s_tj - L_t)
                         float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)tr[r] * C, HS));
                         SoftmaxGradient(pr[r], dr[r], nr, D, scale);               // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
                         if (nr < n) { new Span<float>(pr[r] + nr, n - nr).Clear(); new Span<float>(dr[r] + nr, n - nr).Clear(); }
@@ -352,51 +352,12 @@ public static unsafe class Attention
             float* k = x.K + h * HS;
             for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * C, HS));
             var ss = new Span<float>(s, n);
-            float sum = ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
+            float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
             TensorPrimitives.Multiply(ss, 1f / sum, ss);
             float* o = x.Out + (long)i * C + h * HS;
             new Span<float>(o, HS).Clear();
             AxpyRows(s, 1, n, x.V + h * HS, C, HS, o);
         }
-    }
-
-    /// <summary>s[j] = exp(s[j]·scale - shift) for j &lt; n, in one pass; returns Σ_j s[j].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float ExpScaled(float* s, int n, float scale, float shift)
-    {
-        int j = 0;
-        float sum = 0f;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            var acc = Vector512<float>.Zero;
-            var vs = Vector512.Create(scale); var vm = Vector512.Create(shift);
-            for (; j + 16 <= n; j += 16)
-            {
-                var e = FastExp(Vector512.MultiplyAddEstimate(Vector512.Load(s + j), vs, -vm));
-                e.Store(s + j);
-                acc += e;
-            }
-            sum = Vector512.Sum(acc);
-        }
-        else if (Vector256.IsHardwareAccelerated)
-        {
-            var acc = Vector256<float>.Zero;
-            var vs = Vector256.Create(scale); var vm = Vector256.Create(shift);
-            for (; j + 8 <= n; j += 8)
-            {
-                var e = FastExp(Vector256.MultiplyAddEstimate(Vector256.Load(s + j), vs, -vm));
-                e.Store(s + j);
-                acc += e;
-            }
-            sum = Vector256.Sum(acc);
-        }
-        for (; j < n; j++)
-        {
-            float e = MathF.Exp(s[j] * scale - shift);
-            s[j] = e;
-            sum += e;
-        }
-        return sum;
     }
 
     /// <summary>Softmax backward for one row: dp[j] = p[j] (dp[j] - D) · scale for j &lt; n.</summary>
@@ -415,46 +376,6 @@ public static unsafe class Attention
             for (; j + 8 <= n; j += 8) (Vector256.Load(p + j) * (Vector256.Load(dp + j) - vd) * vs).Store(dp + j);
         }
         for (; j < n; j++) dp[j] = p[j] * (dp[j] - D) * scale;
-    }
-
-    // exp(x) for x ≤ ~88: x = k·ln2 + r with |r| ≤ ln2/2, e^r by its degree-6 Taylor polynomial (relative error
-    // below 2e-7), times 2^k built in the exponent bits. Inputs below -87 return 0 (no denormals).
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> FastExp(Vector512<float> x)
-    {
-        var under = Vector512.LessThan(x, Vector512.Create(-87f));
-        x = Vector512.Max(x, Vector512.Create(-87f));
-        var k = Vector512.Round(x * Vector512.Create(1.44269504f));
-        var r = Vector512.MultiplyAddEstimate(k, Vector512.Create(-0.693145752f), x);
-        r = Vector512.MultiplyAddEstimate(k, Vector512.Create(-1.42860677e-6f), r);
-        var p = Vector512.Create(1f / 720);
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(1f / 120));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(1f / 24));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(1f / 6));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512.Create(0.5f));
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512<float>.One);
-        p = Vector512.MultiplyAddEstimate(p, r, Vector512<float>.One);
-        var scale = Vector512.ShiftLeft(Vector512.ConvertToInt32(k) + Vector512.Create(127), 23).AsSingle();
-        return Vector512.ConditionalSelect(under, Vector512<float>.Zero, p * scale);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> FastExp(Vector256<float> x)
-    {
-        var under = Vector256.LessThan(x, Vector256.Create(-87f));
-        x = Vector256.Max(x, Vector256.Create(-87f));
-        var k = Vector256.Round(x * Vector256.Create(1.44269504f));
-        var r = Vector256.MultiplyAddEstimate(k, Vector256.Create(-0.693145752f), x);
-        r = Vector256.MultiplyAddEstimate(k, Vector256.Create(-1.42860677e-6f), r);
-        var p = Vector256.Create(1f / 720);
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(1f / 120));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(1f / 24));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(1f / 6));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256.Create(0.5f));
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256<float>.One);
-        p = Vector256.MultiplyAddEstimate(p, r, Vector256<float>.One);
-        var scale = Vector256.ShiftLeft(Vector256.ConvertToInt32(k) + Vector256.Create(127), 23).AsSingle();
-        return Vector256.ConditionalSelect(under, Vector256<float>.Zero, p * scale);
     }
 
     // dst (D, ld) = src (n, D) transposed, where row j of src starts at src + j*stride; columns n .. ld-1 are zeroed

@@ -8,7 +8,8 @@ namespace NextToken.Kernels;
 /// Softmax cross-entropy over the real vocabulary. The (N, V) probability tensor is never stored: the same pass
 /// that computes a row's loss turns that row of logits into dlogits = (softmax - onehot) * dloss.
 /// Targets equal to <see cref="IgnoreIndex"/> contribute no loss and no gradient (prompt masking in fine-tuning).
-/// Parallel over rows; every row is vectorised (max, exp, sum, scale: three passes over a row that stays in L2).
+/// Parallel over rows; every row is vectorised: max, then exp(z - max) with its sum in one pass, then the scale
+/// (three passes over a row that stays in L2).
 /// </summary>
 public static unsafe class CrossEntropy
 {
@@ -66,18 +67,17 @@ public static unsafe class CrossEntropy
         }
         float max = TensorPrimitives.Max(row);
         float zt = row[target] - max;
-        // exp(z - max) into the row itself when it becomes the gradient, else into a per-thread buffer.
-        Span<float> e;
-        if (c.Dloss != 0f) e = row;
-        else
+        // exp(z - max) in one pass into the row itself when it becomes the gradient, else into a per-thread copy.
+        Span<float> e = row;
+        if (c.Dloss == 0f)
         {
             var buf = t_row;
             if (buf is null || buf.Length < V) t_row = buf = new float[V];
             e = buf.AsSpan(0, V);
+            row.CopyTo(e);
         }
-        TensorPrimitives.Subtract(row, max, e);
-        TensorPrimitives.Exp(e, e);
-        float sum = TensorPrimitives.Sum(e);
+        float sum;
+        fixed (float* pe = e) sum = VectorMath.ExpScaled(pe, V, 1f, max);
         c.Losses[n] = MathF.Log(sum) - zt;
         if (c.Dloss != 0f)
         {
