@@ -78,13 +78,14 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         var profile = new StepProfile();
         model.Profile = profile;
         var stepMs = new List<double>();
-        double sumModel = 0, sumMatmul = 0, sumAttention = 0, sumOptimizer = 0;
+        double sumModel = 0, sumMatmul = 0, sumAttention = 0, sumOptimizer = 0, sumZero = 0;
         float loss = 0;
         for (int s = 0; s < warmup + steps; s++)
         {
             profile.Reset();
             long t0 = Stopwatch.GetTimestamp();
             model.ZeroGradients();
+            long tz = Stopwatch.GetTimestamp();
             loss = model.Forward(inputs, targets, B, T, computeGradients: true);
             model.Backward();
             long t1 = Stopwatch.GetTimestamp();
@@ -94,6 +95,7 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             if (s < warmup) continue;
             stepMs.Add(StepProfile.Seconds(t2 - t0) * 1000);
             sumModel += StepProfile.Seconds(t1 - t0);
+            sumZero += StepProfile.Seconds(tz - t0);
             sumOptimizer += StepProfile.Seconds(t2 - t1);
             sumMatmul += StepProfile.Seconds(profile.MatmulTicks);
             sumAttention += StepProfile.Seconds(profile.AttentionTicks);
@@ -109,7 +111,7 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         string refSource = referenceGflops is null ? "in-process GEMM (Matmul.Forward) at M=1024 K=768 N=3072" : "--reference-gflops";
         double reference = referenceGflops ?? MeasureGemmGflops();
         double total = sumModel + sumOptimizer;
-        double elementwise = Math.Max(0, sumModel - sumMatmul - sumAttention);
+        double elementwise = Math.Max(0, sumModel - sumZero - sumMatmul - sumAttention);
         double peakMb = PeakRssBytes() / (1024.0 * 1024.0);
         if (log is not null)
         {
@@ -117,7 +119,8 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             log.WriteLine($"FLOPs/token: {flopsPerToken:E3} (6·N + 6·L·C·T, N = {N:N0} parameters incl. embeddings)");
             log.WriteLine($"reference: {reference:F1} GFLOP/s ({refSource});  MFU: {100 * gflops / reference:F1}%");
             log.WriteLine($"phases (share of step time): matmul {100 * sumMatmul / total:F1}%, attention {100 * sumAttention / total:F1}%, " +
-                          $"element-wise+loss {100 * elementwise / total:F1}%, optimizer (clip+AdamW) {100 * sumOptimizer / total:F1}%");
+                          $"element-wise+loss {100 * elementwise / total:F1}%, zeroing gradients {100 * sumZero / total:F1}%, " +
+                          $"optimizer (norm+AdamW) {100 * sumOptimizer / total:F1}%; non-matmul share {100 * (1 - sumMatmul / total):F1}%");
             log.WriteLine($"peak RSS: {peakMb:F0} MB");
         }
         return new Dictionary<string, object>
@@ -136,8 +139,10 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             ["phase_seconds_per_step"] = new Dictionary<string, double>
             {
                 ["matmul"] = Math.Round(sumMatmul / steps, 5), ["attention"] = Math.Round(sumAttention / steps, 5),
-                ["elementwise"] = Math.Round(elementwise / steps, 5), ["optimizer"] = Math.Round(sumOptimizer / steps, 5),
+                ["elementwise"] = Math.Round(elementwise / steps, 5), ["zero_grad"] = Math.Round(sumZero / steps, 5),
+                ["optimizer"] = Math.Round(sumOptimizer / steps, 5),
             },
+            ["non_matmul_share"] = Math.Round(1 - sumMatmul / total, 4),
             ["final_loss"] = loss,
         };
     }

@@ -1,0 +1,40 @@
+// `nexttoken bench train` through the real command line: the JSON contract of its last line and its bad-input errors.
+using System.Text.Json;
+
+namespace NextToken.Tests.Cli;
+
+public sealed class BenchTrainCommandTests
+{
+    [Fact]
+    public void BenchTrain_TinyModelJson_LastLineHasContractKeys()
+    {
+        var r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
+                               "--batch", "2", "--seq", "8", "--steps", "3", "--warmup-steps", "1", "--reference-gflops", "100", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        string last = r.Out.TrimEnd().Split('\n')[^1];
+        using var doc = JsonDocument.Parse(last);
+        var o = doc.RootElement;
+        foreach (var key in new[] { "ms_per_step", "tokens_per_second", "gflops", "peak_rss_mb", "mfu", "params" })
+            Assert.True(o.TryGetProperty(key, out _), $"missing key {key} in {last}");
+        Assert.True(o.GetProperty("ms_per_step").GetDouble() > 0);
+        Assert.True(o.GetProperty("peak_rss_mb").GetDouble() > 0);
+        double tps = o.GetProperty("tokens_per_second").GetDouble();
+        Assert.Equal(2 * 8 / (o.GetProperty("ms_per_step").GetDouble() / 1000), tps, 0.01 * tps);
+        Assert.Equal(100.0, o.GetProperty("reference_gflops").GetDouble());
+        Assert.Equal(o.GetProperty("gflops").GetDouble() / 100.0, o.GetProperty("mfu").GetDouble(), 3);
+    }
+
+    [Theory]
+    [InlineData("test", "--batch", "0", "--batch")]
+    [InlineData("test", "--steps", "0", "--steps")]
+    [InlineData("gpt5", "--batch", "1", "gpt2-medium")]
+    public void BenchTrain_BadOption_FailsWithOneLine(string preset, string option, string value, string expected)
+    {
+        var r = CliProcess.Run("bench", "train", "--preset", preset, option, value);
+        Assert.NotEqual(0, r.Exit);
+        string err = r.Err.Trim();
+        Assert.StartsWith("error:", err);
+        Assert.DoesNotContain("\n", err);
+        Assert.Contains(expected, err);
+    }
+}
