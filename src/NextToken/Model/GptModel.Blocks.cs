@@ -18,11 +18,11 @@ public sealed partial class GptModel
         if (drop) { Dropout.Backward(dout, a[a.MlpMask[l]!], a[a.DTmp], N * C); dproj = a[a.DTmp]; }
         var dGelu = a[a.DFchGelu];
         var dFch = a[a.DFch];
-        dGelu.Clear();
+        ParallelRows.Clear(dGelu);
         MatmulBackward(dproj, a[a.FchGelu[l]], P(w.FcProj), dGelu, G(w.FcProj), G(w.FcProjB), N, F, C);
-        dFch.Clear();
+        ParallelRows.Clear(dFch);
         Gelu.Backward(a[a.Fch[l]], dGelu, dFch, N * F);
-        if (clearInput) dInput.Clear();
+        if (clearInput) ParallelRows.Clear(dInput);
         MatmulBackward(dFch, mlpIn, P(w.Fc), dInput, G(w.Fc), G(w.FcB), N, C, F);
     }
 
@@ -38,9 +38,9 @@ public sealed partial class GptModel
         if (drop) { Dropout.Backward(dout, a[a.AttMask[l]!], a[a.DTmp], N * C); dproj = a[a.DTmp]; }
         var dAtty = a[a.DAtty];
         var dQkv = a[a.DQkv];
-        dAtty.Clear();
+        ParallelRows.Clear(dAtty);
         MatmulBackward(dproj, a[a.Atty[l]], P(w.AttnProj), dAtty, G(w.AttnProj), G(w.AttnProjB), N, C, C);
-        dQkv.Clear();
+        ParallelRows.Clear(dQkv);
         AttentionBackwardKernel(dAtty, a[a.Qkv[l]], a[a.Atty[l]], a[a.AttScratch[l]], dQkv, B, T, C, NH);
         if (_ropeCos is not null)
         {
@@ -48,7 +48,7 @@ public sealed partial class GptModel
             Rope.Apply(dQkv, _ropeCos, _ropeSin, N, T, 3 * C, 0, C, NH, 0, inverse: true);
             Rope.Apply(dQkv, _ropeCos, _ropeSin, N, T, 3 * C, C, C, NH, 0, inverse: true);
         }
-        if (clearInput) dInput.Clear();
+        if (clearInput) ParallelRows.Clear(dInput);
         MatmulBackward(dQkv, attnIn, P(w.Attn), dInput, G(w.Attn), G(w.AttnB), N, C, 3 * C);
     }
 

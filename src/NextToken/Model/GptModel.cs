@@ -215,7 +215,7 @@ public sealed partial class GptModel : ICausalLm
         foreach (int t in targets) if (t != CrossEntropy.IgnoreIndex) counted++;
         float dloss = computeGradients && counted > 0 ? gradScale / counted : 0f;
         var dhidden = a[a.DHidden];
-        if (computeGradients) dhidden.Clear();
+        if (computeGradients) ParallelRows.Clear(dhidden);
         var losses = a[a.Losses];
         var wHead = P(_lmHead)[..(V * C)];
         for (int r0 = 0; r0 < N; r0 += a.LogitRows)
@@ -276,7 +276,7 @@ public sealed partial class GptModel : ICausalLm
         // Final LayerNorm (pre-LN), else the hidden state is the last block's output.
         if (Config.FinalNorm)
         {
-            dres.Clear();
+            ParallelRows.Clear(dres);
             var xL = pre ? a[a.Resid3[L - 1]] : a[a.Ln2[L - 1]];
             LayerNorm.Backward(dhidden, xL, P(_lnfW!), a[a.LnfMean], a[a.LnfRstd], dres, G(_lnfW!), G(_lnfB), N, C);
         }
@@ -298,10 +298,10 @@ public sealed partial class GptModel : ICausalLm
             else
             {
                 // out = LN2(resid3), resid3 = ln1 + fcproj, ln1 = LN1(resid2), resid2 = x + attproj
-                dres2.Clear();
+                ParallelRows.Clear(dres2);
                 LayerNorm.Backward(dres, a[a.Resid3[l]], P(w.Ln2W), a[a.Ln2Mean[l]], a[a.Ln2Rstd[l]], dres2, G(w.Ln2W), G(w.Ln2B), N, C);
                 MlpBackward(a, w, l, dres2, a[a.Ln1[l]], dres2, clearInput: false, drop, N, C, F); // dln1 = dresid3 + MLP input grad
-                dres.Clear();
+                ParallelRows.Clear(dres);
                 LayerNorm.Backward(dres2, a[a.Resid2[l]], P(w.Ln1W), a[a.Ln1Mean[l]], a[a.Ln1Rstd[l]], dres, G(w.Ln1W), G(w.Ln1B), N, C);
                 AttentionBackward(a, w, l, dres, x, dres, clearInput: false, drop, B, T, C, NH);
             }
