@@ -158,7 +158,7 @@ public static unsafe class Attention
                         if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
                         m[r] = mNew;
                     }
-                    AxpyRows4(sr, n, vp + (long)k0 * HS, HS, HS, o);
+                    AxpyRows4(sr, 1, n, vp + (long)k0 * HS, HS, HS, o);
                 }
                 for (int r = 0; r < R; r++)
                 {
@@ -273,6 +273,10 @@ public static unsafe class Attention
             float** dr = stackalloc float*[4];
             float** dq = stackalloc float*[4];
             int* tr = stackalloc int[4];
+            float** pw = stackalloc float*[4];
+            float** sw = stackalloc float*[4];
+            float** dvj = stackalloc float*[4];
+            float** dkj = stackalloc float*[4];
             for (int t0 = 0; t0 < T; t0 += BackwardRows)
             {
                 int t1 = Math.Min(T, t0 + BackwardRows);
@@ -298,13 +302,29 @@ public static unsafe class Attention
                         VectorMath.ExpScaled(pr[r], nr, scale, lse[tr[r]]);                     // P_tj = exp(s_tj - L_t)
                         float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)tr[r] * C, HS));
                         SoftmaxGradient(pr[r], dr[r], nr, D, scale);               // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
-                        if (nr < n) { new Span<float>(pr[r] + nr, n - nr).Clear(); new Span<float>(dr[r] + nr, n - nr).Clear(); }
+                        // Zero past the causal limit up to the block's last key: dQ below shares n, and dK/dV below read
+                        // four keys at once from rows that may end before the largest of them.
+                        int zero = Math.Max(n, t1) - nr;
+                        if (zero > 0) { new Span<float>(pr[r] + nr, zero).Clear(); new Span<float>(dr[r] + nr, zero).Clear(); }
                     }
                     if (R < 4) new Span<float>(dummy, HS).Clear();
-                    AxpyRows4(dr, n, kp, HS, HS, dq);                                // dQ_t += Σ_j dS_tj k_j
+                    AxpyRows4(dr, 1, n, kp, HS, HS, dq);                                // dQ_t += Σ_j dS_tj k_j
                 }
-                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
-                for (int j = 0; j < t1; j++)
+                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t. Four keys
+                // at a time share each load of a dO / q row; a row before a key's causal start contributes P = dS = 0.
+                int j = 0;
+                for (; j + 4 <= t1; j += 4)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    for (int k = 0; k < 4; k++)
+                    {
+                        pw[k] = P + (long)r0 * ld + j + k; sw[k] = dS + (long)r0 * ld + j + k;
+                        dvj[k] = dv0 + (long)(j + k) * C3; dkj[k] = dk0 + (long)(j + k) * C3;
+                    }
+                    AxpyRows4(pw, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dvj);
+                    AxpyRows4(sw, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dkj);
+                }
+                for (; j < t1; j++)
                 {
                     int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
                     AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * C3);
@@ -451,11 +471,11 @@ public static unsafe class Attention
     }
 
     /// <summary>
-    /// Four rows of <see cref="AxpyRows"/> at once (Vector512, D a multiple of 64): o[r][c] += Σ_j w[r][j] · X[j*xStride + c],
+    /// Four rows of <see cref="AxpyRows"/> at once (Vector512, D a multiple of 64): o[r][c] += Σ_j w[r][j*wStride] · X[j*xStride + c],
     /// each row of X loaded once for the four outputs (16 accumulators).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void AxpyRows4(float** w, int n, float* X, long xStride, int D, float** o)
+    internal static void AxpyRows4(float** w, long wStride, int n, float* X, long xStride, int D, float** o)
     {
         float* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
         for (int c = 0; c + 64 <= D; c += 64)
@@ -469,16 +489,16 @@ public static unsafe class Attention
             for (int j = 0; j < n; j++, r += xStride)
             {
                 var x0 = Vector512.Load(r); var x1 = Vector512.Load(r + 16); var x2 = Vector512.Load(r + 32); var x3 = Vector512.Load(r + 48);
-                var b = Vector512.Create(w0[j]);
+                var b = Vector512.Create(w0[j * wStride]);
                 a00 = Vector512.MultiplyAddEstimate(b, x0, a00); a01 = Vector512.MultiplyAddEstimate(b, x1, a01);
                 a02 = Vector512.MultiplyAddEstimate(b, x2, a02); a03 = Vector512.MultiplyAddEstimate(b, x3, a03);
-                b = Vector512.Create(w1[j]);
+                b = Vector512.Create(w1[j * wStride]);
                 a10 = Vector512.MultiplyAddEstimate(b, x0, a10); a11 = Vector512.MultiplyAddEstimate(b, x1, a11);
                 a12 = Vector512.MultiplyAddEstimate(b, x2, a12); a13 = Vector512.MultiplyAddEstimate(b, x3, a13);
-                b = Vector512.Create(w2[j]);
+                b = Vector512.Create(w2[j * wStride]);
                 a20 = Vector512.MultiplyAddEstimate(b, x0, a20); a21 = Vector512.MultiplyAddEstimate(b, x1, a21);
                 a22 = Vector512.MultiplyAddEstimate(b, x2, a22); a23 = Vector512.MultiplyAddEstimate(b, x3, a23);
-                b = Vector512.Create(w3[j]);
+                b = Vector512.Create(w3[j * wStride]);
                 a30 = Vector512.MultiplyAddEstimate(b, x0, a30); a31 = Vector512.MultiplyAddEstimate(b, x1, a31);
                 a32 = Vector512.MultiplyAddEstimate(b, x2, a32); a33 = Vector512.MultiplyAddEstimate(b, x3, a33);
             }

@@ -139,10 +139,13 @@ public sealed class AttentionTests
         for (int i = 0; i < 3 * C; i++) Assert.Equal(outp[(T - 3) * C + i], o[i], 1e-5f);
     }
 
-    [Fact]
-    public void ForwardBackward_OneAndTwoThreads_BitIdentical()
+    [Theory]
+    [InlineData(20)]
+    [InlineData(64)] // the four-row kernels
+    public void ForwardBackward_OneAndTwoThreads_BitIdentical(int HS)
     {
-        const int B = 2, T = 70, NH = 3, HS = 20, C = NH * HS;
+        const int B = 2, T = 70, NH = 3;
+        int C = NH * HS;
         var qkv = Random(B * T * 3 * C, 41);
         var dout = Random(B * T * C, 42);
         (float[] o, float[] d) Run()
