@@ -1,4 +1,5 @@
 // `nexttoken bench train` through the real command line: the JSON contract of its last line and its bad-input errors.
+using System.Diagnostics;
 using System.Text.Json;
 
 namespace NextToken.Tests.Cli;
@@ -36,5 +37,37 @@ public sealed class BenchTrainCommandTests
         Assert.StartsWith("error:", err);
         Assert.DoesNotContain("\n", err);
         Assert.Contains(expected, err);
+    }
+
+    // Runs the CLI with one extra environment variable (the JIT's instruction-set switches are read at start-up).
+    private static (int Exit, string Out, string Err) RunWithEnv(string variable, string value, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (variable.Length > 0) psi.Environment[variable] = value;
+        using var p = Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("nexttoken did not finish in 120 s"); }
+        return (p.ExitCode, so.Result, se.Result);
+    }
+
+    [Fact]
+    public void BenchTrain_Vector512Vector256AndScalarPaths_AgreeOnLoss()
+    {
+        // Three full training steps through every kernel (attention's four-row path included: head size 64), once per
+        // instruction-set path; the losses differ only by float rounding.
+        string[] args = ["bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "128", "--vocab", "61",
+                         "--batch", "2", "--seq", "24", "--steps", "3", "--warmup-steps", "0", "--reference-gflops", "1", "--json"];
+        var losses = new List<double>();
+        foreach (var (variable, value) in new[] { ("", ""), ("DOTNET_EnableAVX512F", "0"), ("DOTNET_EnableAVX2", "0"), ("DOTNET_EnableHWIntrinsic", "0") })
+        {
+            var r = RunWithEnv(variable, value, args);
+            Assert.True(r.Exit == 0, r.Err);
+            using var doc = JsonDocument.Parse(r.Out.TrimEnd().Split('\n')[^1]);
+            losses.Add(doc.RootElement.GetProperty("final_loss").GetDouble());
+        }
+        foreach (double l in losses) Assert.Equal(losses[0], l, 1e-4 * Math.Abs(losses[0]));
     }
 }
