@@ -6,9 +6,6 @@ using NextToken.Training;
 
 namespace NextToken.Tests.Model;
 
-[CollectionDefinition("Allocation", DisableParallelization = true)]
-public sealed class AllocationCollection;
-
 [Collection("Allocation")] // changes ParallelRows.MaxThreads, which is process-wide
 public sealed class AllocationTests
 {
