@@ -1,145 +1,681 @@
-// Attention: causal multi-head self-attention, forward and backward, plus the KV-cache decode form.
+// Attention: fused causal multi-head self-attention (flash-style: O(T) memory per head), forward and backward,
+// plus the KV-cache decode form.
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace NextToken.Kernels;
 
 /// <summary>
 /// Causal self-attention over a fused QKV buffer. Heads are interleaved along C: head h of q occupies columns
 /// h*HS .. h*HS+HS-1 of the first C columns, k the next C, v the last C (GPT-2's c_attn layout).
-/// The kernel keeps whatever it needs for backward in a scratch buffer of <see cref="ScratchSize"/> floats, so its
-/// strategy (stored probabilities, or flash-style statistics with recompute) can change without the model knowing.
+/// <para>
+/// The (T, T) attention matrix is never stored (Dao et al. 2022, FlashAttention; Dao 2023, FlashAttention-2).
+/// Forward keeps only the per-row log-sum-exp L_i = m_i + log Σ_j exp(s_ij - m_i) of the scaled scores
+/// s_ij = q_i·k_j / sqrt(HS) in the scratch buffer (B, NH, T), computed with the online softmax over key blocks:
+/// m' = max(m, max_j s_ij), l' = l·exp(m - m') + Σ_j exp(s_ij - m'), o' = o·exp(m - m') + Σ_j exp(s_ij - m') v_j,
+/// and finally o_i = o/l. Backward recomputes P_ij = exp(s_ij - L_i) block by block, and with
+/// D_i = rowsum(dO_i ∘ O_i): dV_j += Σ_i P_ij dO_i, dP_ij = dO_i·v_j, dS_ij = P_ij (dP_ij - D_i),
+/// dQ_i += Σ_j dS_ij k_j / sqrt(HS), dK_j += Σ_i dS_ij q_i / sqrt(HS).
+/// </para>
+/// Scores are computed against a transposed copy of the keys (HS, T) so each score vector is a register
+/// accumulator of broadcast(q[d]) × row d (no horizontal sums); P·V accumulates rows of v in registers.
 /// </summary>
 public static unsafe class Attention
 {
-    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads.</summary>
-    public static long ScratchSize(int B, int T, int C, int NH) => (long)B * NH * T * T;
+    // Query rows per backward block (dK/dV are accumulated over a block of rows at once).
+    private const int BackwardRows = 16;
+    // Keys per online-softmax block: a block of scores stays in L1 (1 KB).
+    private const int KeyBlock = 256;
 
-    /// <summary>
-    /// qkv is (B, T, 3C), outp is (B, T, C), scratch is (<see cref="ScratchSize"/>).
-    /// Effectively computes, per head, outp = softmax(q k^T / sqrt(HS) + causal mask) v.
-    /// </summary>
-    public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
+    [ThreadStatic] private static float[]? t_buffer;
+
+    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads: one log-sum-exp per row and head.</summary>
+    public static long ScratchSize(int B, int T, int C, int NH) => (long)B * NH * T;
+
+    private static int Pad16(int n) => (n + 15) & ~15;
+
+    // A per-thread buffer of at least n floats (pinned, kept between calls: no allocation in steady state).
+    private static float[] Buffer(int n)
     {
-        int HS = C / NH, C3 = 3 * C;
-        float scale = 1f / MathF.Sqrt(HS);
-        fixed (float* pq = qkv, po = outp, pa = scratch)
-        {
-            float* q0 = pq, o0 = po, a0 = pa;
-            Parallel.For(0, B * NH * T, idx =>
-            {
-                int t = idx % T, h = (idx / T) % NH, b = idx / (T * NH);
-                float* q = q0 + ((long)b * T + t) * C3 + h * HS;
-                float* att = a0 + (((long)b * NH + h) * T + t) * T;
-                float max = float.NegativeInfinity;
-                for (int t2 = 0; t2 <= t; t2++)
-                {
-                    float* k = q0 + ((long)b * T + t2) * C3 + C + h * HS;
-                    float s = TensorPrimitives.Dot(new ReadOnlySpan<float>(q, HS), new ReadOnlySpan<float>(k, HS)) * scale;
-                    att[t2] = s;
-                    if (s > max) max = s;
-                }
-                float sum = 0f;
-                for (int t2 = 0; t2 <= t; t2++) { float e = MathF.Exp(att[t2] - max); att[t2] = e; sum += e; }
-                float inv = 1f / sum;
-                for (int t2 = 0; t2 <= t; t2++) att[t2] *= inv;
-                for (int t2 = t + 1; t2 < T; t2++) att[t2] = 0f;
-                var o = new Span<float>(o0 + ((long)b * T + t) * C + h * HS, HS);
-                o.Clear();
-                for (int t2 = 0; t2 <= t; t2++)
-                {
-                    float* v = q0 + ((long)b * T + t2) * C3 + 2 * C + h * HS;
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v, HS), att[t2], o, o);
-                }
-            });
-        }
+        var b = t_buffer;
+        if (b is null || b.Length < n) t_buffer = b = GC.AllocateUninitializedArray<float>(Math.Max(n, 4096), pinned: true);
+        return b;
+    }
+
+    private struct FwdCtx
+    {
+        public float* Qkv, Out, Lse;
+        public int B, T, C, NH, HS;
+        public float Scale;
     }
 
     /// <summary>
-    /// dout is (B, T, C); qkv and scratch as left by <see cref="Forward"/>; accumulates dqkv (B, T, 3C).
+    /// qkv is (B, T, 3C), outp is (B, T, C), scratch is (<see cref="ScratchSize"/>) and receives the log-sum-exp rows.
+    /// Effectively computes, per head, outp = softmax(q k^T / sqrt(HS) + causal mask) v. Parallel over
+    /// (b, head) so the transposed keys are packed once per head (B·NH work items: 48 at GPT-2 batch 4, plenty for
+    /// a few cores); each row is written by one thread, so results do not depend on the thread count.
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> scratch, Span<float> dqkv,
-                                int B, int T, int C, int NH)
+    public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
     {
-        int HS = C / NH, C3 = 3 * C;
-        float scale = 1f / MathF.Sqrt(HS);
-        fixed (float* pd = dout, pq = qkv, pa = scratch, pdq = dqkv)
+        if (B * T == 0) return;
+        if (qkv.Length < (long)B * T * 3 * C || outp.Length < (long)B * T * C || scratch.Length < ScratchSize(B, T, C, NH))
+            throw new ArgumentException($"attention buffers too small for B={B}, T={T}, C={C}, NH={NH}");
+        fixed (float* pq = qkv, po = outp, pa = scratch)
         {
-            float* d0 = pd, q0 = pq, a0 = pa, dq0 = pdq;
-            // Parallel over (b, h): dk and dv of a position receive contributions from every later query of the same
-            // head, so a head is owned by one thread and the sums run in a fixed order.
-            Parallel.For(0, B * NH, bh =>
-            {
-                int h = bh % NH, b = bh / NH;
-                float* datt = stackalloc float[T];
-                for (int t = 0; t < T; t++)
-                {
-                    float* att = a0 + (((long)b * NH + h) * T + t) * T;
-                    float* dO = d0 + ((long)b * T + t) * C + h * HS;
-                    var dOs = new ReadOnlySpan<float>(dO, HS);
-                    // out = sum_t2 att[t2] v[t2]  =>  datt[t2] = dO . v[t2],  dv[t2] += att[t2] dO
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        float* v = q0 + ((long)b * T + t2) * C3 + 2 * C + h * HS;
-                        float* dv = dq0 + ((long)b * T + t2) * C3 + 2 * C + h * HS;
-                        datt[t2] = TensorPrimitives.Dot(dOs, new ReadOnlySpan<float>(v, HS));
-                        var dvs = new Span<float>(dv, HS);
-                        TensorPrimitives.MultiplyAdd(dOs, att[t2], dvs, dvs);
-                    }
-                    // softmax backward: dpre[t2] = att[t2] (datt[t2] - sum_j att[j] datt[j])
-                    float dot = 0f;
-                    for (int t2 = 0; t2 <= t; t2++) dot += att[t2] * datt[t2];
-                    float* q = q0 + ((long)b * T + t) * C3 + h * HS;
-                    var dqs = new Span<float>(dq0 + ((long)b * T + t) * C3 + h * HS, HS);
-                    for (int t2 = 0; t2 <= t; t2++)
-                    {
-                        float dpre = att[t2] * (datt[t2] - dot) * scale;
-                        if (dpre == 0f) continue;
-                        float* k = q0 + ((long)b * T + t2) * C3 + C + h * HS;
-                        var dks = new Span<float>(dq0 + ((long)b * T + t2) * C3 + C + h * HS, HS);
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(k, HS), dpre, dqs, dqs);
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(q, HS), dpre, dks, dks);
-                    }
-                }
-            });
+            var ctx = new FwdCtx { Qkv = pq, Out = po, Lse = pa, B = B, T = T, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(B * NH, &ctx, &ForwardItem);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardItem(void* p, int bh)
+    {
+        ref var x = ref *(FwdCtx*)p;
+        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        int h = bh % NH, b = bh / NH;
+        int ld = Pad16(T);
+        if (Vector512.IsHardwareAccelerated && HS % 64 == 0) { ForwardHead4(ref x, b, h, ld); return; }
+        float[] buf = Buffer(HS * ld + KeyBlock);
+        fixed (float* pb = buf)
+        {
+            float* kt = pb, s = pb + (long)HS * ld;
+            float* baseRow = x.Qkv + (long)b * T * C3;
+            // Kᵀ of the whole head once per work item (the transpose costs HS·T moves against HS·T²/2 multiply-adds).
+            PackTransposed(baseRow + C + h * HS, C3, T, HS, kt, ld);
+            float* v0 = baseRow + 2 * C + h * HS;
+            for (int t = 0; t < T; t++)
+            {
+                float* q = baseRow + (long)t * C3 + h * HS;
+                float* o = x.Out + ((long)b * T + t) * C + h * HS;
+                new Span<float>(o, HS).Clear();
+                float m = float.NegativeInfinity, l = 0f;
+                for (int k0 = 0; k0 <= t; k0 += KeyBlock)
+                {
+                    int n = Math.Min(KeyBlock, t + 1 - k0);
+                    RowTimesPacked(q, kt + k0, ld, HS, n, s);
+                    float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
+                    float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
+                    if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
+                    l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew);
+                    AxpyRows(s, 1, n, v0 + (long)k0 * C3, C3, HS, o);
+                    m = mNew;
+                }
+                TensorPrimitives.Multiply(new Span<float>(o, HS), 1f / l, new Span<float>(o, HS));
+                x.Lse[((long)b * NH + h) * T + t] = m + MathF.Log(l);
+            }
+        }
+    }
+
+    // The forward of one head, four query rows at a time: the four rows share every load of Kᵀ and of V (a head's
+    // Kᵀ is 256 KB at T = 1024, so one row at a time would stream it from L2 per row). V is packed contiguous
+    // (T, HS), which also spares the TLB the 3C-float row stride. Same arithmetic per row as the one-row path.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void ForwardHead4(ref FwdCtx x, int b, int h, int ld)
+    {
+        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        float[] buf = Buffer(HS * ld + T * HS + 4 * KeyBlock + 4 * HS);
+        fixed (float* pb = buf)
+        {
+            float* kt = pb, vp = kt + (long)HS * ld, S = vp + (long)T * HS, dummy = S + 4 * KeyBlock;
+            float* baseRow = x.Qkv + (long)b * T * C3;
+            PackTransposed(baseRow + C + h * HS, C3, T, HS, kt, ld);
+            PackRows(baseRow + 2 * C + h * HS, C3, T, HS, vp);
+            float* lse = x.Lse + ((long)b * NH + h) * T;
+            float** q = stackalloc float*[4];
+            float** o = stackalloc float*[4];
+            float** sr = stackalloc float*[4];
+            float* m = stackalloc float[4];
+            float* l = stackalloc float[4];
+            int* tr = stackalloc int[4];
+            for (int t0 = 0; t0 < T; t0 += 4)
+            {
+                int R = Math.Min(4, T - t0);
+                for (int r = 0; r < 4; r++)
+                {
+                    // Missing rows of the last group repeat row t0 and write to a dummy output.
+                    tr[r] = r < R ? t0 + r : t0;
+                    q[r] = baseRow + (long)tr[r] * C3 + h * HS;
+                    o[r] = r < R ? x.Out + ((long)b * T + tr[r]) * C + h * HS : dummy;
+                    sr[r] = S + r * KeyBlock;
+                    new Span<float>(o[r], HS).Clear();
+                    m[r] = float.NegativeInfinity; l[r] = 0f;
+                }
+                int last = t0 + R - 1;
+                for (int k0 = 0; k0 <= last; k0 += KeyBlock)
+                {
+                    int n = Math.Min(KeyBlock, last + 1 - k0);
+                    RowTimesPacked4(q, kt + k0, ld, HS, n, sr);
+                    for (int r = 0; r < 4; r++)
+                    {
+                        int nr = Math.Min(n, tr[r] + 1 - k0);
+                        float* s = sr[r];
+                        if (nr <= 0) { new Span<float>(s, n).Clear(); continue; }
+                        float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
+                        float alpha = MathF.Exp(m[r] - mNew);
+                        if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
+                        l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
+                        if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
+                        m[r] = mNew;
+                    }
+                    AxpyRows4(sr, 1, n, vp + (long)k0 * HS, HS, HS, o);
+                }
+                for (int r = 0; r < R; r++)
+                {
+                    TensorPrimitives.Multiply(new Span<float>(o[r], HS), 1f / l[r], new Span<float>(o[r], HS));
+                    lse[tr[r]] = m[r] + MathF.Log(l[r]);
+                }
+            }
+        }
+    }
+
+    private struct BwdCtx
+    {
+        public float* DOut, Qkv, Out, Lse, DQkv;
+        public int B, T, C, NH, HS;
+        public float Scale;
+    }
+
+    /// <summary>
+    /// dout is (B, T, C); qkv, outp and scratch as left by <see cref="Forward"/>; accumulates dqkv (B, T, 3C).
+    /// Parallel over (b, head): dk and dv of a position receive contributions from every later query of the same
+    /// head, so a head is owned by one thread and every sum runs in a fixed order (bit-identical for any thread count).
+    /// </summary>
+    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
+                                Span<float> dqkv, int B, int T, int C, int NH)
+    {
+        if (B * T == 0) return;
+        if (dout.Length < (long)B * T * C || qkv.Length < (long)B * T * 3 * C || outp.Length < (long)B * T * C
+            || scratch.Length < ScratchSize(B, T, C, NH) || dqkv.Length < (long)B * T * 3 * C)
+            throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, C={C}, NH={NH}");
+        fixed (float* pd = dout, pq = qkv, po = outp, pa = scratch, pdq = dqkv)
+        {
+            var ctx = new BwdCtx { DOut = pd, Qkv = pq, Out = po, Lse = pa, DQkv = pdq, B = B, T = T, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(B * NH, &ctx, &BackwardItem);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardItem(void* p, int bh)
+    {
+        ref var x = ref *(BwdCtx*)p;
+        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        int h = bh % NH, b = bh / NH;
+        int ld = Pad16(T);
+        float scale = x.Scale;
+        if (Vector512.IsHardwareAccelerated && HS % 64 == 0) { BackwardHead4(ref x, b, h, ld); return; }
+        // Kᵀ and Vᵀ (HS, ld) for the whole head, then P and dS for one block of query rows (BackwardRows, ld).
+        float[] buf = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
+        fixed (float* pb = buf)
+        {
+            float* kt = pb, vt = pb + (long)HS * ld, P = vt + (long)HS * ld, dS = P + (long)BackwardRows * ld;
+            float* baseRow = x.Qkv + (long)b * T * C3;
+            float* q0 = baseRow + h * HS, k0 = baseRow + C + h * HS, v0 = baseRow + 2 * C + h * HS;
+            float* dBase = x.DQkv + (long)b * T * C3;
+            float* dq0 = dBase + h * HS, dk0 = dBase + C + h * HS, dv0 = dBase + 2 * C + h * HS;
+            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+            float* lse = x.Lse + ((long)b * NH + h) * T;
+            PackTransposed(k0, C3, T, HS, kt, ld);
+            PackTransposed(v0, C3, T, HS, vt, ld);
+            for (int t0 = 0; t0 < T; t0 += BackwardRows)
+            {
+                int t1 = Math.Min(T, t0 + BackwardRows);
+                for (int t = t0; t < t1; t++)
+                {
+                    int n = t + 1, r = t - t0;
+                    float* q = q0 + (long)t * C3, dO = dO0 + (long)t * C;
+                    float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
+                    // P_tj = exp(s_tj - L_t)
+                    RowTimesPacked(q, kt, ld, HS, n, pr);
+                    VectorMath.ExpScaled(pr, n, scale, lse[t]);
+                    // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                    RowTimesPacked(dO, vt, ld, HS, n, dr);
+                    float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
+                    SoftmaxGradient(pr, dr, n, D, scale);
+                    // dQ_t += Σ_j dS_tj k_j
+                    AxpyRows(dr, 1, n, k0, C3, HS, dq0 + (long)t * C3);
+                }
+                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
+                for (int j = 0; j < t1; j++)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * C3);
+                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dk0 + (long)j * C3);
+                }
+            }
+        }
+    }
+
+    // The backward of one head with the four-row kernels for P, dP and dQ (K packed contiguous for dQ); dK and dV
+    // as in the one-row path. Rows past the causal limit of each row are zeroed so the four rows can share n.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void BackwardHead4(ref BwdCtx x, int b, int h, int ld)
+    {
+        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        float scale = x.Scale;
+        const int rowsBuf = BackwardRows + 4;
+        float[] buf = Buffer(2 * HS * ld + T * HS + 2 * rowsBuf * ld + HS);
+        fixed (float* pb = buf)
+        {
+            float* kt = pb, vt = kt + (long)HS * ld, kp = vt + (long)HS * ld, P = kp + (long)T * HS, dS = P + (long)rowsBuf * ld, dummy = dS + (long)rowsBuf * ld;
+            float* baseRow = x.Qkv + (long)b * T * C3;
+            float* q0 = baseRow + h * HS, k0 = baseRow + C + h * HS, v0 = baseRow + 2 * C + h * HS;
+            float* dBase = x.DQkv + (long)b * T * C3;
+            float* dq0 = dBase + h * HS, dk0 = dBase + C + h * HS, dv0 = dBase + 2 * C + h * HS;
+            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+            float* lse = x.Lse + ((long)b * NH + h) * T;
+            PackTransposed(k0, C3, T, HS, kt, ld);
+            PackTransposed(v0, C3, T, HS, vt, ld);
+            PackRows(k0, C3, T, HS, kp);
+            float** q = stackalloc float*[4];
+            float** dO = stackalloc float*[4];
+            float** pr = stackalloc float*[4];
+            float** dr = stackalloc float*[4];
+            float** dq = stackalloc float*[4];
+            int* tr = stackalloc int[4];
+            float** pw = stackalloc float*[4];
+            float** sw = stackalloc float*[4];
+            float** dvj = stackalloc float*[4];
+            float** dkj = stackalloc float*[4];
+            for (int t0 = 0; t0 < T; t0 += BackwardRows)
+            {
+                int t1 = Math.Min(T, t0 + BackwardRows);
+                for (int g = t0; g < t1; g += 4)
+                {
+                    int R = Math.Min(4, t1 - g), last = g + R - 1, n = last + 1;
+                    for (int r = 0; r < 4; r++)
+                    {
+                        tr[r] = r < R ? g + r : g;
+                        q[r] = q0 + (long)tr[r] * C3;
+                        dO[r] = dO0 + (long)tr[r] * C;
+                        // Rows of the block live at P/dS row (t - t0); a missing row uses the spare rows past the block.
+                        int row = r < R ? g + r - t0 : BackwardRows + r;
+                        pr[r] = P + (long)row * ld;
+                        dr[r] = dS + (long)row * ld;
+                        dq[r] = r < R ? dq0 + (long)tr[r] * C3 : dummy;
+                    }
+                    RowTimesPacked4(q, kt, ld, HS, n, pr);
+                    RowTimesPacked4(dO, vt, ld, HS, n, dr);
+                    for (int r = 0; r < 4; r++)
+                    {
+                        int nr = tr[r] + 1;
+                        VectorMath.ExpScaled(pr[r], nr, scale, lse[tr[r]]);                     // P_tj = exp(s_tj - L_t)
+                        float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)tr[r] * C, HS));
+                        SoftmaxGradient(pr[r], dr[r], nr, D, scale);               // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                        // Zero past the causal limit up to the block's last key: dQ below shares n, and dK/dV below read
+                        // four keys at once from rows that may end before the largest of them.
+                        int zero = Math.Max(n, t1) - nr;
+                        if (zero > 0) { new Span<float>(pr[r] + nr, zero).Clear(); new Span<float>(dr[r] + nr, zero).Clear(); }
+                    }
+                    if (R < 4) new Span<float>(dummy, HS).Clear();
+                    AxpyRows4(dr, 1, n, kp, HS, HS, dq);                                // dQ_t += Σ_j dS_tj k_j
+                }
+                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t. Four keys
+                // at a time share each load of a dO / q row; a row before a key's causal start contributes P = dS = 0.
+                int j = 0;
+                for (; j + 4 <= t1; j += 4)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    for (int k = 0; k < 4; k++)
+                    {
+                        pw[k] = P + (long)r0 * ld + j + k; sw[k] = dS + (long)r0 * ld + j + k;
+                        dvj[k] = dv0 + (long)(j + k) * C3; dkj[k] = dk0 + (long)(j + k) * C3;
+                    }
+                    AxpyRows4(pw, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dvj);
+                    AxpyRows4(sw, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dkj);
+                }
+                for (; j < t1; j++)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * C3);
+                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dk0 + (long)j * C3);
+                }
+            }
+        }
+    }
+
+    private struct DecodeCtx
+    {
+        public float* Q, K, V, Out;
+        public int TN, Tk, C, NH, HS;
+        public float Scale;
     }
 
     /// <summary>
     /// Decode form for generation. q is (TN, C) for TN new positions whose keys/values are already written to
     /// keys/values (Tk, C) at rows Tk-TN .. Tk-1; outp is (TN, C). New position i attends to rows 0 .. Tk-TN+i.
-    /// scores is scratch of at least Tk floats per worker (allocated here per head on the stack when Tk is small).
+    /// Parallel over (position, head); scores live in a per-thread buffer, so a call allocates nothing.
     /// </summary>
     public static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> outp,
                               int TN, int Tk, int C, int NH)
     {
-        int HS = C / NH;
-        float scale = 1f / MathF.Sqrt(HS);
+        if (TN == 0) return;
+        if (q.Length < (long)TN * C || keys.Length < (long)Tk * C || values.Length < (long)Tk * C || outp.Length < (long)TN * C || Tk < TN)
+            throw new ArgumentException($"attention decode buffers too small for TN={TN}, Tk={Tk}, C={C}");
         fixed (float* pq = q, pk = keys, pv = values, po = outp)
         {
-            float* q0 = pq, k0 = pk, v0 = pv, o0 = po;
-            Parallel.For(0, TN * NH, idx =>
+            var ctx = new DecodeCtx { Q = pq, K = pk, V = pv, Out = po, TN = TN, Tk = Tk, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            ParallelRows.For(TN * NH, &ctx, &DecodeItem);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DecodeItem(void* p, int idx)
+    {
+        ref var x = ref *(DecodeCtx*)p;
+        int C = x.C, HS = x.HS, h = idx % x.NH, i = idx / x.NH;
+        int n = x.Tk - x.TN + i + 1;
+        float[] buf = Buffer(n);
+        fixed (float* s = buf)
+        {
+            var qs = new ReadOnlySpan<float>(x.Q + (long)i * C + h * HS, HS);
+            float* k = x.K + h * HS;
+            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * C, HS));
+            var ss = new Span<float>(s, n);
+            float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
+            TensorPrimitives.Multiply(ss, 1f / sum, ss);
+            float* o = x.Out + (long)i * C + h * HS;
+            new Span<float>(o, HS).Clear();
+            AxpyRows(s, 1, n, x.V + h * HS, C, HS, o);
+        }
+    }
+
+    /// <summary>Softmax backward for one row: dp[j] = p[j] (dp[j] - D) · scale for j &lt; n.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void SoftmaxGradient(float* p, float* dp, int n, float D, float scale)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vd = Vector512.Create(D); var vs = Vector512.Create(scale);
+            for (; j + 16 <= n; j += 16) (Vector512.Load(p + j) * (Vector512.Load(dp + j) - vd) * vs).Store(dp + j);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var vd = Vector256.Create(D); var vs = Vector256.Create(scale);
+            for (; j + 8 <= n; j += 8) (Vector256.Load(p + j) * (Vector256.Load(dp + j) - vd) * vs).Store(dp + j);
+        }
+        for (; j < n; j++) dp[j] = p[j] * (dp[j] - D) * scale;
+    }
+
+    // dst (D, ld) = src (n, D) transposed, where row j of src starts at src + j*stride; columns n .. ld-1 are zeroed
+    // so the score kernels can run whole vectors past n.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PackTransposed(float* src, int stride, int n, int D, float* dst, int ld)
+    {
+        for (int j = 0; j < n; j++)
+        {
+            float* row = src + (long)j * stride;
+            for (int d = 0; d < D; d++) dst[(long)d * ld + j] = row[d];
+        }
+        for (int d = 0; d < D; d++)
+            for (int j = n; j < ld; j++) dst[(long)d * ld + j] = 0f;
+    }
+
+    // dst (n, D) = the n rows of D floats at src + j*stride, made contiguous.
+    private static void PackRows(float* src, int stride, int n, int D, float* dst)
+    {
+        for (int j = 0; j < n; j++) new ReadOnlySpan<float>(src + (long)j * stride, D).CopyTo(new Span<float>(dst + (long)j * D, D));
+    }
+
+    /// <summary>
+    /// Four rows of <see cref="RowTimesPacked"/> at once (Vector512 only): s[r][j] = Σ_d x[r][d] · pt[d*ld + j], each load
+    /// of the panel feeding four rows (16 accumulators for 64 keys).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowTimesPacked4(float** x, float* pt, int ld, int D, int n, float** s)
+    {
+        float* x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
+        int np = (n + 15) & ~15, j = 0;
+        for (; j + 64 <= np; j += 64)
+        {
+            Vector512<float> a00 = default, a01 = default, a02 = default, a03 = default, a10 = default, a11 = default, a12 = default, a13 = default;
+            Vector512<float> a20 = default, a21 = default, a22 = default, a23 = default, a30 = default, a31 = default, a32 = default, a33 = default;
+            float* c = pt + j;
+            for (int d = 0; d < D; d++, c += ld)
             {
-                int h = idx % NH, i = idx / NH;
-                int last = Tk - TN + i; // inclusive
-                float[]? rented = null;
-                Span<float> s = last + 1 <= 2048 ? stackalloc float[last + 1] : (rented = System.Buffers.ArrayPool<float>.Shared.Rent(last + 1)).AsSpan(0, last + 1);
-                var qs = new ReadOnlySpan<float>(q0 + (long)i * C + h * HS, HS);
-                float max = float.NegativeInfinity;
-                for (int t2 = 0; t2 <= last; t2++)
+                var k0 = Vector512.Load(c); var k1 = Vector512.Load(c + 16); var k2 = Vector512.Load(c + 32); var k3 = Vector512.Load(c + 48);
+                var b = Vector512.Create(x0[d]);
+                a00 = Vector512.MultiplyAddEstimate(b, k0, a00); a01 = Vector512.MultiplyAddEstimate(b, k1, a01);
+                a02 = Vector512.MultiplyAddEstimate(b, k2, a02); a03 = Vector512.MultiplyAddEstimate(b, k3, a03);
+                b = Vector512.Create(x1[d]);
+                a10 = Vector512.MultiplyAddEstimate(b, k0, a10); a11 = Vector512.MultiplyAddEstimate(b, k1, a11);
+                a12 = Vector512.MultiplyAddEstimate(b, k2, a12); a13 = Vector512.MultiplyAddEstimate(b, k3, a13);
+                b = Vector512.Create(x2[d]);
+                a20 = Vector512.MultiplyAddEstimate(b, k0, a20); a21 = Vector512.MultiplyAddEstimate(b, k1, a21);
+                a22 = Vector512.MultiplyAddEstimate(b, k2, a22); a23 = Vector512.MultiplyAddEstimate(b, k3, a23);
+                b = Vector512.Create(x3[d]);
+                a30 = Vector512.MultiplyAddEstimate(b, k0, a30); a31 = Vector512.MultiplyAddEstimate(b, k1, a31);
+                a32 = Vector512.MultiplyAddEstimate(b, k2, a32); a33 = Vector512.MultiplyAddEstimate(b, k3, a33);
+            }
+            float* s0 = s[0] + j, s1 = s[1] + j, s2 = s[2] + j, s3 = s[3] + j;
+            a00.Store(s0); a01.Store(s0 + 16); a02.Store(s0 + 32); a03.Store(s0 + 48);
+            a10.Store(s1); a11.Store(s1 + 16); a12.Store(s1 + 32); a13.Store(s1 + 48);
+            a20.Store(s2); a21.Store(s2 + 16); a22.Store(s2 + 32); a23.Store(s2 + 48);
+            a30.Store(s3); a31.Store(s3 + 16); a32.Store(s3 + 32); a33.Store(s3 + 48);
+        }
+        for (; j < np; j += 16)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            float* c = pt + j;
+            for (int d = 0; d < D; d++, c += ld)
+            {
+                var k = Vector512.Load(c);
+                a0 = Vector512.MultiplyAddEstimate(Vector512.Create(x0[d]), k, a0);
+                a1 = Vector512.MultiplyAddEstimate(Vector512.Create(x1[d]), k, a1);
+                a2 = Vector512.MultiplyAddEstimate(Vector512.Create(x2[d]), k, a2);
+                a3 = Vector512.MultiplyAddEstimate(Vector512.Create(x3[d]), k, a3);
+            }
+            a0.Store(s[0] + j); a1.Store(s[1] + j); a2.Store(s[2] + j); a3.Store(s[3] + j);
+        }
+    }
+
+    /// <summary>
+    /// Four rows of <see cref="AxpyRows"/> at once (Vector512, D a multiple of 64): o[r][c] += Σ_j w[r][j*wStride] · X[j*xStride + c],
+    /// each row of X loaded once for the four outputs (16 accumulators).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AxpyRows4(float** w, long wStride, int n, float* X, long xStride, int D, float** o)
+    {
+        float* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
+        for (int c = 0; c + 64 <= D; c += 64)
+        {
+            float* o0 = o[0] + c, o1 = o[1] + c, o2 = o[2] + c, o3 = o[3] + c;
+            var a00 = Vector512.Load(o0); var a01 = Vector512.Load(o0 + 16); var a02 = Vector512.Load(o0 + 32); var a03 = Vector512.Load(o0 + 48);
+            var a10 = Vector512.Load(o1); var a11 = Vector512.Load(o1 + 16); var a12 = Vector512.Load(o1 + 32); var a13 = Vector512.Load(o1 + 48);
+            var a20 = Vector512.Load(o2); var a21 = Vector512.Load(o2 + 16); var a22 = Vector512.Load(o2 + 32); var a23 = Vector512.Load(o2 + 48);
+            var a30 = Vector512.Load(o3); var a31 = Vector512.Load(o3 + 16); var a32 = Vector512.Load(o3 + 32); var a33 = Vector512.Load(o3 + 48);
+            float* r = X + c;
+            for (int j = 0; j < n; j++, r += xStride)
+            {
+                var x0 = Vector512.Load(r); var x1 = Vector512.Load(r + 16); var x2 = Vector512.Load(r + 32); var x3 = Vector512.Load(r + 48);
+                var b = Vector512.Create(w0[j * wStride]);
+                a00 = Vector512.MultiplyAddEstimate(b, x0, a00); a01 = Vector512.MultiplyAddEstimate(b, x1, a01);
+                a02 = Vector512.MultiplyAddEstimate(b, x2, a02); a03 = Vector512.MultiplyAddEstimate(b, x3, a03);
+                b = Vector512.Create(w1[j * wStride]);
+                a10 = Vector512.MultiplyAddEstimate(b, x0, a10); a11 = Vector512.MultiplyAddEstimate(b, x1, a11);
+                a12 = Vector512.MultiplyAddEstimate(b, x2, a12); a13 = Vector512.MultiplyAddEstimate(b, x3, a13);
+                b = Vector512.Create(w2[j * wStride]);
+                a20 = Vector512.MultiplyAddEstimate(b, x0, a20); a21 = Vector512.MultiplyAddEstimate(b, x1, a21);
+                a22 = Vector512.MultiplyAddEstimate(b, x2, a22); a23 = Vector512.MultiplyAddEstimate(b, x3, a23);
+                b = Vector512.Create(w3[j * wStride]);
+                a30 = Vector512.MultiplyAddEstimate(b, x0, a30); a31 = Vector512.MultiplyAddEstimate(b, x1, a31);
+                a32 = Vector512.MultiplyAddEstimate(b, x2, a32); a33 = Vector512.MultiplyAddEstimate(b, x3, a33);
+            }
+            a00.Store(o0); a01.Store(o0 + 16); a02.Store(o0 + 32); a03.Store(o0 + 48);
+            a10.Store(o1); a11.Store(o1 + 16); a12.Store(o1 + 32); a13.Store(o1 + 48);
+            a20.Store(o2); a21.Store(o2 + 16); a22.Store(o2 + 32); a23.Store(o2 + 48);
+            a30.Store(o3); a31.Store(o3 + 16); a32.Store(o3 + 32); a33.Store(o3 + 48);
+        }
+    }
+
+    /// <summary>
+    /// s[j] = Σ_d x[d] · pt[d*ld + j] for j &lt; n (pt is a transposed, zero-padded panel; s may be written up to
+    /// the next multiple of 16 past n).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void RowTimesPacked(float* x, float* pt, int ld, int D, int n, float* s)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            int np = (n + 15) & ~15;
+            // 8 independent accumulators hide the FMA latency (4 cycles × 2 ports).
+            for (; j + 128 <= np; j += 128)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld)
                 {
-                    float v = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k0 + (long)t2 * C + h * HS, HS)) * scale;
-                    s[t2] = v;
-                    if (v > max) max = v;
+                    var xd = Vector512.Create(x[d]);
+                    a0 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c), a0);
+                    a1 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 48), a3);
+                    a4 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 64), a4);
+                    a5 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 80), a5);
+                    a6 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 96), a6);
+                    a7 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 112), a7);
                 }
-                float sum = 0f;
-                for (int t2 = 0; t2 <= last; t2++) { float e = MathF.Exp(s[t2] - max); s[t2] = e; sum += e; }
-                float inv = 1f / sum;
-                var o = new Span<float>(o0 + (long)i * C + h * HS, HS);
-                o.Clear();
-                for (int t2 = 0; t2 <= last; t2++)
-                    TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v0 + (long)t2 * C + h * HS, HS), s[t2] * inv, o, o);
-                if (rented != null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
-            });
+                a0.Store(s + j); a1.Store(s + j + 16); a2.Store(s + j + 32); a3.Store(s + j + 48);
+                a4.Store(s + j + 64); a5.Store(s + j + 80); a6.Store(s + j + 96); a7.Store(s + j + 112);
+            }
+            for (; j + 64 <= np; j += 64)
+            {
+                Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld)
+                {
+                    var xd = Vector512.Create(x[d]);
+                    a0 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c), a0);
+                    a1 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(xd, Vector512.Load(c + 48), a3);
+                }
+                a0.Store(s + j); a1.Store(s + j + 16); a2.Store(s + j + 32); a3.Store(s + j + 48);
+            }
+            for (; j < n; j += 16)
+            {
+                Vector512<float> a0 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld) a0 = Vector512.MultiplyAddEstimate(Vector512.Create(x[d]), Vector512.Load(c), a0);
+                a0.Store(s + j);
+            }
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j + 32 <= ((n + 7) & ~7); j += 32)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld)
+                {
+                    var xd = Vector256.Create(x[d]);
+                    a0 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c), a0);
+                    a1 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c + 8), a1);
+                    a2 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c + 16), a2);
+                    a3 = Vector256.MultiplyAddEstimate(xd, Vector256.Load(c + 24), a3);
+                }
+                a0.Store(s + j); a1.Store(s + j + 8); a2.Store(s + j + 16); a3.Store(s + j + 24);
+            }
+            for (; j < n; j += 8)
+            {
+                Vector256<float> a0 = default;
+                float* c = pt + j;
+                for (int d = 0; d < D; d++, c += ld) a0 = Vector256.MultiplyAddEstimate(Vector256.Create(x[d]), Vector256.Load(c), a0);
+                a0.Store(s + j);
+            }
+        }
+        else
+        {
+            for (; j < n; j++)
+            {
+                float a = 0f;
+                for (int d = 0; d < D; d++) a += x[d] * pt[(long)d * ld + j];
+                s[j] = a;
+            }
+        }
+    }
+
+    /// <summary>o[c] += Σ_j w[j*wStride] · X[j*xStride + c] for c &lt; D, j &lt; n (accumulated in registers, j ascending).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void AxpyRows(float* w, long wStride, int n, float* X, long xStride, int D, float* o)
+    {
+        if (n <= 0) return;
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; c + 64 <= D; c += 64)
+            {
+                // Even j into a*, odd j into b*: 8 independent FMA chains, summed at the end (fixed order).
+                var a0 = Vector512.Load(o + c); var a1 = Vector512.Load(o + c + 16);
+                var a2 = Vector512.Load(o + c + 32); var a3 = Vector512.Load(o + c + 48);
+                Vector512<float> b0 = default, b1 = default, b2 = default, b3 = default;
+                float* r = X + c;
+                int j = 0;
+                for (; j + 2 <= n; j += 2, r += 2 * xStride)
+                {
+                    var wj = Vector512.Create(w[j * wStride]);
+                    var wk = Vector512.Create(w[(j + 1) * wStride]);
+                    float* r1 = r + xStride;
+                    a0 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 48), a3);
+                    b0 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1), b0);
+                    b1 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1 + 16), b1);
+                    b2 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1 + 32), b2);
+                    b3 = Vector512.MultiplyAddEstimate(wk, Vector512.Load(r1 + 48), b3);
+                }
+                if (j < n)
+                {
+                    var wj = Vector512.Create(w[j * wStride]);
+                    a0 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r), a0);
+                    a1 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 16), a1);
+                    a2 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 32), a2);
+                    a3 = Vector512.MultiplyAddEstimate(wj, Vector512.Load(r + 48), a3);
+                }
+                (a0 + b0).Store(o + c); (a1 + b1).Store(o + c + 16); (a2 + b2).Store(o + c + 32); (a3 + b3).Store(o + c + 48);
+            }
+            for (; c + 16 <= D; c += 16)
+            {
+                var a0 = Vector512.Load(o + c);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride) a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w[j * wStride]), Vector512.Load(r), a0);
+                a0.Store(o + c);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; c + 32 <= D; c += 32)
+            {
+                var a0 = Vector256.Load(o + c); var a1 = Vector256.Load(o + c + 8);
+                var a2 = Vector256.Load(o + c + 16); var a3 = Vector256.Load(o + c + 24);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride)
+                {
+                    var wj = Vector256.Create(w[j * wStride]);
+                    a0 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r), a0);
+                    a1 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r + 8), a1);
+                    a2 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r + 16), a2);
+                    a3 = Vector256.MultiplyAddEstimate(wj, Vector256.Load(r + 24), a3);
+                }
+                a0.Store(o + c); a1.Store(o + c + 8); a2.Store(o + c + 16); a3.Store(o + c + 24);
+            }
+            for (; c + 8 <= D; c += 8)
+            {
+                var a0 = Vector256.Load(o + c);
+                float* r = X + c;
+                for (int j = 0; j < n; j++, r += xStride) a0 = Vector256.MultiplyAddEstimate(Vector256.Create(w[j * wStride]), Vector256.Load(r), a0);
+                a0.Store(o + c);
+            }
+        }
+        for (; c < D; c++)
+        {
+            float a = o[c];
+            float* r = X + c;
+            for (int j = 0; j < n; j++, r += xStride) a += w[j * wStride] * *r;
+            o[c] = a;
         }
     }
 }

@@ -40,14 +40,16 @@ internal sealed class GptActivations
         AttMask = new TensorSlot?[L]; MlpMask = new TensorSlot?[L];
         long scratch = Attention.ScratchSize(B, T, C, NH);
         if (scratch > int.MaxValue) throw new ArgumentException($"attention scratch for batch {B} x {T} is too large");
+        // The two branch outputs (before the residual add) are only read by that add: one buffer serves every layer.
+        var proj = Add("proj", N, C);
         for (int l = 0; l < L; l++)
         {
             string p = $"l{l}.";
             Ln1[l] = Add(p + "ln1", N, C); Ln1Mean[l] = Add(p + "ln1_mean", N); Ln1Rstd[l] = Add(p + "ln1_rstd", N);
             Qkv[l] = Add(p + "qkv", N, 3 * C); AttScratch[l] = Add(p + "att", (int)Math.Max(1, scratch)); Atty[l] = Add(p + "atty", N, C);
-            AttProj[l] = Add(p + "attproj", N, C); Resid2[l] = Add(p + "resid2", N, C);
+            AttProj[l] = proj; Resid2[l] = Add(p + "resid2", N, C);
             Ln2[l] = Add(p + "ln2", N, C); Ln2Mean[l] = Add(p + "ln2_mean", N); Ln2Rstd[l] = Add(p + "ln2_rstd", N);
-            Fch[l] = Add(p + "fch", N, F); FchGelu[l] = Add(p + "fch_gelu", N, F); FcProj[l] = Add(p + "fcproj", N, C);
+            Fch[l] = Add(p + "fch", N, F); FchGelu[l] = Add(p + "fch_gelu", N, F); FcProj[l] = proj;
             Resid3[l] = Add(p + "resid3", N, C);
             if (drop) { AttMask[l] = Add(p + "att_mask", N, C); MlpMask[l] = Add(p + "mlp_mask", N, C); }
         }

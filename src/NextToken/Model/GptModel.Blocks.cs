@@ -1,4 +1,5 @@
 // GptModel.Blocks: the backward of a block's two branches (attention and MLP), shared by pre-LN and post-LN.
+using System.Diagnostics;
 using NextToken.Kernels;
 
 namespace NextToken.Model;
@@ -13,17 +14,16 @@ public sealed partial class GptModel
     private void MlpBackward(GptActivations a, LayerSlots w, int l, ReadOnlySpan<float> dout, ReadOnlySpan<float> mlpIn,
                              Span<float> dInput, bool clearInput, bool drop, int N, int C, int F)
     {
-        var dproj = a[a.DTmp];
-        if (drop) Dropout.Backward(dout, a[a.MlpMask[l]!], dproj, N * C);
-        else dout.CopyTo(dproj);
+        ReadOnlySpan<float> dproj = dout; // without dropout the branch output's gradient is used as is (no copy)
+        if (drop) { Dropout.Backward(dout, a[a.MlpMask[l]!], a[a.DTmp], N * C); dproj = a[a.DTmp]; }
         var dGelu = a[a.DFchGelu];
         var dFch = a[a.DFch];
-        dGelu.Clear();
-        Matmul.Backward(dproj, a[a.FchGelu[l]], P(w.FcProj), dGelu, G(w.FcProj), G(w.FcProjB), N, F, C);
-        dFch.Clear();
+        ParallelRows.Clear(dGelu);
+        MatmulBackward(dproj, a[a.FchGelu[l]], P(w.FcProj), dGelu, G(w.FcProj), G(w.FcProjB), N, F, C);
+        ParallelRows.Clear(dFch);
         Gelu.Backward(a[a.Fch[l]], dGelu, dFch, N * F);
-        if (clearInput) dInput.Clear();
-        Matmul.Backward(dFch, mlpIn, P(w.Fc), dInput, G(w.Fc), G(w.FcB), N, C, F);
+        if (clearInput) ParallelRows.Clear(dInput);
+        MatmulBackward(dFch, mlpIn, P(w.Fc), dInput, G(w.Fc), G(w.FcB), N, C, F);
     }
 
     /// <summary>
@@ -34,22 +34,59 @@ public sealed partial class GptModel
                                    Span<float> dInput, bool clearInput, bool drop, int B, int T, int C, int NH)
     {
         int N = B * T;
-        var dproj = a[a.DTmp];
-        if (drop) Dropout.Backward(dout, a[a.AttMask[l]!], dproj, N * C);
-        else dout.CopyTo(dproj);
+        ReadOnlySpan<float> dproj = dout;
+        if (drop) { Dropout.Backward(dout, a[a.AttMask[l]!], a[a.DTmp], N * C); dproj = a[a.DTmp]; }
         var dAtty = a[a.DAtty];
         var dQkv = a[a.DQkv];
-        dAtty.Clear();
-        Matmul.Backward(dproj, a[a.Atty[l]], P(w.AttnProj), dAtty, G(w.AttnProj), G(w.AttnProjB), N, C, C);
-        dQkv.Clear();
-        Attention.Backward(dAtty, a[a.Qkv[l]], a[a.AttScratch[l]], dQkv, B, T, C, NH);
+        ParallelRows.Clear(dAtty);
+        MatmulBackward(dproj, a[a.Atty[l]], P(w.AttnProj), dAtty, G(w.AttnProj), G(w.AttnProjB), N, C, C);
+        ParallelRows.Clear(dQkv);
+        AttentionBackwardKernel(dAtty, a[a.Qkv[l]], a[a.Atty[l]], a[a.AttScratch[l]], dQkv, B, T, C, NH);
         if (_ropeCos is not null)
         {
             // The backward of a rotation is the inverse rotation.
             Rope.Apply(dQkv, _ropeCos, _ropeSin, N, T, 3 * C, 0, C, NH, 0, inverse: true);
             Rope.Apply(dQkv, _ropeCos, _ropeSin, N, T, 3 * C, C, C, NH, 0, inverse: true);
         }
-        if (clearInput) dInput.Clear();
-        Matmul.Backward(dQkv, attnIn, P(w.Attn), dInput, G(w.Attn), G(w.AttnB), N, C, 3 * C);
+        if (clearInput) ParallelRows.Clear(dInput);
+        MatmulBackward(dQkv, attnIn, P(w.Attn), dInput, G(w.Attn), G(w.AttnB), N, C, 3 * C);
+    }
+
+    /// <summary>Per-phase timers of the training forward/backward, when attached (benchmarks only).</summary>
+    internal StepProfile? Profile { get; set; }
+
+    // The training path's kernel calls go through these so a StepProfile can attribute time to them.
+    private void MatmulForward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> outp, int N, int C, int OC)
+    {
+        if (Profile is null) { Matmul.Forward(inp, weight, bias, outp, N, C, OC); return; }
+        long t0 = Stopwatch.GetTimestamp(), b0 = GC.GetAllocatedBytesForCurrentThread();
+        Matmul.Forward(inp, weight, bias, outp, N, C, OC);
+        Profile.MatmulBytes += GC.GetAllocatedBytesForCurrentThread() - b0;
+        Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
+    }
+
+    private void MatmulBackward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+                                Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C, int OC)
+    {
+        if (Profile is null) { Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC); return; }
+        long t0 = Stopwatch.GetTimestamp(), b0 = GC.GetAllocatedBytesForCurrentThread();
+        Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC);
+        Profile.MatmulBytes += GC.GetAllocatedBytesForCurrentThread() - b0;
+        Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
+    }
+
+    private void AttentionForward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
+    {
+        long t0 = Profile is null ? 0 : Stopwatch.GetTimestamp();
+        Attention.Forward(qkv, outp, scratch, B, T, C, NH);
+        if (Profile is not null) Profile.AttentionTicks += Stopwatch.GetTimestamp() - t0;
+    }
+
+    private void AttentionBackwardKernel(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
+                                         Span<float> dqkv, int B, int T, int C, int NH)
+    {
+        long t0 = Profile is null ? 0 : Stopwatch.GetTimestamp();
+        Attention.Backward(dout, qkv, outp, scratch, dqkv, B, T, C, NH);
+        if (Profile is not null) Profile.AttentionTicks += Stopwatch.GetTimestamp() - t0;
     }
 }

@@ -29,8 +29,7 @@ public sealed partial class GptModel
         int need = (allPositions ? tokens.Length : 1) * Config.VocabSize;
         if (logits.Length < need) throw new ArgumentException($"logits needs {need} floats", nameof(logits));
         if (!lastHidden.IsEmpty && lastHidden.Length < Config.EmbeddingSize) throw new ArgumentException($"lastHidden needs {Config.EmbeddingSize} floats", nameof(lastHidden));
-        KvCache[] one = [cache];
-        Run(one, tokens, tokens.Length, logits, allPositions, lastHidden);
+        Run(new ReadOnlySpan<KvCache>(ref cache), tokens, tokens.Length, logits, allPositions, lastHidden); // no array per call
     }
 
     /// <inheritdoc/>
@@ -81,7 +80,7 @@ public sealed partial class GptModel
                 var w = _layers[l];
                 ReadOnlySpan<float> attnIn = x;
                 if (pre) { LayerNorm.Forward(x, P(w.Ln1W), P(w.Ln1B), ln, mean, rstd, R, C, eps); attnIn = ln; }
-                Matmul.Forward(attnIn, P(w.Attn), P(w.AttnB), qkv, R, C, 3 * C);
+                MatmulForward(attnIn, P(w.Attn), P(w.AttnB), qkv, R, C, 3 * C);
                 for (int r = 0; r < R; r++)
                 {
                     var row = qkv.Slice(r * 3 * C, 3 * C);
@@ -101,14 +100,14 @@ public sealed partial class GptModel
                     Attention.Decode(q.Slice(ci * perCache * C, perCache * C), caches[ci].LayerKeys(l)[..(tk * C)], caches[ci].LayerValues(l)[..(tk * C)],
                                      atty.Slice(ci * perCache * C, perCache * C), perCache, tk, C, NH);
                 }
-                Matmul.Forward(atty, P(w.AttnProj), P(w.AttnProjB), tmp, R, C, C);
+                MatmulForward(atty, P(w.AttnProj), P(w.AttnProjB), tmp, R, C, C);
                 Residual.Forward(x, tmp, x, R * C);
                 ReadOnlySpan<float> mlpIn;
                 if (pre) { LayerNorm.Forward(x, P(w.Ln2W), P(w.Ln2B), ln, mean, rstd, R, C, eps); mlpIn = ln; }
                 else { LayerNorm.Forward(x, P(w.Ln1W), P(w.Ln1B), ln, mean, rstd, R, C, eps); ln.CopyTo(x); mlpIn = x; }
-                Matmul.Forward(mlpIn, P(w.Fc), P(w.FcB), fch, R, C, F);
+                MatmulForward(mlpIn, P(w.Fc), P(w.FcB), fch, R, C, F);
                 Gelu.Forward(fch, fchg, R * F);
-                Matmul.Forward(fchg, P(w.FcProj), P(w.FcProjB), tmp, R, F, C);
+                MatmulForward(fchg, P(w.FcProj), P(w.FcProjB), tmp, R, F, C);
                 Residual.Forward(x, tmp, x, R * C);
                 if (!pre) { LayerNorm.Forward(x, P(w.Ln2W), P(w.Ln2B), ln, mean, rstd, R, C, eps); ln.CopyTo(x); }
             }
@@ -118,13 +117,13 @@ public sealed partial class GptModel
             if (Config.FinalNorm) LayerNorm.Forward(x, P(_lnfW!), P(_lnfB), hidden, mean, rstd, R, C, eps);
             else x.CopyTo(hidden);
             var wHead = P(_lmHead)[..(V * C)];
-            if (allPositions) Matmul.Forward(hidden, wHead, default, logits, R, C, V);
+            if (allPositions) MatmulForward(hidden, wHead, default, logits, R, C, V);
             else
             {
                 // Only each sequence's last position needs logits: gather those rows first.
                 var last = tmp[..(caches.Length * C)];
                 for (int ci = 0; ci < caches.Length; ci++) hidden.Slice((ci * perCache + perCache - 1) * C, C).CopyTo(last.Slice(ci * C, C));
-                Matmul.Forward(last, wHead, default, logits, caches.Length, C, V);
+                MatmulForward(last, wHead, default, logits, caches.Length, C, V);
             }
             if (!lastHidden.IsEmpty) hidden.Slice((R - 1) * C, C).CopyTo(lastHidden);
         }

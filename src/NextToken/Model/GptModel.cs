@@ -90,7 +90,7 @@ public sealed partial class GptModel : ICausalLm
     public void EnableGradients() => Gradients ??= new float[Layout.Size];
 
     /// <summary>Sets every gradient to zero.</summary>
-    public void ZeroGradients() => Array.Clear(Gradients ?? throw new InvalidOperationException("gradients are not enabled"));
+    public void ZeroGradients() => ParallelRows.Clear(Gradients ?? throw new InvalidOperationException("gradients are not enabled"));
 
     /// <summary>
     /// GPT-2 initialisation (Radford et al. 2019, section 2.3): weights N(0, 0.02), residual projections
@@ -160,22 +160,22 @@ public sealed partial class GptModel : ICausalLm
             var qkv = a[a.Qkv[l]];
             var attnIn = pre ? a[a.Ln1[l]] : x;
             if (pre) LayerNorm.Forward(x, P(w.Ln1W), P(w.Ln1B), a[a.Ln1[l]], a[a.Ln1Mean[l]], a[a.Ln1Rstd[l]], N, C, eps);
-            Matmul.Forward(attnIn, P(w.Attn), P(w.AttnB), qkv, N, C, 3 * C);
+            MatmulForward(attnIn, P(w.Attn), P(w.AttnB), qkv, N, C, 3 * C);
             if (_ropeCos is not null)
             {
                 Rope.Apply(qkv, _ropeCos, _ropeSin, N, T, 3 * C, 0, C, NH, 0, inverse: false);
                 Rope.Apply(qkv, _ropeCos, _ropeSin, N, T, 3 * C, C, C, NH, 0, inverse: false);
             }
-            Attention.Forward(qkv, a[a.Atty[l]], a[a.AttScratch[l]], B, T, C, NH);
-            Matmul.Forward(a[a.Atty[l]], P(w.AttnProj), P(w.AttnProjB), a[a.AttProj[l]], N, C, C);
+            AttentionForward(qkv, a[a.Atty[l]], a[a.AttScratch[l]], B, T, C, NH);
+            MatmulForward(a[a.Atty[l]], P(w.AttnProj), P(w.AttnProjB), a[a.AttProj[l]], N, C, C);
             if (drop) Dropout.Forward(a[a.AttProj[l]], a[a.AttProj[l]], a[a.AttMask[l]!], Config.Dropout, ref DropoutRng, N * C);
             Residual.Forward(x, a[a.AttProj[l]], a[a.Resid2[l]], N * C);
             var mlpIn = pre ? a[a.Ln2[l]] : a[a.Ln1[l]];
             if (pre) LayerNorm.Forward(a[a.Resid2[l]], P(w.Ln2W), P(w.Ln2B), a[a.Ln2[l]], a[a.Ln2Mean[l]], a[a.Ln2Rstd[l]], N, C, eps);
             else LayerNorm.Forward(a[a.Resid2[l]], P(w.Ln1W), P(w.Ln1B), a[a.Ln1[l]], a[a.Ln1Mean[l]], a[a.Ln1Rstd[l]], N, C, eps);
-            Matmul.Forward(mlpIn, P(w.Fc), P(w.FcB), a[a.Fch[l]], N, C, F);
+            MatmulForward(mlpIn, P(w.Fc), P(w.FcB), a[a.Fch[l]], N, C, F);
             Gelu.Forward(a[a.Fch[l]], a[a.FchGelu[l]], N * F);
-            Matmul.Forward(a[a.FchGelu[l]], P(w.FcProj), P(w.FcProjB), a[a.FcProj[l]], N, F, C);
+            MatmulForward(a[a.FchGelu[l]], P(w.FcProj), P(w.FcProjB), a[a.FcProj[l]], N, F, C);
             if (drop) Dropout.Forward(a[a.FcProj[l]], a[a.FcProj[l]], a[a.MlpMask[l]!], Config.Dropout, ref DropoutRng, N * C);
             Residual.Forward(pre ? a[a.Resid2[l]] : mlpIn, a[a.FcProj[l]], a[a.Resid3[l]], N * C);
             if (pre) x = a[a.Resid3[l]];
@@ -215,7 +215,7 @@ public sealed partial class GptModel : ICausalLm
         foreach (int t in targets) if (t != CrossEntropy.IgnoreIndex) counted++;
         float dloss = computeGradients && counted > 0 ? gradScale / counted : 0f;
         var dhidden = a[a.DHidden];
-        if (computeGradients) dhidden.Clear();
+        if (computeGradients) ParallelRows.Clear(dhidden);
         var losses = a[a.Losses];
         var wHead = P(_lmHead)[..(V * C)];
         for (int r0 = 0; r0 < N; r0 += a.LogitRows)
@@ -223,10 +223,10 @@ public sealed partial class GptModel : ICausalLm
             int rows = Math.Min(a.LogitRows, N - r0);
             var logits = a[a.Logits][..(rows * V)];
             var h = hidden.Slice(r0 * C, rows * C);
-            Matmul.Forward(h, wHead, default, logits, rows, C, V);
+            MatmulForward(h, wHead, default, logits, rows, C, V);
             CrossEntropy.ForwardBackward(logits, targets.Slice(r0, rows), losses.Slice(r0, rows), rows, V, dloss);
             if (computeGradients)
-                Matmul.Backward(logits, h, wHead, dhidden.Slice(r0 * C, rows * C), G(_lmHead)[..(V * C)], default, rows, C, V);
+                MatmulBackward(logits, h, wHead, dhidden.Slice(r0 * C, rows * C), G(_lmHead)[..(V * C)], default, rows, C, V);
         }
         _haveHeadGradient = computeGradients;
         _lastCounted = counted;
@@ -247,7 +247,7 @@ public sealed partial class GptModel : ICausalLm
         int C = Config.EmbeddingSize, V = Config.VocabSize;
         if (logits.Length < B * T * V) throw new ArgumentException($"logits needs {B * T * V} floats");
         var hidden = ForwardHidden(inputs, B, T);
-        Matmul.Forward(hidden, P(_lmHead)[..(V * C)], default, logits, B * T, C, V);
+        MatmulForward(hidden, P(_lmHead)[..(V * C)], default, logits, B * T, C, V);
     }
 
     /// <summary>Backward pass of the language-model loss computed by <c>Forward(inputs, targets, …)</c> with gradients.</summary>
@@ -276,7 +276,7 @@ public sealed partial class GptModel : ICausalLm
         // Final LayerNorm (pre-LN), else the hidden state is the last block's output.
         if (Config.FinalNorm)
         {
-            dres.Clear();
+            ParallelRows.Clear(dres);
             var xL = pre ? a[a.Resid3[L - 1]] : a[a.Ln2[L - 1]];
             LayerNorm.Backward(dhidden, xL, P(_lnfW!), a[a.LnfMean], a[a.LnfRstd], dres, G(_lnfW!), G(_lnfB), N, C);
         }
@@ -298,10 +298,10 @@ public sealed partial class GptModel : ICausalLm
             else
             {
                 // out = LN2(resid3), resid3 = ln1 + fcproj, ln1 = LN1(resid2), resid2 = x + attproj
-                dres2.Clear();
+                ParallelRows.Clear(dres2);
                 LayerNorm.Backward(dres, a[a.Resid3[l]], P(w.Ln2W), a[a.Ln2Mean[l]], a[a.Ln2Rstd[l]], dres2, G(w.Ln2W), G(w.Ln2B), N, C);
                 MlpBackward(a, w, l, dres2, a[a.Ln1[l]], dres2, clearInput: false, drop, N, C, F); // dln1 = dresid3 + MLP input grad
-                dres.Clear();
+                ParallelRows.Clear(dres);
                 LayerNorm.Backward(dres2, a[a.Resid2[l]], P(w.Ln1W), a[a.Ln1Mean[l]], a[a.Ln1Rstd[l]], dres, G(w.Ln1W), G(w.Ln1B), N, C);
                 AttentionBackward(a, w, l, dres, x, dres, clearInput: false, drop, B, T, C, NH);
             }

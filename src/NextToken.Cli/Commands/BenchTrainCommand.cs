@@ -1,0 +1,182 @@
+// BenchTrainCommand: `nexttoken bench train` — full training steps (forward, backward, clip, AdamW) on random tokens:
+// ms/step, tokens/s, model GFLOP/s, MFU against a GEMM reference, a per-phase breakdown and peak memory.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using NextToken.Kernels;
+using NextToken.Model;
+using NextToken.Tensors;
+using NextToken.Training;
+
+namespace NextToken.Cli.Commands;
+
+/// <summary><c>nexttoken bench train</c>; option names and the JSON keys ms_per_step, tokens_per_second, gflops, peak_rss_mb are a contract.</summary>
+internal sealed class BenchTrainCommand : IBenchSubcommand
+{
+    /// <inheritdoc/>
+    public Command Build()
+    {
+        var preset = new Option<string?>("--preset") { Description = $"Model preset ({string.Join(", ", GptPresets.All.Keys)}); default gpt2" };
+        var layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" };
+        var heads = new Option<int?>("--heads") { Description = "Attention heads (overrides the preset)" };
+        var embd = new Option<int?>("--embd") { Description = "Embedding width (overrides the preset)" };
+        var block = new Option<int?>("--block") { Description = "Context length (overrides the preset; at least --seq)" };
+        var vocab = new Option<int?>("--vocab") { Description = "Vocabulary size (overrides the preset)" };
+        var batch = new Option<int>("--batch") { Description = "Sequences per step (B)", DefaultValueFactory = _ => 4 };
+        var seq = new Option<int>("--seq") { Description = "Tokens per sequence (T)", DefaultValueFactory = _ => 64 };
+        var steps = new Option<int>("--steps") { Description = "Measured steps (the median is reported)", DefaultValueFactory = _ => 10 };
+        var warmup = new Option<int>("--warmup-steps") { Description = "Unmeasured steps first (JIT, first-touch of the arenas)", DefaultValueFactory = _ => 2 };
+        var threads = new Option<int?>("--threads") { Description = "Threads for the kernels (default: all cores)" };
+        var refGflops = new Option<double?>("--reference-gflops") { Description = "GFLOP/s that MFU is relative to (default: our GEMM measured in-process at M=1024 K=768 N=3072)" };
+        var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (ms_per_step, tokens_per_second, gflops, mfu, peak_rss_mb, …)" };
+        var cmd = new Command("train", "Time full GPT training steps (forward, backward, gradient clipping, AdamW) on random tokens.\n" +
+                                       "FLOPs per token = 6·N + 6·L·C·T (N = all parameters over the real vocabulary, embeddings included;\n" +
+                                       "6·L·C·T counts the causal half of the attention products).\n" +
+                                       "Example: nexttoken bench train --preset gpt2 --batch 4 --seq 64 --steps 10");
+        foreach (var o in new Option[] { preset, layers, heads, embd, block, vocab, batch, seq, steps, warmup, threads, refGflops, json })
+            cmd.Options.Add(o);
+        cmd.SetAction(pr =>
+        {
+            var cfg = GptPresets.Get(pr.GetValue(preset) ?? "gpt2");
+            if (pr.GetValue(layers) is int l) cfg = cfg with { Layers = l };
+            if (pr.GetValue(heads) is int h) cfg = cfg with { Heads = h };
+            if (pr.GetValue(embd) is int e) cfg = cfg with { EmbeddingSize = e };
+            if (pr.GetValue(block) is int bl) cfg = cfg with { ContextLength = bl };
+            if (pr.GetValue(vocab) is int v) cfg = cfg with { VocabSize = v };
+            int B = pr.GetValue(batch), T = pr.GetValue(seq), n = pr.GetValue(steps), w = pr.GetValue(warmup);
+            if (B < 1 || T < 1) throw new ArgumentException("--batch and --seq must be at least 1");
+            if (n < 1 || w < 0) throw new ArgumentException("--steps must be at least 1 and --warmup-steps at least 0");
+            if (T > cfg.ContextLength) cfg = cfg with { ContextLength = T };
+            cfg = cfg.Validate();
+            if (pr.GetValue(threads) is int th)
+            {
+                if (th < 1 || th > Environment.ProcessorCount) throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount}");
+                ParallelRows.MaxThreads = th;
+                // Kernels that use Parallel.For follow the process's CPU set.
+                if (OperatingSystem.IsLinux() || OperatingSystem.IsWindows())
+                    Process.GetCurrentProcess().ProcessorAffinity = (nint)((1L << th) - 1);
+            }
+            bool quiet = pr.GetValue(json);
+            var result = Run(cfg, B, T, n, w, pr.GetValue(refGflops), quiet ? null : Console.Out);
+            result["preset"] = pr.GetValue(preset) ?? "gpt2";
+            if (quiet) Console.WriteLine(JsonSerializer.Serialize(result));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Dictionary<string, object> Run(GptConfig cfg, int B, int T, int steps, int warmup, double? referenceGflops, TextWriter? log)
+    {
+        log?.WriteLine($"model: {cfg.Layers} layers, {cfg.Heads} heads, {cfg.EmbeddingSize} wide, vocab {cfg.VocabSize}; batch {B} x {T}; threads {ParallelRows.MaxThreads}");
+        var model = new GptModel(cfg, seed: 1);
+        model.EnableGradients();
+        var optimizer = new AdamW(model.Layout, new AdamWOptions());
+        var rng = new Rng(7);
+        var inputs = new int[B * T];
+        var targets = new int[B * T];
+        for (int i = 0; i < inputs.Length; i++) { inputs[i] = rng.NextInt(cfg.VocabSize); targets[i] = rng.NextInt(cfg.VocabSize); }
+        var profile = new StepProfile();
+        model.Profile = profile;
+        var stepMs = new List<double>();
+        double sumModel = 0, sumMatmul = 0, sumAttention = 0, sumOptimizer = 0, sumZero = 0;
+        float loss = 0;
+        for (int s = 0; s < warmup + steps; s++)
+        {
+            profile.Reset();
+            long t0 = Stopwatch.GetTimestamp();
+            model.ZeroGradients();
+            long tz = Stopwatch.GetTimestamp();
+            loss = model.Forward(inputs, targets, B, T, computeGradients: true);
+            model.Backward();
+            long t1 = Stopwatch.GetTimestamp();
+            float norm = GradientClipping.GlobalNorm(model.Gradients!);
+            optimizer.Update(model.Parameters, model.Gradients!, 3e-4f, GradientClipping.ClipScale(norm, 1f));
+            long t2 = Stopwatch.GetTimestamp();
+            if (s < warmup) continue;
+            stepMs.Add(StepProfile.Seconds(t2 - t0) * 1000);
+            sumModel += StepProfile.Seconds(t1 - t0);
+            sumZero += StepProfile.Seconds(tz - t0);
+            sumOptimizer += StepProfile.Seconds(t2 - t1);
+            sumMatmul += StepProfile.Seconds(profile.MatmulTicks);
+            sumAttention += StepProfile.Seconds(profile.AttentionTicks);
+            log?.WriteLine($"step {s - warmup + 1}/{steps}: {stepMs[^1]:F1} ms, loss {loss:F4}");
+        }
+        model.Profile = null;
+        stepMs.Sort();
+        double ms = stepMs.Count % 2 == 1 ? stepMs[stepMs.Count / 2] : (stepMs[stepMs.Count / 2 - 1] + stepMs[stepMs.Count / 2]) / 2;
+        long N = model.ParameterCount;
+        double flopsPerToken = 6.0 * N + 6.0 * cfg.Layers * cfg.EmbeddingSize * T;
+        double tokensPerSecond = B * T / (ms / 1000);
+        double gflops = flopsPerToken * tokensPerSecond / 1e9;
+        string refSource = referenceGflops is null ? "in-process GEMM (Matmul.Forward) at M=1024 K=768 N=3072" : "--reference-gflops";
+        double reference = referenceGflops ?? MeasureGemmGflops();
+        double total = sumModel + sumOptimizer;
+        double elementwise = Math.Max(0, sumModel - sumZero - sumMatmul - sumAttention);
+        double peakMb = PeakRssBytes() / (1024.0 * 1024.0);
+        if (log is not null)
+        {
+            log.WriteLine($"ms/step (median of {steps}): {ms:F1}   tokens/s: {tokensPerSecond:F1}   model GFLOP/s: {gflops:F1}");
+            log.WriteLine($"FLOPs/token: {flopsPerToken:E3} (6·N + 6·L·C·T, N = {N:N0} parameters incl. embeddings)");
+            log.WriteLine($"reference: {reference:F1} GFLOP/s ({refSource});  MFU: {100 * gflops / reference:F1}%");
+            log.WriteLine($"phases (share of step time): matmul {100 * sumMatmul / total:F1}%, attention {100 * sumAttention / total:F1}%, " +
+                          $"element-wise+loss {100 * elementwise / total:F1}%, zeroing gradients {100 * sumZero / total:F1}%, " +
+                          $"optimizer (norm+AdamW) {100 * sumOptimizer / total:F1}%; non-matmul share {100 * (1 - sumMatmul / total):F1}%");
+            log.WriteLine($"peak RSS: {peakMb:F0} MB");
+        }
+        return new Dictionary<string, object>
+        {
+            ["ms_per_step"] = Math.Round(ms, 3),
+            ["tokens_per_second"] = Math.Round(tokensPerSecond, 2),
+            ["gflops"] = Math.Round(gflops, 2),
+            ["mfu"] = Math.Round(gflops / reference, 4),
+            ["reference_gflops"] = Math.Round(reference, 2),
+            ["reference_source"] = refSource,
+            ["peak_rss_mb"] = Math.Round(peakMb, 1),
+            ["params"] = N,
+            ["flops_per_token"] = flopsPerToken,
+            ["batch"] = B, ["seq"] = T, ["steps"] = steps, ["threads"] = ParallelRows.MaxThreads,
+            ["layers"] = cfg.Layers, ["heads"] = cfg.Heads, ["embd"] = cfg.EmbeddingSize, ["vocab"] = cfg.VocabSize,
+            ["phase_seconds_per_step"] = new Dictionary<string, double>
+            {
+                ["matmul"] = Math.Round(sumMatmul / steps, 5), ["attention"] = Math.Round(sumAttention / steps, 5),
+                ["elementwise"] = Math.Round(elementwise / steps, 5), ["zero_grad"] = Math.Round(sumZero / steps, 5),
+                ["optimizer"] = Math.Round(sumOptimizer / steps, 5),
+            },
+            ["non_matmul_share"] = Math.Round(1 - sumMatmul / total, 4),
+            ["final_loss"] = loss,
+        };
+    }
+
+    // Best of three forward products at GPT-2's MLP shape (M = 1024 rows, K = 768, N = 3072 outputs).
+    private static double MeasureGemmGflops()
+    {
+        const int M = 1024, K = 768, OC = 3072;
+        var a = new float[M * K]; var b = new float[OC * K]; var c = new float[M * OC];
+        var rng = new Rng(3);
+        rng.FillNormal(a, 0, 1); rng.FillNormal(b, 0, 1);
+        double best = double.MaxValue;
+        for (int i = 0; i < 4; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Matmul.Forward(a, b, default, c, M, K, OC);
+            double s = StepProfile.Seconds(Stopwatch.GetTimestamp() - t0);
+            if (i > 0) best = Math.Min(best, s);
+        }
+        return 2.0 * M * K * OC / best / 1e9;
+    }
+
+    // VmHWM from /proc/self/status on Linux (the kernel's peak resident set), else the runtime's peak working set.
+    private static long PeakRssBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                    return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0]) * 1024;
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        using var p = Process.GetCurrentProcess();
+        return p.PeakWorkingSet64;
+    }
+}

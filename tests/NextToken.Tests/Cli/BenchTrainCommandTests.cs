@@ -1,0 +1,73 @@
+// `nexttoken bench train` through the real command line: the JSON contract of its last line and its bad-input errors.
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace NextToken.Tests.Cli;
+
+public sealed class BenchTrainCommandTests
+{
+    [Fact]
+    public void BenchTrain_TinyModelJson_LastLineHasContractKeys()
+    {
+        var r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
+                               "--batch", "2", "--seq", "8", "--steps", "3", "--warmup-steps", "1", "--reference-gflops", "100", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        string last = r.Out.TrimEnd().Split('\n')[^1];
+        using var doc = JsonDocument.Parse(last);
+        var o = doc.RootElement;
+        foreach (var key in new[] { "ms_per_step", "tokens_per_second", "gflops", "peak_rss_mb", "mfu", "params" })
+            Assert.True(o.TryGetProperty(key, out _), $"missing key {key} in {last}");
+        Assert.True(o.GetProperty("ms_per_step").GetDouble() > 0);
+        Assert.True(o.GetProperty("peak_rss_mb").GetDouble() > 0);
+        double tps = o.GetProperty("tokens_per_second").GetDouble();
+        Assert.Equal(2 * 8 / (o.GetProperty("ms_per_step").GetDouble() / 1000), tps, 0.01 * tps);
+        Assert.Equal(100.0, o.GetProperty("reference_gflops").GetDouble());
+        Assert.Equal(o.GetProperty("gflops").GetDouble() / 100.0, o.GetProperty("mfu").GetDouble(), 3);
+    }
+
+    [Theory]
+    [InlineData("test", "--batch", "0", "--batch")]
+    [InlineData("test", "--steps", "0", "--steps")]
+    [InlineData("gpt5", "--batch", "1", "gpt2-medium")]
+    public void BenchTrain_BadOption_FailsWithOneLine(string preset, string option, string value, string expected)
+    {
+        var r = CliProcess.Run("bench", "train", "--preset", preset, option, value);
+        Assert.NotEqual(0, r.Exit);
+        string err = r.Err.Trim();
+        Assert.StartsWith("error:", err);
+        Assert.DoesNotContain("\n", err);
+        Assert.Contains(expected, err);
+    }
+
+    // Runs the CLI with one extra environment variable (the JIT's instruction-set switches are read at start-up).
+    private static (int Exit, string Out, string Err) RunWithEnv(string variable, string value, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll"));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        if (variable.Length > 0) psi.Environment[variable] = value;
+        using var p = Process.Start(psi)!;
+        var so = p.StandardOutput.ReadToEndAsync();
+        var se = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("nexttoken did not finish in 120 s"); }
+        return (p.ExitCode, so.Result, se.Result);
+    }
+
+    [Fact]
+    public void BenchTrain_Vector512Vector256AndScalarPaths_AgreeOnLoss()
+    {
+        // Three full training steps through every kernel (attention's four-row path included: head size 64), once per
+        // instruction-set path; the losses differ only by float rounding.
+        string[] args = ["bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "128", "--vocab", "61",
+                         "--batch", "2", "--seq", "24", "--steps", "3", "--warmup-steps", "0", "--reference-gflops", "1", "--json"];
+        var losses = new List<double>();
+        foreach (var (variable, value) in new[] { ("", ""), ("DOTNET_EnableAVX512F", "0"), ("DOTNET_EnableAVX2", "0"), ("DOTNET_EnableHWIntrinsic", "0") })
+        {
+            var r = RunWithEnv(variable, value, args);
+            Assert.True(r.Exit == 0, r.Err);
+            using var doc = JsonDocument.Parse(r.Out.TrimEnd().Split('\n')[^1]);
+            losses.Add(doc.RootElement.GetProperty("final_loss").GetDouble());
+        }
+        foreach (double l in losses) Assert.Equal(losses[0], l, 1e-4 * Math.Abs(losses[0]));
+    }
+}
