@@ -16,49 +16,66 @@ namespace NextToken.Kernels;
 internal static unsafe class GemmPacking
 {
     /// <summary>
-    /// src element (i, k) is src[i·lineStride + k·kStride] for i &lt; lines, k &lt; kc; writes dst (kc, R) k-major,
-    /// lines..R zero-filled.
+    /// src element (i, k) is src[i·lineStride + k·kStride] for i &lt; lines, k &lt; kc; writes ceil(lines/R) panels,
+    /// panel q at dst + q·R·kc holding lines q·R.. as (kc, R) k-major, lines past the edge zero-filled.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pack(float* src, nint lineStride, nint kStride, int lines, int kc, int R, float* dst, bool simd)
     {
-        Debug.Assert(lines <= R && lines > 0);
-        if (kStride == 1) PackTransposed(src, lineStride, lines, kc, R, dst, simd);
+        Debug.Assert(lines > 0 && kc > 0);
+        if (kStride == 1)
+        {
+            for (int q = 0; q < lines; q += R)
+                PackTransposed(src + q * lineStride, lineStride, Math.Min(R, lines - q), kc, R, dst + (nint)q * kc, simd);
+        }
         else if (lineStride == 1) PackCopy(src, kStride, lines, kc, R, dst, simd);
         else
         {
-            for (int k = 0; k < kc; k++)
+            for (int q = 0; q < lines; q += R)
             {
-                float* d = dst + (nint)k * R;
-                for (int i = 0; i < lines; i++) d[i] = src[i * lineStride + k * kStride];
-                for (int i = lines; i < R; i++) d[i] = 0f;
+                int n = Math.Min(R, lines - q);
+                for (int k = 0; k < kc; k++)
+                {
+                    float* d = dst + (nint)q * kc + (nint)k * R;
+                    for (int i = 0; i < n; i++) d[i] = src[(q + i) * lineStride + k * kStride];
+                    for (int i = n; i < R; i++) d[i] = 0f;
+                }
             }
         }
     }
 
-    // dst[k·R + i] = src[k·kStride + i]: R contiguous values per k (vector copies for the full widths 8, 16, 32).
+    // dst panel q, row k = src[k·kStride + q·R ..+R]: each k reads one contiguous run of all the lines (a whole row
+    // of the source, friendly to caches and TLB) and scatters it to the panels; full panels by vector copies.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackCopy(float* src, nint kStride, int lines, int kc, int R, float* dst, bool simd)
     {
-        if (simd && lines == R && Vector512.IsHardwareAccelerated && (R & 15) == 0)
+        int full = lines / R * R;
+        nint panel = (nint)R * kc;
+        for (int k = 0; k < kc; k++, src += kStride)
         {
-            for (int k = 0; k < kc; k++, src += kStride, dst += R)
-                for (int i = 0; i < R; i += 16) Vector512.Store(Vector512.Load(src + i), dst + i);
-            return;
-        }
-        if (simd && lines == R && Vector256.IsHardwareAccelerated && (R & 7) == 0)
-        {
-            for (int k = 0; k < kc; k++, src += kStride, dst += R)
-                for (int i = 0; i < R; i += 8) Vector256.Store(Vector256.Load(src + i), dst + i);
-            return;
-        }
-        for (int k = 0; k < kc; k++, src += kStride, dst += R)
-        {
-            int i = 0;
-            for (; i < lines; i++) dst[i] = src[i];
-            for (; i < R; i++) dst[i] = 0f;
+            float* d = dst + (nint)k * R;
+            int q = 0;
+            if (simd && Vector512.IsHardwareAccelerated && (R & 15) == 0)
+            {
+                for (; q < full; q += R, d += panel)
+                    for (int i = 0; i < R; i += 16) Vector512.Store(Vector512.Load(src + q + i), d + i);
+            }
+            else if (simd && Vector256.IsHardwareAccelerated && (R & 7) == 0)
+            {
+                for (; q < full; q += R, d += panel)
+                    for (int i = 0; i < R; i += 8) Vector256.Store(Vector256.Load(src + q + i), d + i);
+            }
+            for (; q < lines; q += R, d += panel)
+            {
+                int n = Math.Min(R, lines - q), i = 0;
+                for (; i < n; i++) d[i] = src[q + i];
+                for (; i < R; i++) d[i] = 0f;
+            }
         }
     }
 
     // dst[k·R + i] = src[i·lineStride + k]: R lines each contiguous in k; 8 lines x 8 k at a time through registers.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackTransposed(float* src, nint lineStride, int lines, int kc, int R, float* dst, bool simd)
     {
         int i0 = 0;
