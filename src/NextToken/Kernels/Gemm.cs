@@ -52,7 +52,7 @@ internal static unsafe class Gemm
     /// <summary>Threads used when the caller does not say: one per core.</summary>
     internal static int DefaultThreads => Environment.ProcessorCount;
 
-    internal enum Kind { Gemm, Gemv }
+    internal enum Kind { Gemm, Gemv, ColumnSums }
 
     /// <summary>Everything a task needs; copied into the job, read by all participants.</summary>
     internal struct Problem
@@ -109,6 +109,7 @@ internal static unsafe class Gemm
     internal static void RunTask(ref Problem p, int t)
     {
         if (p.Kind == Kind.Gemv) { GemvTask(ref p, t); return; }
+        if (p.Kind == Kind.ColumnSums) { ColumnSumsTask(ref p, t); return; }
         int m0 = 0, m1 = p.M, n0 = 0, n1 = p.N;
         if (p.SplitN) { n0 = t * p.Span; n1 = Math.Min(p.N, n0 + p.Span); }
         else { m0 = t * p.Span; m1 = Math.Min(p.M, m0 + p.Span); }
@@ -188,6 +189,35 @@ internal static unsafe class Gemm
         if (isa == GemmIsa.Vector512) GemmMicroKernels.Kernel512(kc, pa, pb, c, ldc, init, loadC);
         else if (isa == GemmIsa.Vector256) GemmMicroKernels.Kernel256(kc, pa, pb, c, ldc, init, loadC);
         else GemmMicroKernels.KernelScalar(kc, pa, pb, c, ldc, init, loadC);
+    }
+
+    /// <summary>
+    /// sums (N) += column sums of a (M, N) row-major: each column summed in row order from 0, then added, so the
+    /// result does not depend on the split; tasks are column ranges (bias gradients: memory-bound, both cores help).
+    /// </summary>
+    public static void ColumnSums(float* a, float* sums, int M, int N, int threads)
+    {
+        if (M == 0 || N == 0) return;
+        var job = GemmJob.Current;
+        ref var p = ref job.Problem;
+        p = new Problem { Kind = Kind.ColumnSums, A = a, C = sums, M = M, N = N };
+        if ((long)M * N < SerialFmaThreshold / 4) threads = 1;
+        p.Span = ColumnBlock;
+        job.Run((N + ColumnBlock - 1) / ColumnBlock, threads);
+    }
+
+    private const int ColumnBlock = 512;
+
+    private static void ColumnSumsTask(ref Problem p, int t)
+    {
+        int o0 = t * ColumnBlock, w = Math.Min(ColumnBlock, p.N - o0);
+        float* acc = stackalloc float[ColumnBlock];
+        var sums = new Span<float>(acc, w);
+        sums.Clear();
+        for (int n = 0; n < p.M; n++)
+            System.Numerics.Tensors.TensorPrimitives.Add(sums, new ReadOnlySpan<float>(p.A + (nint)n * p.N + o0, w), sums);
+        var dst = new Span<float>(p.C + o0, w);
+        System.Numerics.Tensors.TensorPrimitives.Add(dst, sums, dst);
     }
 
     /// <summary>

@@ -17,7 +17,7 @@ namespace NextToken.Kernels;
 public static unsafe class Matmul
 {
     /// <summary>Forward products with at most this many rows take the GEMV path (packing would not pay off).</summary>
-    internal const int GemvMaxRows = 4;
+    internal const int GemvMaxRows = 8;
 
     /// <summary>
     /// inp is (N, C), weight is (OC, C), bias is (OC) or empty, outp is (N, OC).
@@ -75,25 +75,7 @@ public static unsafe class Matmul
             // dweight (OC, C) += doutᵀ (OC, N) · inp (N, C): A(o, n) = dout[n·OC + o], packed straight from dout's rows.
             if (!dweight.IsEmpty && C > 0)
                 Gemm.Run(pd, 1, OC, pi, C, 1, pdw, C, null, OC, C, N, accumulate: true, isa, threads);
-            if (!dbias.IsEmpty) ColumnSums(pd, pdb, N, OC);
-        }
-    }
-
-    // dbias[o] += sum_n dout[n, o], each column summed in n order; rows are added in blocks of 1024 columns so the
-    // partial sums stay in L1 while dout streams through once.
-    private static void ColumnSums(float* dout, float* dbias, int N, int OC)
-    {
-        const int Block = 1024;
-        float* acc = stackalloc float[Block];
-        for (int o0 = 0; o0 < OC; o0 += Block)
-        {
-            int w = Math.Min(Block, OC - o0);
-            var sums = new Span<float>(acc, w);
-            sums.Clear();
-            for (int n = 0; n < N; n++)
-                System.Numerics.Tensors.TensorPrimitives.Add(sums, new ReadOnlySpan<float>(dout + (long)n * OC + o0, w), sums);
-            var db = new Span<float>(dbias + o0, w);
-            System.Numerics.Tensors.TensorPrimitives.Add(db, sums, db);
+            if (!dbias.IsEmpty) Gemm.ColumnSums(pd, pdb, N, OC, threads);
         }
     }
 

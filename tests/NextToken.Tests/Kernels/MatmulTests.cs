@@ -214,6 +214,47 @@ public sealed class MatmulTests
         }
     }
 
+    // Back-to-back parallel calls reuse one job per calling thread: a helper of one call must never run into the next.
+    [Fact]
+    public void ForwardBackward_ManyBackToBackParallelCalls_AllBitIdentical()
+    {
+        const int N = 64, C = 136, OC = 160; // just above the size that goes parallel
+        var inp = Random(N * C, 43); var w = Random(OC * C, 44); var b = Random(OC, 45);
+        var want = new float[N * OC]; var got = new float[N * OC];
+        var wantDw = new float[OC * C]; var gotDw = new float[OC * C];
+        Matmul.Forward(inp, w, b, want, N, C, OC, GemmIsa.Auto, 1);
+        Matmul.Backward(want, inp, w, default, wantDw, default, N, C, OC, GemmIsa.Auto, 1);
+        for (int i = 0; i < 300; i++)
+        {
+            Array.Clear(got); Array.Clear(gotDw);
+            Matmul.Forward(inp, w, b, got, N, C, OC, GemmIsa.Auto, 2);
+            Matmul.Backward(got, inp, w, default, gotDw, default, N, C, OC, GemmIsa.Auto, 2);
+            Assert.True(want.AsSpan().SequenceEqual(got), $"forward differs on call {i}");
+            Assert.True(wantDw.AsSpan().SequenceEqual(gotDw), $"dweight differs on call {i}");
+        }
+    }
+
+    // Packing buffers and the parallel job are per thread and reused: after the first call, a call allocates nothing
+    // on the calling thread (BenchmarkDotNet's GemmBenchmarks shows the whole-process figure).
+    [Fact]
+    public void ForwardBackward_SteadyState_AllocateNothing()
+    {
+        const int N = 130, C = 300, OC = 520;
+        var inp = Random(N * C, 39); var w = Random(OC * C, 40); var b = Random(OC, 41); var outp = new float[N * OC];
+        var dinp = new float[N * C]; var dw = new float[OC * C]; var db = new float[OC];
+        var x1 = Random(C, 42); var y1 = new float[OC];
+        void Step()
+        {
+            Matmul.Forward(inp, w, b, outp, N, C, OC);
+            Matmul.Backward(outp, inp, w, dinp, dw, db, N, C, OC);
+            Matmul.Forward(x1, w, b, y1, 1, C, OC);
+        }
+        Step();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) Step();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
     [Fact]
     public void Forward_BuffersTooSmall_ThrowsWithSizes()
     {
