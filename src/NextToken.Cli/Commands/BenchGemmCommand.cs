@@ -128,20 +128,13 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
     {
         run();
         var times = new double[reps];
-        bool cpu = Environment.GetEnvironmentVariable("NT_CPUTIME") == "1"; // TEMP
-        var proc = Process.GetCurrentProcess();
         for (int i = 0; i < reps; i++)
         {
-            proc.Refresh();
-            var c0 = proc.TotalProcessorTime;
             long t0 = Stopwatch.GetTimestamp();
             run();
             times[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-            proc.Refresh();
-            if (cpu) times[i] = (proc.TotalProcessorTime - c0).TotalMilliseconds;
         }
         Array.Sort(times);
-        if (Environment.GetEnvironmentVariable("NT_MIN") == "1") return times[0]; // TEMP
         return reps % 2 == 1 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
     }
 

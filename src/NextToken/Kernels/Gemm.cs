@@ -18,11 +18,17 @@ namespace NextToken.Kernels;
 /// any blocking of M and N and any number of threads.
 /// </para>
 /// <para>
-/// Blocking (Vector512, measured with <c>nexttoken bench gemm</c> on this 2-core Xeon: 48 KiB L1d, 2 MiB L2 per core):
+/// Blocking (Vector512) on this 2-core Xeon (48 KiB L1d, 2 MiB L2 per core), measured with <c>nexttoken bench gemm</c>
+/// on one thread while other jobs shared the machine (±5% noise):
 /// the 8x32 tile keeps 16 accumulators + 2 B vectors in the 32 zmm registers and issues 16 FMAs per 2 loads and
-/// 8 broadcasts, enough independent chains to cover FMA latency on two ports. KC = 256 keeps the B micro-panel
-/// (256·32·4 B = 32 KiB) in L1 while the A panels stream from L2; MC = 256 makes the A block 256 KiB and NC = 1024
-/// the B block 1 MiB, both resident in the 2 MiB L2. Vector256 uses a 6x16 tile (12 accumulators of 16 ymm).
+/// 8 broadcasts (the JIT folds nothing away: see the disassembly), enough independent chains for two FMA ports;
+/// on L2-resident operands (256³) it runs at 193 GFLOP/s, the core's FMA peak. 12x32 and 14x32 tiles measured the
+/// same within the noise, so the smaller tile (cheaper edges, 8-row transposes) stays. KC = 256 keeps the B
+/// micro-panel (256·32·4 B = 32 KiB) in L1 while the A panels stream from L2 (KC = 128 lost ~10%: C is reloaded
+/// twice as often; 192..320 were equal); MC = 256 makes the A block 256 KiB and NC = 1024 the B block 1 MiB, both
+/// resident in L2. Packing costs 4-5% of a 2048x768x2304 product since it reads whole source rows (packing one
+/// panel at a time walked dout down its columns, a page per k, and cost 25% of the weight gradient).
+/// Vector256 uses a 6x16 tile (12 accumulators of the 16 ymm registers).
 /// </para>
 /// </summary>
 internal static unsafe class Gemm
@@ -33,18 +39,17 @@ internal static unsafe class Gemm
     /// <summary>Blocking used by <paramref name="isa"/> (resolved).</summary>
     internal static Blocking BlockingFor(GemmIsa isa) => isa switch
     {
-        GemmIsa.Vector512 => new(GemmMicroKernels.Mr512, GemmMicroKernels.Nr512, Env("NT_MC", 256) / GemmMicroKernels.Mr512 * GemmMicroKernels.Mr512, Env("NT_KC", 256), Env("NT_NC", 1024)),
+        GemmIsa.Vector512 => new(GemmMicroKernels.Mr512, GemmMicroKernels.Nr512, 256, 256, 1024),
         GemmIsa.Vector256 => new(GemmMicroKernels.Mr256, GemmMicroKernels.Nr256, 252, 256, 1024),
         _ => new(GemmMicroKernels.MrScalar, GemmMicroKernels.NrScalar, 128, 256, 512),
     };
 
-    private static int Env(string n, int d) => int.TryParse(Environment.GetEnvironmentVariable(n), out int v) ? v : d; // TEMP
     /// <summary>Floats of the largest packed A block (MC·KC) of any path.</summary>
-    internal const int MaxPackedA = 1024 * 512;
+    internal const int MaxPackedA = 256 * 256;
     /// <summary>Floats of the largest packed B block (KC·NC) of any path.</summary>
-    internal const int MaxPackedB = 512 * 4096;
+    internal const int MaxPackedB = 256 * 1024;
     /// <summary>Floats of the largest register tile.</summary>
-    internal const int MaxTile = 16 * 32;
+    internal const int MaxTile = 8 * 32;
 
     /// <summary>Below this many multiply-adds a product runs on the calling thread only (waking a helper costs more).</summary>
     internal const long SerialFmaThreshold = 1L << 20;
@@ -102,8 +107,6 @@ internal static unsafe class Gemm
         job.Run(tasks, threads);
     }
 
-    static readonly bool Prefetch = Environment.GetEnvironmentVariable("NT_NOPF") != "1"; // TEMP
-    static readonly bool SkipA = Environment.GetEnvironmentVariable("NT_SKIPA") == "1", SkipB = Environment.GetEnvironmentVariable("NT_SKIPB") == "1", SkipC = Environment.GetEnvironmentVariable("NT_SKIPC") == "1"; // TEMP
     /// <summary>Task t: one column (or row) range of C, the whole loop nest on this thread's packing buffers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RunTask(ref Problem p, int t)
@@ -123,18 +126,17 @@ internal static unsafe class Gemm
             for (int pc = 0; pc < p.K; pc += blk.KC)
             {
                 int kc = Math.Min(blk.KC, p.K - pc);
-                if (!(SkipB && s.Warm)) GemmPacking.Pack(p.B + pc * p.Brs + jc * p.Bcs, p.Bcs, p.Brs, nc, kc, NR, s.B, simd);
+                GemmPacking.Pack(p.B + pc * p.Brs + jc * p.Bcs, p.Bcs, p.Brs, nc, kc, NR, s.B, simd);
                 bool loadC = p.Accumulate || pc > 0;
                 float* init = !loadC && p.Bias != null ? p.Bias + jc : null;
                 for (int ic = m0; ic < m1; ic += blk.MC)
                 {
                     int mc = Math.Min(blk.MC, m1 - ic);
-                    if (!(SkipA && s.Warm)) GemmPacking.Pack(p.A + ic * p.Ars + pc * p.Acs, p.Ars, p.Acs, mc, kc, MR, s.A, simd);
-                    if (!SkipC) MacroKernel(ref p, s, kc, s.A, s.B, p.C + ic * p.Ldc + jc, mc, nc, init, loadC);
+                    GemmPacking.Pack(p.A + ic * p.Ars + pc * p.Acs, p.Ars, p.Acs, mc, kc, MR, s.A, simd);
+                    MacroKernel(ref p, s, kc, s.A, s.B, p.C + ic * p.Ldc + jc, mc, nc, init, loadC);
                 }
             }
         }
-        s.Warm = true;
     }
 
     // All MR x NR tiles of an (mc, nc) block of C from the packed blocks; edge tiles go through a padded copy.
@@ -163,8 +165,8 @@ internal static unsafe class Gemm
                 if (mr == MR && nr == NR)
                 {
                     // C lives in L3 or memory between k slices (the whole C is swept once per KC); fetching the next
-                    // tile's rows while this one computes hides that latency (measured: +8% at 2048x768x2304).
-                    if (Prefetch && Sse.IsSupported && ir + 2 * MR <= mc)
+                    // tile's rows while this one computes hides that latency (a few %, within this machine's noise).
+                    if (Sse.IsSupported && ir + 2 * MR <= mc)
                     {
                         float* next = cp + MR * ldc;
                         for (int i = 0; i < MR; i++) { Sse.Prefetch0(next + i * ldc); Sse.Prefetch0(next + i * ldc + NR - 1); }

@@ -24,7 +24,6 @@ internal sealed unsafe class GemmScratch
     /// <summary>Bias row padded to NR.</summary>
     public readonly float* Init;
 
-    public bool Warm; // TEMP
     private GemmScratch()
     {
         _a = GC.AllocateUninitializedArray<float>(Gemm.MaxPackedA + 16, pinned: true);
