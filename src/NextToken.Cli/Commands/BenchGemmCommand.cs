@@ -95,11 +95,13 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
                 if (reference is double g2) row["ratio"] = Math.Round(gflops / g2, 4);
                 rows.Add(row);
             }
-        // Decoding: one row against the LM head and against an MLP projection; bandwidth = weight bytes / time.
+        // Decoding: one row against the LM head and an MLP projection (or the given shape's weights); bandwidth =
+        // weight bytes / time.
         var gemv = new List<Dictionary<string, object>>();
-        foreach (var (C, OC) in new[] { (768, 50257), (3072, 768) })
+        (int C, int OC)[] gemvShapes = shapes.Count == 1 ? [(shapes[0].C, shapes[0].OC)] : [(768, 50257), (3072, 768)];
+        foreach (var (C, OC) in gemvShapes)
         {
-            var w = C * (long)OC <= maxOCC ? weight : RandomArray((long)C * OC, 5);
+            var w = (long)C * OC <= maxOCC ? weight : RandomArray((long)C * OC, 5);
             var x = RandomArray(C, 6); var y = new float[OC];
             double ms = Median(() => Matmul.Forward(x, w.AsSpan(0, C * OC), default, y, 1, C, OC, isa, threads), Math.Max(reps, 5));
             double gbs = 4.0 * C * OC / (ms * 1e6);
