@@ -96,10 +96,19 @@ internal static unsafe class Gemm
             C = c, Ldc = ldc, Bias = bias, M = M, N = N, K = K, Accumulate = accumulate, Isa = isa, Blk = blk,
         };
         if ((long)M * N * K < SerialFmaThreshold) threads = 1;
-        // One task per thread, split along the dimension that leaves each task wide blocks: columns when there are
-        // at least 128 per thread (each task then packs its own B columns once and A once per NC block), else rows.
+        // Tasks are column ranges (each packs its own B columns once, and A once per NC block) or row ranges (each
+        // packs its own A rows once, and B once per task). Products with at least 1024 columns or rows per task get
+        // up to 4 tasks per thread along that dimension, so a thread slowed by other work is balanced by the others
+        // at almost no packing cost (A is repacked per NC block anyway; B once per 1024+ rows). Smaller products get
+        // one task per thread: by columns when each gets at least 128, else by rows.
         int tasks = Math.Max(1, threads);
-        p.SplitN = N >= tasks * 128 || M < tasks * blk.MR * 4;
+        int byN = Math.Min(N / 1024 / tasks, 4) * tasks, byM = Math.Min(M / 1024 / tasks, 4) * tasks;
+        if (threads > 1 && Math.Max(byN, byM) > 0)
+        {
+            p.SplitN = byN >= byM;
+            tasks = Math.Max(byN, byM);
+        }
+        else p.SplitN = N >= tasks * 128 || M < tasks * blk.MR * 4;
         int unit = p.SplitN ? blk.NR : blk.MR, extent = p.SplitN ? N : M;
         int units = (extent + unit - 1) / unit;
         p.Span = (units + tasks - 1) / tasks * unit;

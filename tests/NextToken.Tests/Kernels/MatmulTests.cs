@@ -168,13 +168,14 @@ public sealed class MatmulTests
             }
     }
 
-    // Shapes past every cache block edge (MC = 256 rows, KC = 256, NC = 1024 columns) and through odd remainders.
+    // Shapes past every cache block edge (MC = 256 rows, KC = 256, NC = 1024 columns) and through odd remainders;
+    // 4100 outputs split into several column (forward) or row (weight gradient) tasks per thread.
     [Theory]
     [MemberData(nameof(AllPaths))]
     public void ForwardBackward_LargeOddShapes_MatchDoubleReference(string path)
     {
         var isa = Enum.Parse<GemmIsa>(path);
-        foreach (var (N, C, OC) in new[] { (97, 1000, 70), (261, 520, 1100) })
+        foreach (var (N, C, OC) in new[] { (97, 1000, 70), (261, 520, 1100), (40, 8, 4100) })
         {
             var inp = Random(N * C, 25); var w = Random(OC * C, 26); var b = Random(OC, 27); var dout = Random(N * OC, 28);
             var outp = new float[N * OC];
@@ -192,7 +193,7 @@ public sealed class MatmulTests
     public void ForwardBackward_OneTwoThreeThreadsAndReruns_BitIdentical(string path)
     {
         var isa = Enum.Parse<GemmIsa>(path);
-        foreach (var (N, C, OC) in new[] { (261, 520, 1100), (3, 700, 2000), (128, 300, 77) })
+        foreach (var (N, C, OC) in new[] { (261, 520, 1100), (3, 700, 2000), (128, 300, 77), (40, 8, 4100), (2100, 24, 40) })
         {
             var inp = Random(N * C, 32); var w = Random(OC * C, 33); var b = Random(OC, 34); var dout = Random(N * OC, 35);
             (float[] Out, float[] Dinp, float[] Dw, float[] Db) Run(int threads)
