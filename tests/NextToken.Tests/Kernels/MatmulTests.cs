@@ -53,9 +53,17 @@ public sealed class MatmulTests
     private static void AssertClose(double want, double magnitude, float got, string what, double tol = 1e-5)
         => Assert.True(Math.Abs(got - want) <= tol * magnitude + 1e-30, $"{what}: got {got}, reference {want} (scale {magnitude})");
 
-    private static void CheckForward(float[] inp, float[] w, float[]? bias, float[] outp, int N, int C, int OC)
+    // Rows 0, stride, 2·stride, … and the last (all rows for stride 1): a stride prime to the tile sizes still
+    // lands in every tile position, so block-edge bugs show while the double reference stays cheap.
+    private static IEnumerable<int> Sampled(int count, int stride)
     {
-        for (int n = 0; n < N; n++)
+        for (int i = 0; i < count; i += stride) yield return i;
+        if (count > 0 && (count - 1) % stride != 0) yield return count - 1;
+    }
+
+    private static void CheckForward(float[] inp, float[] w, float[]? bias, float[] outp, int N, int C, int OC, int stride = 1)
+    {
+        foreach (int n in Sampled(N, stride))
             for (int o = 0; o < OC; o++)
             {
                 double s = bias?[o] ?? 0, mag = Math.Abs(s);
@@ -66,10 +74,10 @@ public sealed class MatmulTests
 
     // dinp0/dw0/db0 are the values before Backward: the kernel must add to them.
     private static void CheckBackward(float[] dout, float[] inp, float[] w, float[]? dinp0, float[]? dinp, float[]? dw0, float[]? dw,
-                                      float[]? db0, float[]? db, int N, int C, int OC)
+                                      float[]? db0, float[]? db, int N, int C, int OC, int stride = 1)
     {
         if (dinp is not null)
-            for (int n = 0; n < N; n++)
+            foreach (int n in Sampled(N, stride))
                 for (int k = 0; k < C; k++)
                 {
                     double s = dinp0![n * C + k], mag = Math.Abs(s);
@@ -77,7 +85,7 @@ public sealed class MatmulTests
                     AssertClose(s, mag, dinp[n * C + k], $"dinp[{n},{k}] N={N} C={C} OC={OC}");
                 }
         if (dw is not null)
-            for (int o = 0; o < OC; o++)
+            foreach (int o in Sampled(OC, stride))
                 for (int k = 0; k < C; k++)
                 {
                     double s = dw0![o * C + k], mag = Math.Abs(s);
@@ -180,11 +188,11 @@ public sealed class MatmulTests
             var inp = Random(N * C, 25); var w = Random(OC * C, 26); var b = Random(OC, 27); var dout = Random(N * OC, 28);
             var outp = new float[N * OC];
             Matmul.Forward(inp, w, b, outp, N, C, OC, isa, 2);
-            CheckForward(inp, w, b, outp, N, C, OC);
+            CheckForward(inp, w, b, outp, N, C, OC, stride: 7);
             var dinp0 = Random(N * C, 29); var dw0 = Random(OC * C, 30); var db0 = Random(OC, 31);
             var dinp = (float[])dinp0.Clone(); var dw = (float[])dw0.Clone(); var db = (float[])db0.Clone();
             Matmul.Backward(dout, inp, w, dinp, dw, db, N, C, OC, isa, 2);
-            CheckBackward(dout, inp, w, dinp0, dinp, dw0, dw, db0, db, N, C, OC);
+            CheckBackward(dout, inp, w, dinp0, dinp, dw0, dw, db0, db, N, C, OC, stride: 7);
         }
     }
 
