@@ -10,7 +10,7 @@ namespace NextToken.Kernels;
 /// <para>
 /// Every output element is summed in k order (bias first in the forward, the existing value first in backward),
 /// whatever the thread count or tiling, so results are bit-identical run to run and between 1 and 2 threads.
-/// With fewer than <see cref="GemvMaxRows"/> rows the forward is a GEMV that streams the weights once at memory
+/// With at most <see cref="GemvMaxRows"/> rows the forward is a GEMV that streams the weights once at memory
 /// bandwidth, split over output channels; blocking figures and the choice of tile are in <see cref="Gemm"/>.
 /// </para>
 /// </summary>
