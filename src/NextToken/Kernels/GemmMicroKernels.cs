@@ -1,5 +1,5 @@
 // GemmMicroKernels: the register-tiled inner loops of Gemm (8x32 Vector512, 6x16 Vector256, 4x4 scalar).
-// The two SIMD kernels are written out by hand-unrolled rows so every accumulator lives in a register.
+// Each SIMD kernel is unrolled over the rows of its tile so every accumulator lives in its own register.
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
