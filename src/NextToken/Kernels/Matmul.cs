@@ -1,36 +1,46 @@
-// Matmul: the linear layer out = inp @ weight^T + bias, forward and backward (llm.c's matmul_forward/backward).
-using System.Numerics.Tensors;
-
+// Matmul: the linear layer out = inp @ weight^T + bias, forward and backward (llm.c's matmul_forward/backward),
+// on the packed, blocked, multithreaded Gemm (and its GEMV path for the few rows of decoding).
 namespace NextToken.Kernels;
 
 /// <summary>
-/// Linear layer kernels. Weights are stored (OC, C) as in llm.c (PyTorch's nn.Linear), so the forward is
-/// out[i,o] = bias[o] + sum_c inp[i,c] * weight[o,c] without a transpose.
+/// Linear layer kernels. Weights are stored (OC, C) as in llm.c (PyTorch's nn.Linear). The three products of
+/// training map onto one <see cref="Gemm"/> with different strides, so no transpose is ever written out:
+/// forward out = inp · weightᵀ (A row-major, B read across weight rows), input gradient dinp += dout · weight
+/// (both row-major) and weight gradient dweight += doutᵀ · inp (A read down dout's columns).
+/// <para>
+/// Every output element is summed in k order (bias first in the forward, the existing value first in backward),
+/// whatever the thread count or tiling, so results are bit-identical run to run and between 1 and 2 threads.
+/// With at most <see cref="GemvMaxRows"/> rows the forward is a GEMV that streams the weights once at memory
+/// bandwidth, split over output channels; blocking figures and the choice of tile are in <see cref="Gemm"/>.
+/// </para>
 /// </summary>
 public static unsafe class Matmul
 {
+    /// <summary>Forward products with at most this many rows take the GEMV path (packing would not pay off).</summary>
+    internal const int GemvMaxRows = 8;
+
     /// <summary>
     /// inp is (N, C), weight is (OC, C), bias is (OC) or empty, outp is (N, OC).
     /// Effectively computes outp = inp @ weight^T + bias. Overwrites outp.
     /// </summary>
     public static void Forward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
                                Span<float> outp, int N, int C, int OC)
+        => Forward(inp, weight, bias, outp, N, C, OC, GemmIsa.Auto, Gemm.DefaultThreads);
+
+    /// <summary><see cref="Forward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int)"/> on a chosen path and thread count (tests, benchmarks).</summary>
+    internal static void Forward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias,
+                                 Span<float> outp, int N, int C, int OC, GemmIsa isa, int threads)
     {
+        CheckDims(N, C, OC, threads);
         if (N == 0 || OC == 0) return;
-        CheckSizes(inp.Length, weight.Length, bias.Length, outp.Length, N, C, OC);
+        if (inp.Length < (long)N * C || weight.Length < (long)OC * C || (!bias.IsEmpty && bias.Length < OC) || outp.Length < (long)N * OC)
+            throw new ArgumentException($"matmul forward buffers too small for N={N}, C={C}, OC={OC}: need inp {(long)N * C}, weight {(long)OC * C}, bias 0 or {OC}, outp {(long)N * OC} floats");
+        isa = isa.Resolve();
         fixed (float* pi = inp, pw = weight, pb = bias, po = outp)
         {
-            float* i0 = pi, w0 = pw, b0 = pb, o0 = po;
-            bool hasBias = !bias.IsEmpty;
-            // Parallel over rows: each output row is computed by one thread, in a fixed order, so results are
-            // bit-identical whatever the number of threads.
-            Parallel.For(0, N, n =>
-            {
-                var x = new ReadOnlySpan<float>(i0 + (long)n * C, C);
-                float* orow = o0 + (long)n * OC;
-                for (int o = 0; o < OC; o++)
-                    orow[o] = (hasBias ? b0[o] : 0f) + TensorPrimitives.Dot(x, new ReadOnlySpan<float>(w0 + (long)o * C, C));
-            });
+            float* b = bias.IsEmpty ? null : pb;
+            if (N <= GemvMaxRows) Gemm.Gemv(pi, pw, b, po, N, C, OC, isa, threads);
+            else Gemm.Run(pi, C, 1, pw, 1, C, po, OC, b, N, OC, C, accumulate: false, isa, threads);
         }
     }
 
@@ -41,46 +51,39 @@ public static unsafe class Matmul
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
                                 Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C, int OC)
+        => Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC, GemmIsa.Auto, Gemm.DefaultThreads);
+
+    /// <summary><see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float}, Span{float}, int, int, int)"/> on a chosen path and thread count (tests, benchmarks).</summary>
+    internal static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+                                  Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C, int OC,
+                                  GemmIsa isa, int threads)
     {
+        CheckDims(N, C, OC, threads);
         if (N == 0 || OC == 0) return;
+        if (dout.Length < (long)N * OC
+            || (!dinp.IsEmpty && (dinp.Length < (long)N * C || weight.Length < (long)OC * C))
+            || (!dweight.IsEmpty && (dweight.Length < (long)OC * C || inp.Length < (long)N * C))
+            || (!dbias.IsEmpty && dbias.Length < OC))
+            throw new ArgumentException($"matmul backward buffers too small for N={N}, C={C}, OC={OC}: need dout {(long)N * OC}, " +
+                                        $"dinp and inp {(long)N * C}, dweight and weight {(long)OC * C}, dbias {OC} floats (or empty outputs)");
+        isa = isa.Resolve();
         fixed (float* pd = dout, pi = inp, pw = weight, pdi = dinp, pdw = dweight, pdb = dbias)
         {
-            float* d0 = pd, i0 = pi, w0 = pw, di0 = pdi, dw0 = pdw, db0 = pdb;
-            if (!dinp.IsEmpty)
-            {
-                Parallel.For(0, N, n =>
-                {
-                    var row = new Span<float>(di0 + (long)n * C, C);
-                    float* drow = d0 + (long)n * OC;
-                    for (int o = 0; o < OC; o++)
-                    {
-                        float g = drow[o];
-                        if (g != 0f) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(w0 + (long)o * C, C), g, row, row);
-                    }
-                });
-            }
-            if (!dweight.IsEmpty || !dbias.IsEmpty)
-            {
-                bool doW = !dweight.IsEmpty, doB = !dbias.IsEmpty;
-                Parallel.For(0, OC, o =>
-                {
-                    var wrow = doW ? new Span<float>(dw0 + (long)o * C, C) : default;
-                    float bsum = 0f;
-                    for (int n = 0; n < N; n++)
-                    {
-                        float g = d0[(long)n * OC + o];
-                        bsum += g;
-                        if (doW && g != 0f) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(i0 + (long)n * C, C), g, wrow, wrow);
-                    }
-                    if (doB) db0[o] += bsum;
-                });
-            }
+            // dinp (N, C) += dout (N, OC) · weight (OC, C): both operands row-major.
+            if (!dinp.IsEmpty && C > 0)
+                Gemm.Run(pd, OC, 1, pw, C, 1, pdi, C, null, N, C, OC, accumulate: true, isa, threads);
+            // dweight (OC, C) += doutᵀ (OC, N) · inp (N, C): A(o, n) = dout[n·OC + o], packed straight from dout's rows.
+            if (!dweight.IsEmpty && C > 0)
+                Gemm.Run(pd, 1, OC, pi, C, 1, pdw, C, null, OC, C, N, accumulate: true, isa, threads);
+            if (!dbias.IsEmpty) Gemm.ColumnSums(pd, pdb, N, OC, threads);
         }
     }
 
-    private static void CheckSizes(int inp, int weight, int bias, int outp, int N, int C, int OC)
+    private static void CheckDims(int N, int C, int OC, int threads)
     {
-        if (inp < (long)N * C || weight < (long)OC * C || (bias != 0 && bias < OC) || outp < (long)N * OC)
-            throw new ArgumentException($"matmul buffers too small for N={N}, C={C}, OC={OC}");
+        ArgumentOutOfRangeException.ThrowIfNegative(N);
+        ArgumentOutOfRangeException.ThrowIfNegative(C);
+        ArgumentOutOfRangeException.ThrowIfNegative(OC);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
     }
 }
