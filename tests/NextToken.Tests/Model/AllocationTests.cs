@@ -70,12 +70,17 @@ public sealed class AllocationTests
             CrossEntropy.ForwardBackward(logits, targets, losses, N, V, 0.5f);
             GradientClipping.GlobalNorm(qkv);
         }
-        for (int i = 0; i < 3; i++) Run();
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        for (int i = 0; i < 3; i++) Run();
-        long bytes = GC.GetTotalAllocatedBytes(precise: true) - before;
-        // The test runner's own threads may allocate a little meanwhile; kernels allocating per call would show
-        // as kilobytes (closures, Parallel.For state, rented arrays) in 30 calls.
+        // Warm up past the JIT's tier-up (call counting and OSR allocate a little in the background), then take the
+        // quietest of a few windows: the test runner's own threads may allocate meanwhile, but kernels allocating per
+        // call would show in every window as kilobytes (closures, Parallel.For state, rented arrays) in 30 calls.
+        for (int i = 0; i < 40; i++) Run();
+        long bytes = long.MaxValue;
+        for (int window = 0; window < 5 && bytes >= 2048; window++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 3; i++) Run();
+            bytes = Math.Min(bytes, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
         Assert.True(bytes < 2048, $"30 kernel calls allocated {bytes} bytes");
     }
 
