@@ -48,7 +48,7 @@ internal sealed class TrainCommand : ICliCommand
         var json = new Option<bool>("--json") { Description = "Last stdout line: a JSON summary (final_train_loss, best_val_loss, tokens_per_second, wall_seconds, iters)" };
         var samples = new Option<int>("--eval-samples") { Description = "Samples scored after training on a built-in dataset", DefaultValueFactory = _ => 200 };
 
-        var cmd = new Command("train", "Pre-train a GPT. With no arguments: a small model on the built-in grammar corpus, then the share of\n" +
+        var cmd = new Command("train", "Pre-train a GPT. With no arguments: a small model on the built-in grammar corpus for 3000 steps, then the share of\n" +
                                        "sampled sentences that parse is reported.\n" +
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
@@ -107,8 +107,10 @@ internal sealed class TrainCommand : ICliCommand
                     GradientClip = pr.GetValue(clip), GradientAccumulation = pr.GetValue(accum), EvalInterval = pr.GetValue(evalInterval),
                     EvalIterations = pr.GetValue(evalIters), CheckpointInterval = pr.GetValue(ckptInterval), Seed = pr.GetValue(seed), Order = pr.GetValue(order),
                 }.Validate();
+                // Built-in data without --iters: 3000 steps (about a minute on 2 cores). On the grammar corpus 1500 steps
+                // gave 96-98% grammatical samples, 3000 steps 99.5%: the margin over the 95% target is worth the time.
                 if (builtin is not null && pr.GetResult(iters) is not { Implicit: false })
-                    options = options with { Iterations = 1500, EvalInterval = pr.GetResult(evalInterval) is { Implicit: false } ? options.EvalInterval : 500 };
+                    options = options with { Iterations = 3000, EvalInterval = pr.GetResult(evalInterval) is { Implicit: false } ? options.EvalInterval : 500 };
                 model = new GptModel(cfg, options.Seed);
             }
 
