@@ -14,7 +14,7 @@ namespace NextToken.Benchmarks;
 public class TokenizerBenchmarks
 {
     private string _text = "";
-    private ITokenizer _gpt2 = null!, _cl100k = null!, _bpe4k = null!;
+    private ITokenizer _gpt2 = null!, _cl100k = null!, _bpe4k = null!, _bpe16k = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -29,6 +29,9 @@ public class TokenizerBenchmarks
         _gpt2 = TiktokenEncoding.Gpt2;
         _cl100k = TiktokenEncoding.Cl100k;
         _bpe4k = BpeTrainer.Train(_text, new BpeTrainerOptions { VocabSize = 4096 }).Tokenizer;
+        // A larger vocabulary (most words one token, as with r50k_base) shows the encoder's speed without the extra
+        // merges a small vocabulary needs per word.
+        _bpe16k = BpeTrainer.Train(_text, new BpeTrainerOptions { VocabSize = 16384 }).Tokenizer;
     }
 
     [Benchmark(Baseline = true)]
@@ -39,6 +42,9 @@ public class TokenizerBenchmarks
 
     [Benchmark]
     public int EncodeTrainedBpe4096() => _bpe4k.Encode(_text).Length;
+
+    [Benchmark]
+    public int EncodeTrainedBpe16384() => _bpe16k.Encode(_text).Length;
 
     [Benchmark]
     public int TrainBpe4096() => BpeTrainer.Train(_text, new BpeTrainerOptions { VocabSize = 4096 }).Tokenizer.VocabSize;
