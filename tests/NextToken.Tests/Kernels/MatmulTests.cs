@@ -287,6 +287,10 @@ public sealed class MatmulTests
         psi.ArgumentList.Add(dll);
         foreach (var a in new[] { "bench", "gemm", "--verify" }) psi.ArgumentList.Add(a);
         foreach (var v in variables.Split(',')) psi.Environment[v] = "0";
+        // The child inherits this process's variables: when the suite itself runs with AVX2 off (the documented
+        // re-run of the kernel tests), the AVX-512-off child lands on the scalar path too.
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0" || Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0")
+            expectedPath = "Scalar";
         using var p = Process.Start(psi)!;
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
