@@ -161,14 +161,14 @@ public sealed class MatmulTests
         for (int i = 0; i < once.Length; i++) Assert.Equal(2 * once[i], twice[i], 1e-4f * Math.Max(1, Math.Abs(twice[i])));
     }
 
-    // Few rows take the GEMV path (weights streamed once, split over output channels).
+    // Few rows take the GEMV path (weights streamed once, split over output channels); C ≥ 2048 reads rows one at a time.
     [Theory]
     [MemberData(nameof(AllPaths))]
     public void Forward_FewRowsGemv_MatchesDoubleReference(string path)
     {
         var isa = Enum.Parse<GemmIsa>(path);
         foreach (int N in new[] { 1, 2, 3, Matmul.GemvMaxRows, Matmul.GemvMaxRows + 1 })
-            foreach (var (C, OC) in new[] { (1, 1), (7, 5), (16, 17), (33, 63), (65, 257), (257, 1030), (768, 3) })
+            foreach (var (C, OC) in new[] { (1, 1), (7, 5), (16, 17), (33, 63), (65, 257), (257, 1030), (768, 3), (2049, 9), (3072, 70) })
             {
                 var inp = Random(N * C, 21); var w = Random(OC * C, 22); var b = Random(OC, 23); var outp = Random(N * OC, 24);
                 Matmul.Forward(inp, w, b, outp, N, C, OC, isa, 2);
