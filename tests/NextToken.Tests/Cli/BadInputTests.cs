@@ -7,15 +7,6 @@ namespace NextToken.Tests.Cli;
 
 public sealed class BadInputTests
 {
-    private static void AssertOneLineError((int Exit, string Out, string Err) r, string expected)
-    {
-        Assert.NotEqual(0, r.Exit);
-        string err = r.Err.Trim();
-        Assert.StartsWith("error:", err);
-        Assert.DoesNotContain("\n", err);
-        Assert.Contains(expected, err);
-    }
-
     [Fact]
     public void Params_Gpt2_Prints124439808()
     {
@@ -26,29 +17,29 @@ public sealed class BadInputTests
 
     [Fact]
     public void Train_MissingDataDirectory_Fails() =>
-        AssertOneLineError(CliProcess.Run("train", "--data", "/nonexistent/data", "--iters", "1"), "/nonexistent/data");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "/nonexistent/data", "--iters", "1"), "/nonexistent/data");
 
     [Fact]
     public void Prepare_EmptyFile_Fails()
     {
         using var dir = new TempDir();
         File.WriteAllText(dir.File("empty.txt"), "");
-        AssertOneLineError(CliProcess.Run("prepare", "--input", dir.File("empty.txt"), "--out", dir.File("out")), "empty");
+        CliProcess.AssertOneLineError(CliProcess.Run("prepare", "--input", dir.File("empty.txt"), "--out", dir.File("out")), "empty");
     }
 
     [Fact]
     public void Prepare_MissingFile_Fails() =>
-        AssertOneLineError(CliProcess.Run("prepare", "--input", "/nonexistent/in.txt", "--out", "/tmp/x"), "/nonexistent/in.txt");
+        CliProcess.AssertOneLineError(CliProcess.Run("prepare", "--input", "/nonexistent/in.txt", "--out", "/tmp/x"), "/nonexistent/in.txt");
 
     [Fact]
     public void Params_UnknownPreset_FailsListingPresets() =>
-        AssertOneLineError(CliProcess.Run("params", "--preset", "gpt5"), "gpt2-medium");
+        CliProcess.AssertOneLineError(CliProcess.Run("params", "--preset", "gpt5"), "gpt2-medium");
 
     [Fact]
     public void Train_HeadsNotDividingWidth_Fails()
     {
         using var dir = new TempDir();
-        AssertOneLineError(CliProcess.Run("train", "--layers", "1", "--heads", "5", "--embd", "16", "--iters", "1", "--out", dir.Path), "must divide");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--layers", "1", "--heads", "5", "--embd", "16", "--iters", "1", "--out", dir.Path), "must divide");
     }
 
     [Fact]
@@ -59,7 +50,7 @@ public sealed class BadInputTests
         string path = Path.Combine(dir.Path, Checkpoint.FileName);
         using (var fs = new FileStream(path, FileMode.Open)) fs.SetLength(fs.Length / 2);
         long size = new FileInfo(path).Length;
-        AssertOneLineError(CliProcess.Run("train", "--resume", "--out", dir.Path), "truncated");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--resume", "--out", dir.Path), "truncated");
         Assert.Equal(size, new FileInfo(path).Length);
     }
 
@@ -68,7 +59,7 @@ public sealed class BadInputTests
     {
         using var dir = new TempDir();
         File.WriteAllBytes(Path.Combine(dir.Path, Checkpoint.FileName), new byte[4096]);
-        AssertOneLineError(CliProcess.Run("train", "--resume", "--out", dir.Path), "not a NextToken checkpoint");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--resume", "--out", dir.Path), "not a NextToken checkpoint");
     }
 
     [Fact]

@@ -1,5 +1,4 @@
 // `nexttoken bench train` through the real command line: the JSON contract of its last line and its bad-input errors.
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace NextToken.Tests.Cli;
@@ -40,20 +39,10 @@ public sealed class BenchTrainCommandTests
     }
 
     // Runs the CLI with one extra environment variable (the JIT's instruction-set switches are read at start-up).
-    private static (int Exit, string Out, string Err) RunWithEnv(string variable, string value, params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        // A comma-separated list sets several variables to the same value (.NET 10 needs DOTNET_EnableAVX512 as well as
-        // DOTNET_EnableAVX512F to turn Vector512 off).
-        foreach (var name in variable.Split(',', StringSplitOptions.RemoveEmptyEntries)) psi.Environment[name] = value;
-        using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.ReadToEndAsync();
-        var se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("nexttoken did not finish in 120 s"); }
-        return (p.ExitCode, so.Result, se.Result);
-    }
+    // A comma-separated list sets several variables to the same value (.NET 10 needs DOTNET_EnableAVX512 as well as
+    // DOTNET_EnableAVX512F to turn Vector512 off).
+    private static (int Exit, string Out, string Err) RunWithEnv(string variable, string value, params string[] args) =>
+        CliProcess.RunWithEnvironment(variable.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(name => (name, value)), args);
 
     [Fact]
     public void BenchTrain_Vector512Vector256AndScalarPaths_AgreeOnLoss()

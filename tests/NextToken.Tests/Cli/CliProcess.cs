@@ -5,17 +5,31 @@ namespace NextToken.Tests.Cli;
 
 internal static class CliProcess
 {
-    public static (int Exit, string Out, string Err) Run(params string[] args)
+    public static (int Exit, string Out, string Err) Run(params string[] args) => RunWithEnvironment([], args);
+
+    /// <summary>Runs the CLI with extra environment variables set in the child (e.g. DOTNET_EnableAVX2=0).</summary>
+    public static (int Exit, string Out, string Err) RunWithEnvironment(IEnumerable<(string Name, string Value)> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
         using var p = Process.Start(psi)!;
         p.StandardInput.Close();
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("nexttoken did not finish in 120 s"); }
         return (p.ExitCode, so.Result, se.Result);
+    }
+
+    /// <summary>The CLI's bad-input contract: non-zero exit and exactly one line on stderr, starting "error:", naming the problem.</summary>
+    public static void AssertOneLineError((int Exit, string Out, string Err) r, string expected)
+    {
+        Assert.NotEqual(0, r.Exit);
+        string err = r.Err.Trim();
+        Assert.StartsWith("error:", err);
+        Assert.DoesNotContain("\n", err);
+        Assert.Contains(expected, err);
     }
 }

@@ -27,15 +27,6 @@ public sealed class SampleCommandTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private static void AssertOneLineError((int Exit, string Out, string Err) r, string expected)
-    {
-        Assert.NotEqual(0, r.Exit);
-        string err = r.Err.Trim();
-        Assert.StartsWith("error:", err);
-        Assert.DoesNotContain("\n", err);
-        Assert.Contains(expected, err);
-    }
-
     [Theory]
     [InlineData("--temperature", "-1", "temperature")]
     [InlineData("--top-p", "0", "top-p")]
@@ -43,22 +34,22 @@ public sealed class SampleCommandTests : IDisposable
     [InlineData("--beams", "0", "beams")]
     [InlineData("--prompt-ids", "1,99", "outside the vocabulary")]
     public void Sample_BadOption_FailsWithOneLine(string option, string value, string expected) =>
-        AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _checkpoint, "--max-new-tokens", "4", option, value), expected);
+        CliProcess.AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _checkpoint, "--max-new-tokens", "4", option, value), expected);
 
     [Fact]
     public void Sample_DraftWithOtherVocabulary_Fails() =>
-        AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _checkpoint, "--strategy", "speculative", "--draft", _otherVocab, "--max-new-tokens", "4"), "different vocabulary");
+        CliProcess.AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _checkpoint, "--strategy", "speculative", "--draft", _otherVocab, "--max-new-tokens", "4"), "different vocabulary");
 
     [Fact]
     public void Sample_MissingCheckpoint_Fails() =>
-        AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _dir.File("nothing"), "--max-new-tokens", "4"), "no checkpoint");
+        CliProcess.AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _dir.File("nothing"), "--max-new-tokens", "4"), "no checkpoint");
 
     [Fact]
     public void Sample_CorruptCheckpoint_Fails()
     {
         Directory.CreateDirectory(_dir.File("corrupt"));
         File.WriteAllBytes(Path.Combine(_dir.File("corrupt"), Checkpoint.FileName), new byte[1000]);
-        AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _dir.File("corrupt"), "--max-new-tokens", "4"), "not a NextToken checkpoint");
+        CliProcess.AssertOneLineError(CliProcess.Run("sample", "--checkpoint", _dir.File("corrupt"), "--max-new-tokens", "4"), "not a NextToken checkpoint");
     }
 
     [Fact]
