@@ -20,7 +20,7 @@ public sealed class WordCounterTests
     {
         // Lines with every kind of boundary the patterns care about: runs of spaces and newlines, CRLF, digits,
         // punctuation before newlines, contractions, non-Latin letters, specials.
-        string[] lines = ["First Citizen:", "", "  indented   words  ", "numbers 1234567 and 3.14\r", "Don't SHOUT; we'll see.",
+        string[] lines = ["Second Speaker:", "", "  indented   words  ", "numbers 1234567 and 3.14\r", "Don't SHOUT; we'll see.",
             "tabs\tand\t\ttabs", "日本語のテキスト。", "emoji 👍🏽 here", "end with spaces   ", "<|endoftext|>", "", "", "x"];
         var sb = new StringBuilder();
         for (int i = 0; sb.Length < approxChars; i++) sb.Append(lines[i % lines.Length]).Append(i % 7 == 0 ? "\n\n" : "\n");
