@@ -75,7 +75,7 @@ public static unsafe class Attention
         int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
         int h = bh % NH, b = bh / NH;
         int ld = Pad16(T);
-        if (Vector512.IsHardwareAccelerated && HS % 64 == 0) { ForwardHead4(ref x, b, h, ld); return; }
+        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { ForwardHead4(ref x, b, h, ld); return; }
         float[] buf = Buffer(HS * ld + KeyBlock);
         fixed (float* pb = buf)
         {
@@ -203,7 +203,7 @@ public static unsafe class Attention
         int h = bh % NH, b = bh / NH;
         int ld = Pad16(T);
         float scale = x.Scale;
-        if (Vector512.IsHardwareAccelerated && HS % 64 == 0) { BackwardHead4(ref x, b, h, ld); return; }
+        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { BackwardHead4(ref x, b, h, ld); return; }
         // Kᵀ and Vᵀ (HS, ld) for the whole head, then P and dS for one block of query rows (BackwardRows, ld).
         float[] buf = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
         fixed (float* pb = buf)
@@ -471,14 +471,15 @@ public static unsafe class Attention
     }
 
     /// <summary>
-    /// Four rows of <see cref="AxpyRows"/> at once (Vector512, D a multiple of 64): o[r][c] += Σ_j w[r][j*wStride] · X[j*xStride + c],
+    /// Four rows of <see cref="AxpyRows"/> at once (Vector512, D a multiple of 16; 64 columns per pass where possible): o[r][c] += Σ_j w[r][j*wStride] · X[j*xStride + c],
     /// each row of X loaded once for the four outputs (16 accumulators).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AxpyRows4(float** w, long wStride, int n, float* X, long xStride, int D, float** o)
     {
         float* w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3];
-        for (int c = 0; c + 64 <= D; c += 64)
+        int c = 0;
+        for (; c + 64 <= D; c += 64)
         {
             float* o0 = o[0] + c, o1 = o[1] + c, o2 = o[2] + c, o3 = o[3] + c;
             var a00 = Vector512.Load(o0); var a01 = Vector512.Load(o0 + 16); var a02 = Vector512.Load(o0 + 32); var a03 = Vector512.Load(o0 + 48);
@@ -506,6 +507,22 @@ public static unsafe class Attention
             a10.Store(o1); a11.Store(o1 + 16); a12.Store(o1 + 32); a13.Store(o1 + 48);
             a20.Store(o2); a21.Store(o2 + 16); a22.Store(o2 + 32); a23.Store(o2 + 48);
             a30.Store(o3); a31.Store(o3 + 16); a32.Store(o3 + 32); a33.Store(o3 + 48);
+        }
+        // Head sizes that are a multiple of 16 but not of 64 (e.g. 32, 48): the rest 16 columns at a time.
+        for (; c + 16 <= D; c += 16)
+        {
+            float* o0 = o[0] + c, o1 = o[1] + c, o2 = o[2] + c, o3 = o[3] + c;
+            var a0 = Vector512.Load(o0); var a1 = Vector512.Load(o1); var a2 = Vector512.Load(o2); var a3 = Vector512.Load(o3);
+            float* r = X + c;
+            for (int j = 0; j < n; j++, r += xStride)
+            {
+                var xv = Vector512.Load(r);
+                a0 = Vector512.MultiplyAddEstimate(Vector512.Create(w0[j * wStride]), xv, a0);
+                a1 = Vector512.MultiplyAddEstimate(Vector512.Create(w1[j * wStride]), xv, a1);
+                a2 = Vector512.MultiplyAddEstimate(Vector512.Create(w2[j * wStride]), xv, a2);
+                a3 = Vector512.MultiplyAddEstimate(Vector512.Create(w3[j * wStride]), xv, a3);
+            }
+            a0.Store(o0); a1.Store(o1); a2.Store(o2); a3.Store(o3);
         }
     }
 
