@@ -68,7 +68,7 @@ public sealed class BadInputTests
         using var dir = new TempDir();
         var r = CliProcess.Run("train", "--iters", "5", "--batch", "4", "--eval-interval", "0", "--eval-iters", "2", "--eval-samples", "3", "--out", dir.Path, "--json");
         Assert.True(r.Exit == 0, r.Err);
-        string last = r.Out.Trim().Split('\n')[^1];
+        string last = CliProcess.LastLine(r.Out);
         using var doc = System.Text.Json.JsonDocument.Parse(last);
         foreach (var key in new[] { "final_train_loss", "best_val_loss", "tokens_per_second", "wall_seconds", "iters" })
             Assert.True(doc.RootElement.TryGetProperty(key, out _), $"missing {key} in {last}");

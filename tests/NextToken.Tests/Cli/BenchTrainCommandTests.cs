@@ -11,7 +11,7 @@ public sealed class BenchTrainCommandTests
         var r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
                                "--batch", "2", "--seq", "8", "--steps", "3", "--warmup-steps", "1", "--reference-gflops", "100", "--json");
         Assert.True(r.Exit == 0, r.Err);
-        string last = r.Out.TrimEnd().Split('\n')[^1];
+        string last = CliProcess.LastLine(r.Out);
         using var doc = JsonDocument.Parse(last);
         var o = doc.RootElement;
         foreach (var key in new[] { "ms_per_step", "tokens_per_second", "gflops", "peak_rss_mb", "mfu", "params" })
@@ -56,7 +56,7 @@ public sealed class BenchTrainCommandTests
         {
             var r = RunWithEnv(variable, value, args);
             Assert.True(r.Exit == 0, r.Err);
-            using var doc = JsonDocument.Parse(r.Out.TrimEnd().Split('\n')[^1]);
+            using var doc = CliProcess.LastJson(r.Out);
             losses.Add(doc.RootElement.GetProperty("final_loss").GetDouble());
         }
         foreach (double l in losses) Assert.Equal(losses[0], l, 1e-4 * Math.Abs(losses[0]));

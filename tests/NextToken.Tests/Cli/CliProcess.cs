@@ -1,5 +1,6 @@
 // CliProcess: runs the built nexttoken CLI in a child process so tests see its real exit code, stdout and stderr.
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace NextToken.Tests.Cli;
 
@@ -32,4 +33,10 @@ internal static class CliProcess
         Assert.DoesNotContain("\n", err);
         Assert.Contains(expected, err);
     }
+
+    /// <summary>The CLI's --json contract: the last line of stdout is one JSON object.</summary>
+    public static JsonDocument LastJson(string stdout) => JsonDocument.Parse(LastLine(stdout));
+
+    /// <summary>The last non-empty line of <paramref name="stdout"/>.</summary>
+    public static string LastLine(string stdout) => stdout.TrimEnd().Split('\n')[^1];
 }

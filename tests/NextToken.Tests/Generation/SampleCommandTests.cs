@@ -57,7 +57,7 @@ public sealed class SampleCommandTests : IDisposable
     {
         var r = CliProcess.Run("sample", "--checkpoint", _checkpoint, "--prompt", "the ", "--max-new-tokens", "6", "--seed", "4", "--logprobs", "2", "--json");
         Assert.True(r.Exit == 0, r.Err);
-        using var doc = JsonDocument.Parse(r.Out.Trim().Split('\n')[^1]);
+        using var doc = CliProcess.LastJson(r.Out);
         var root = doc.RootElement;
         Assert.Equal(6, root.GetProperty("tokens").GetArrayLength());
         Assert.Equal(6, root.GetProperty("text").GetString()!.Length);
@@ -73,14 +73,14 @@ public sealed class SampleCommandTests : IDisposable
     {
         var json = CliProcess.Run("sample", "--checkpoint", _checkpoint, "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "greedy", "--json");
         Assert.True(json.Exit == 0, json.Err);
-        using var doc = JsonDocument.Parse(json.Out.Trim().Split('\n')[^1]);
+        using var doc = CliProcess.LastJson(json.Out);
         string text = doc.RootElement.GetProperty("text").GetString()!;
         var streamed = CliProcess.Run("sample", "--checkpoint", _checkpoint, "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "greedy");
         Assert.True(streamed.Exit == 0, streamed.Err);
         Assert.Equal("the " + text + "\n", streamed.Out);
         var spec = CliProcess.Run("sample", "--checkpoint", _checkpoint, "--prompt", "the ", "--max-new-tokens", "10", "--strategy", "speculative", "--draft", _draft, "--temperature", "0", "--json");
         Assert.True(spec.Exit == 0, spec.Err);
-        using var specDoc = JsonDocument.Parse(spec.Out.Trim().Split('\n')[^1]);
+        using var specDoc = CliProcess.LastJson(spec.Out);
         Assert.Equal(text, specDoc.RootElement.GetProperty("text").GetString());
         Assert.True(specDoc.RootElement.TryGetProperty("acceptance_rate", out _));
     }
@@ -91,7 +91,7 @@ public sealed class SampleCommandTests : IDisposable
         var r = CliProcess.Run("sample", "--checkpoint", _checkpoint, "--prompt", "the reds saw the best at the star", "--max-new-tokens", "2", "--json");
         Assert.Equal(0, r.Exit);
         Assert.Contains("warning: the prompt has", r.Err);
-        using var doc = JsonDocument.Parse(r.Out.Trim().Split('\n')[^1]);
+        using var doc = CliProcess.LastJson(r.Out);
         Assert.True(doc.RootElement.GetProperty("prompt_truncated").GetBoolean());
         Assert.Equal(16, doc.RootElement.GetProperty("prompt_tokens").GetArrayLength());
     }
@@ -101,7 +101,7 @@ public sealed class SampleCommandTests : IDisposable
     {
         var r = CliProcess.Run("bench", "generate", "--checkpoint", _checkpoint, "--draft", _draft, "--tokens", "4", "--repeats", "1", "--bandwidth-gbs", "30", "--json");
         Assert.True(r.Exit == 0, r.Err);
-        using var doc = JsonDocument.Parse(r.Out.Trim().Split('\n')[^1]);
+        using var doc = CliProcess.LastJson(r.Out);
         var root = doc.RootElement;
         foreach (var key in new[] { "ms_per_step", "tokens_per_second", "gflops", "peak_rss_mb", "bandwidth_bound_tokens_per_second" })
             Assert.True(root.GetProperty(key).GetDouble() > 0, key);

@@ -11,7 +11,7 @@ public sealed class GemmBenchCommandTests
     {
         var (exit, stdout, stderr) = CliProcess.Run("bench", "gemm", "--n", "33", "--c", "65", "--oc", "17", "--reps", "1", "--threads", "2", "--reference-gflops", "325", "--json");
         Assert.True(exit == 0, stderr);
-        string last = stdout.TrimEnd().Split('\n')[^1];
+        string last = CliProcess.LastLine(stdout);
         using var doc = JsonDocument.Parse(last);
         var root = doc.RootElement;
         foreach (var key in new[] { "ms_per_step", "tokens_per_second", "gflops", "peak_rss_mb", "shapes", "gemv" })
