@@ -25,15 +25,21 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
         var threads = new Option<int>("--threads") { Description = "Threads (default: one per core)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reps = new Option<int>("--reps") { Description = "Timed repetitions per product; the median is reported (also the best run, and GFLOP per CPU-second)", DefaultValueFactory = _ => 3 };
         var reference = new Option<double?>("--reference-gflops") { Description = "An OpenBLAS sgemm GFLOP/s figure to print ratios against" };
+        var referenceLog = new Option<FileInfo?>("--reference-log")
+        {
+            Description = "Output of ../shared/roofline's gemm bench (lines 'label<TAB>qkv_fwd<TAB>M=..<TAB>N=..<TAB>K=..<TAB>median=..'):\n" +
+                          "prints each shape's ratio to OpenBLAS on the same shape (the LM head's 50304 columns stand for 50257)",
+        };
         var isa = new Option<string>("--isa") { Description = "Kernel path: auto, 512, 256 or scalar", DefaultValueFactory = _ => "auto" };
         var verify = new Option<bool>("--verify") { Description = "Check every product on odd shapes against a double-precision reference (and 1 vs 2 threads bit for bit); exit 1 on mismatch" };
         var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (ms_per_step, tokens_per_second, gflops, peak_rss_mb, shapes, gemv)" };
         var cmd = new Command("gemm", "Time the matrix products of a linear layer (forward, input gradient, weight gradient) and the\n" +
                                       "decoding GEMV; GFLOP/s = 2·N·C·OC / median time.\n" +
                                       "Examples: nexttoken bench gemm --reference-gflops 325\n" +
+                                      "          nexttoken bench gemm --reference-log /tmp/roofline/openblas-shapes.log\n" +
                                       "          nexttoken bench gemm --n 1024 --c 768 --oc 3072 --threads 1 --reps 5\n" +
                                       "          nexttoken bench gemm --verify");
-        foreach (var o in new Option[] { n, c, oc, threads, reps, reference, isa, verify, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { n, c, oc, threads, reps, reference, referenceLog, isa, verify, json }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var path = ParseIsa(pr.GetValue(isa)!);
@@ -47,7 +53,8 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
                 shapes = [.. from rows in GptRows from l in GptLayers select (rows, l.C, l.OC)];
             else if (sn is int vn && sc is int vc && soc is int voc && vn > 0 && vc > 0 && voc > 0) shapes = [(vn, vc, voc)];
             else throw new ArgumentException("give all of --n, --c and --oc (each at least 1), or none for the GPT-2 shape set");
-            return Bench(shapes, path, t, r, pr.GetValue(reference), pr.GetValue(json));
+            var perShape = pr.GetValue(referenceLog) is FileInfo f ? ReadReferenceLog(f) : null;
+            return Bench(shapes, path, t, r, pr.GetValue(reference), perShape, pr.GetValue(json));
         });
         return cmd;
     }
@@ -68,13 +75,46 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
         return a;
     }
 
-    private static int Bench(List<(int N, int C, int OC)> shapes, GemmIsa isa, int threads, int reps, double? reference, bool json)
+    /// <summary>
+    /// Reads the roofline gemm bench's lines into GFLOP/s per (product, N, C, OC). Its products map as: fwd M=BT N=OC
+    /// K=C; bwd_dx M=BT N=C K=OC; bwd_dw M=OC N=C K=BT. Other lines (summary, squares) are skipped; a file without
+    /// any shape line is an error.
+    /// </summary>
+    internal static Dictionary<(string Product, int N, int C, int OC), double> ReadReferenceLog(FileInfo file)
+    {
+        if (!file.Exists) throw new FileNotFoundException($"reference log '{file.FullName}' does not exist (write it with ../shared/roofline's gemm bench)");
+        var map = new Dictionary<(string, int, int, int), double>();
+        foreach (var line in File.ReadLines(file.FullName))
+        {
+            var f = line.Split('\t');
+            if (f.Length < 6) continue;
+            int Field(string key) => f.FirstOrDefault(x => x.StartsWith(key + "=", StringComparison.Ordinal)) is string v && int.TryParse(v.AsSpan(key.Length + 1), NumberStyles.Integer, CultureInfo.InvariantCulture, out int x) ? x : -1;
+            var medianField = f.FirstOrDefault(x => x.StartsWith("median=", StringComparison.Ordinal));
+            if (medianField is null || !double.TryParse(medianField.AsSpan(7), NumberStyles.Float, CultureInfo.InvariantCulture, out double g)) continue;
+            int M = Field("M"), N = Field("N"), K = Field("K");
+            if (M < 0 || N < 0 || K < 0) continue;
+            string name = f[1];
+            (string, int, int, int)? key = name.EndsWith("_bwd_dx", StringComparison.Ordinal) ? ("input_grad", M, N, K)
+                : name.EndsWith("_bwd_dw", StringComparison.Ordinal) ? ("weight_grad", K, N, M)
+                : name.EndsWith("_fwd", StringComparison.Ordinal) ? ("forward", M, K, N) : null;
+            if (key is not { } k) continue;
+            map[k] = g;
+            if (k.Item4 == 50304) map[(k.Item1, k.Item2, k.Item3, 50257)] = g; // the padded vocabulary stands for the real one
+        }
+        if (map.Count == 0) throw new InvalidDataException($"reference log '{file.FullName}' has no gemm shape lines (expected 'label<TAB>qkv_fwd<TAB>M=..<TAB>N=..<TAB>K=..<TAB>median=..')");
+        return map;
+    }
+
+    private static int Bench(List<(int N, int C, int OC)> shapes, GemmIsa isa, int threads, int reps, double? reference,
+                             Dictionary<(string Product, int N, int C, int OC), double>? perShape, bool json)
     {
         long maxNC = shapes.Max(s => (long)s.N * s.C), maxOCC = shapes.Max(s => (long)s.OC * s.C), maxNOC = shapes.Max(s => (long)s.N * s.OC);
         var inp = RandomArray(maxNC, 1); var weight = RandomArray(maxOCC, 2); var bias = RandomArray(shapes.Max(s => s.OC), 3);
         var outp = RandomArray(maxNOC, 4); var dinp = new float[maxNC]; var dweight = new float[maxOCC];
         Console.WriteLine($"gemm: isa {isa}, {threads} thread(s), median of {reps} rep(s); GFLOP = 2·N·C·OC per product");
-        Console.WriteLine($"{"product",-12} {"N",6} {"C",6} {"OC",6} {"ms",10} {"GFLOP/s",9} {"best",9} {"per-cpu",9}" + (reference is null ? "" : $" {"ratio",6}"));
+        Console.WriteLine($"{"product",-12} {"N",6} {"C",6} {"OC",6} {"ms",10} {"GFLOP/s",9} {"best",9} {"per-cpu",9}" + (reference is null ? "" : $" {"ratio",6}")
+                          + (perShape is null ? "" : $" {"openblas",9} {"vs-blas",7}"));
+        double refMs = 0, refOurMs = 0, worstShape = double.MaxValue;
         var rows = new List<Dictionary<string, object>>();
         double totalMs = 0, totalFlop = 0;
         foreach (var (N, C, OC) in shapes)
@@ -90,6 +130,13 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
                 double flop = 2.0 * N * C * OC, gflops = flop / (ms * 1e6), best = flop / (minMs * 1e6), perCpu = flop / (cpuMs * 1e6);
                 totalMs += ms; totalFlop += flop;
                 string ratio = reference is double g ? $" {gflops / g,6:F2}" : "";
+                double? blas = perShape is not null && perShape.TryGetValue((product, N, C, OC), out double bg) ? bg : null;
+                if (blas is double bl)
+                {
+                    ratio += $" {bl,9:F1} {gflops / bl,7:F2}";
+                    refMs += flop / (bl * 1e6); refOurMs += ms; worstShape = Math.Min(worstShape, gflops / bl);
+                }
+                else if (perShape is not null) ratio += $" {"-",9} {"-",7}";
                 Console.WriteLine($"{product,-12} {N,6} {C,6} {OC,6} {ms,10:F3} {gflops,9:F1} {best,9:F1} {perCpu,9:F1}{ratio}");
                 var row = new Dictionary<string, object>
                 {
@@ -97,6 +144,7 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
                     ["min_ms"] = Math.Round(minMs, 4), ["best_gflops"] = Math.Round(best, 2), ["gflops_per_cpu_second"] = Math.Round(perCpu, 2),
                 };
                 if (reference is double g2) row["ratio"] = Math.Round(gflops / g2, 4);
+                if (blas is double bl2) { row["openblas_gflops"] = bl2; row["ratio_to_openblas"] = Math.Round(gflops / bl2, 4); }
                 rows.Add(row);
             }
         // Decoding: one row against the LM head and an MLP projection (or the given shape's weights); bandwidth =
@@ -115,6 +163,8 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
         double total = totalFlop / (totalMs * 1e6);
         double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
         Console.WriteLine($"total {totalMs:F1} ms, {total:F1} GFLOP/s" + (reference is double g3 ? $" ({total / g3:F2} of the reference)" : "") + $", peak RSS {peakMb:F0} MB");
+        if (refOurMs > 0)
+            Console.WriteLine($"against OpenBLAS on the same shapes: {refMs / refOurMs:F2} of its time-weighted throughput, worst shape {worstShape:F2}");
         if (json)
         {
             var doc = new Dictionary<string, object>
@@ -124,6 +174,7 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
                 ["shapes"] = rows, ["gemv"] = gemv,
             };
             if (reference is double g4) { doc["reference_gflops"] = g4; doc["ratio"] = Math.Round(total / g4, 4); }
+            if (refOurMs > 0) { doc["ratio_to_openblas_same_shapes"] = Math.Round(refMs / refOurMs, 4); doc["worst_shape_ratio_to_openblas"] = Math.Round(worstShape, 4); }
             Console.WriteLine(JsonSerializer.Serialize(doc));
         }
         return 0;
