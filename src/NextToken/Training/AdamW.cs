@@ -58,14 +58,17 @@ public sealed unsafe class AdamW
         public int* Length;
         public bool* Decay;
         public float B1, B2, Eps, C1, C2, Lr, Wd, GradScale;
+        public bool Clear;
     }
 
     /// <summary>
     /// One update at learning rate <paramref name="lr"/>: m, v, bias correction, decoupled decay. The gradient is
     /// multiplied by <paramref name="gradScale"/> on the fly (gradient clipping fused into the update: no extra pass
-    /// over the gradients).
+    /// over the gradients). With <paramref name="clearGradients"/> each gradient is set to zero once read, which
+    /// replaces the separate zeroing pass before the next step's backward (the gradient's cache line is already
+    /// loaded, so only its write-back remains).
     /// </summary>
-    public void Update(float[] parameters, float[] gradients, float lr, float gradScale = 1f)
+    public void Update(float[] parameters, float[] gradients, float lr, float gradScale = 1f, bool clearGradients = false)
     {
         if (parameters.Length < _size || gradients.Length < _size)
             throw new ArgumentException($"parameters and gradients need {_size} floats (the layout this optimizer was created for)");
@@ -79,7 +82,7 @@ public sealed unsafe class AdamW
             var ctx = new Ctx
             {
                 P = p0, G = g0, M = m0, V = v0, Offset = po, Length = pl, Decay = pd, B1 = b1, B2 = b2, Eps = Options.Epsilon,
-                C1 = 1f / (1f - MathF.Pow(b1, Step)), C2 = 1f / (1f - MathF.Pow(b2, Step)), Lr = lr, Wd = Options.WeightDecay, GradScale = gradScale,
+                C1 = 1f / (1f - MathF.Pow(b1, Step)), C2 = 1f / (1f - MathF.Pow(b2, Step)), Lr = lr, Wd = Options.WeightDecay, GradScale = gradScale, Clear = clearGradients,
             };
             ParallelRows.For(_chunkOffset.Length, &ctx, &UpdateChunk);
         }
@@ -94,11 +97,13 @@ public sealed unsafe class AdamW
         int n = c.Length[k], i = 0;
         float* p = c.P + off, g = c.G + off, m = c.M + off, v = c.V + off;
         float b1 = c.B1, b2 = c.B2, c1 = c.C1, c2 = c.C2, lr = c.Lr, eps = c.Eps, gs = c.GradScale, wd = c.Decay[k] ? c.Wd : 0f;
+        bool clear = c.Clear;
         if (Vector512.IsHardwareAccelerated)
         {
             for (; i + 16 <= n; i += 16)
             {
                 var gi = Vector512.Load(g + i) * gs;
+                if (clear) Vector512<float>.Zero.Store(g + i);
                 var mi = b1 * Vector512.Load(m + i) + (1f - b1) * gi;
                 var vi = b2 * Vector512.Load(v + i) + (1f - b2) * gi * gi;
                 var pi = Vector512.Load(p + i);
@@ -111,6 +116,7 @@ public sealed unsafe class AdamW
             for (; i + 8 <= n; i += 8)
             {
                 var gi = Vector256.Load(g + i) * gs;
+                if (clear) Vector256<float>.Zero.Store(g + i);
                 var mi = b1 * Vector256.Load(m + i) + (1f - b1) * gi;
                 var vi = b2 * Vector256.Load(v + i) + (1f - b2) * gi * gi;
                 var pi = Vector256.Load(p + i);
@@ -121,6 +127,7 @@ public sealed unsafe class AdamW
         for (; i < n; i++)
         {
             float gi = g[i] * gs;
+            if (clear) g[i] = 0f;
             float mi = m[i] = b1 * m[i] + (1f - b1) * gi;
             float vi = v[i] = b2 * v[i] + (1f - b2) * gi * gi;
             p[i] -= lr * (mi * c1 / (MathF.Sqrt(vi * c2) + eps) + wd * p[i]);

@@ -78,7 +78,7 @@ public sealed class Trainer
         var sw = Stopwatch.StartNew();
         long startStep = _step, tokens = 0;
         float loss = float.NaN, lastVal = float.NaN;
-        bool interrupted = false;
+        bool interrupted = false, gradientsClear = false;
         _model.Training = true;
         try
         {
@@ -87,7 +87,10 @@ public sealed class Trainer
                 if (cancellation.IsCancellationRequested) { interrupted = true; break; }
                 if (o.EvalInterval > 0 && _step % o.EvalInterval == 0 && _step > 0) lastVal = EvaluateAndMaybeSave(log, sw, loss);
                 float lr = LearningRateSchedule.At(_step, o.LearningRate, o.MinLearningRate, o.WarmupIterations, decay);
-                _model.ZeroGradients();
+                // The update below leaves the gradients at zero; only the first step (or one after an exception in
+                // the update) needs the zeroing pass.
+                if (!gradientsClear) _model.ZeroGradients();
+                gradientsClear = false;
                 double lossSum = 0;
                 for (int micro = 0; micro < o.GradientAccumulation; micro++)
                 {
@@ -99,7 +102,8 @@ public sealed class Trainer
                 if (!float.IsFinite(loss)) throw new NonFiniteLossException(_step + 1, loss, Math.Max(0, _lastCheckpointStep));
                 // Clipping fused into the update (the same scale factor, one pass over the gradients fewer).
                 float norm = GradientClipping.GlobalNorm(_model.Gradients!);
-                _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip));
+                _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip), clearGradients: true);
+                gradientsClear = true;
                 _step++;
                 tokens += (long)B * T * o.GradientAccumulation;
                 var p = new TrainProgress(_step, o.Iterations, loss, lr, norm, tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds), sw.Elapsed.TotalSeconds, null);

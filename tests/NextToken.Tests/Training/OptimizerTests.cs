@@ -35,6 +35,35 @@ public sealed class OptimizerTests
     }
 
     [Fact]
+    public void AdamW_ClearGradients_SameUpdateAndLeavesGradientsZero()
+    {
+        var layout = new TensorLayout();
+        layout.Add("a", TensorKind.Matrix, 3, 7);     // 21: a Vector512 and a scalar tail
+        layout.Add("b", TensorKind.Bias, 1);
+        layout.Add("c", TensorKind.Embedding, 70001); // crosses the 32768-float chunks
+        var rng = new Rng(5);
+        var p0 = new float[layout.Size]; rng.FillNormal(p0, 0f, 1f);
+        // Gradients inside the tensors only: the arena's alignment padding is never written by a backward pass.
+        var g0 = new float[layout.Size];
+        foreach (var slot in layout.Slots) rng.FillNormal(g0.AsSpan((int)slot.Offset, (int)slot.Length), 0f, 1f);
+        var pa = (float[])p0.Clone(); var ga = (float[])g0.Clone();
+        var pb = (float[])p0.Clone(); var gb = (float[])g0.Clone();
+        var keep = new AdamW(layout, new AdamWOptions { WeightDecay = 0.1f });
+        var clear = new AdamW(layout, new AdamWOptions { WeightDecay = 0.1f });
+        for (int step = 0; step < 2; step++)
+        {
+            keep.Update(pa, ga, 1e-3f, 0.7f);
+            clear.Update(pb, gb, 1e-3f, 0.7f, clearGradients: true);
+            Assert.Equal(g0, ga);                        // kept as given
+            Assert.All(gb, x => Assert.Equal(0f, x));    // every element cleared, tails and chunk edges included
+            Assert.Equal(pa, pb);                        // and the update is bit for bit the same
+            Assert.Equal(keep.M, clear.M);
+            Assert.Equal(keep.V, clear.V);
+            g0.CopyTo(gb, 0);
+        }
+    }
+
+    [Fact]
     public void ClipGlobalNorm_AboveBound_ScalesToBound()
     {
         var g = new float[] { 3, 4 };
