@@ -28,12 +28,17 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         var warmup = new Option<int>("--warmup-steps") { Description = "Unmeasured steps first (JIT, first-touch of the arenas)", DefaultValueFactory = _ => 2 };
         var threads = new Option<int?>("--threads") { Description = "Threads for the kernels (default: all cores)" };
         var refGflops = new Option<double?>("--reference-gflops") { Description = "GFLOP/s that MFU is relative to (default: our GEMM measured in-process at M=1024 K=768 N=3072)" };
+        var referenceLog = new Option<FileInfo?>("--reference-log")
+        {
+            Description = "Output of ../shared/roofline's gemm bench at BT = batch·seq: prints the time OpenBLAS takes for this step's\n" +
+                          "matrix products (4 linears per layer and the LM head, forward + both gradients) beside ours",
+        };
         var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (ms_per_step, tokens_per_second, gflops, mfu, peak_rss_mb, …)" };
         var cmd = new Command("train", "Time full GPT training steps (forward, backward, gradient clipping, AdamW) on random tokens.\n" +
                                        "FLOPs per token = 6·N + 6·L·C·T (N = all parameters over the real vocabulary, embeddings included;\n" +
                                        "6·L·C·T counts the causal half of the attention products).\n" +
                                        "Example: nexttoken bench train --preset gpt2 --batch 4 --seq 64 --steps 10");
-        foreach (var o in new Option[] { preset, layers, heads, embd, block, vocab, batch, seq, steps, warmup, threads, refGflops, json })
+        foreach (var o in new Option[] { preset, layers, heads, embd, block, vocab, batch, seq, steps, warmup, threads, refGflops, referenceLog, json })
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
@@ -57,7 +62,8 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
                     Process.GetCurrentProcess().ProcessorAffinity = (nint)((1L << th) - 1);
             }
             bool quiet = pr.GetValue(json);
-            var result = Run(cfg, B, T, n, w, pr.GetValue(refGflops), quiet ? null : Console.Out);
+            var blas = pr.GetValue(referenceLog) is FileInfo f ? BenchGemmCommand.ReadReferenceLog(f) : null;
+            var result = Run(cfg, B, T, n, w, pr.GetValue(refGflops), blas, quiet ? null : Console.Out);
             result["preset"] = pr.GetValue(preset) ?? "gpt2";
             if (quiet) Console.WriteLine(JsonSerializer.Serialize(result));
             return 0;
@@ -65,8 +71,10 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         return cmd;
     }
 
-    private static Dictionary<string, object> Run(GptConfig cfg, int B, int T, int steps, int warmup, double? referenceGflops, TextWriter? log)
+    private static Dictionary<string, object> Run(GptConfig cfg, int B, int T, int steps, int warmup, double? referenceGflops,
+                                                  Dictionary<(string Product, int N, int C, int OC), double>? blas, TextWriter? log)
     {
+        (double Ms, double Flop)? blasStep = blas is null ? null : OpenBlasStepMs(cfg, B * T, blas);
         log?.WriteLine($"model: {cfg.Layers} layers, {cfg.Heads} heads, {cfg.EmbeddingSize} wide, vocab {cfg.VocabSize}; batch {B} x {T}; threads {ParallelRows.MaxThreads}");
         var model = new GptModel(cfg, seed: 1);
         model.EnableGradients();
@@ -124,9 +132,12 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             log.WriteLine($"phases (share of step time): matmul {100 * sumMatmul / total:F1}%, attention {100 * sumAttention / total:F1}%, " +
                           $"element-wise+loss {100 * elementwise / total:F1}%, zeroing gradients {100 * sumZero / total:F1}%, " +
                           $"optimizer (norm+AdamW) {100 * sumOptimizer / total:F1}%; non-matmul share {100 * (1 - sumMatmul / total):F1}%");
+            if (blasStep is { } bs)
+                log.WriteLine($"matrix products: ours {1000 * sumMatmul / steps:F1} ms/step, OpenBLAS on the same shapes {bs.Ms:F1} ms " +
+                              $"({bs.Flop / bs.Ms / 1e6:F1} GFLOP/s): ratio {bs.Ms / (1000 * sumMatmul / steps):F2}");
             log.WriteLine($"peak RSS: {peakMb:F0} MB");
         }
-        return new Dictionary<string, object>
+        var doc = new Dictionary<string, object>
         {
             ["ms_per_step"] = Math.Round(ms, 3),
             ["tokens_per_second"] = Math.Round(tokensPerSecond, 2),
@@ -148,6 +159,35 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             ["non_matmul_share"] = Math.Round(1 - sumMatmul / total, 4),
             ["final_loss"] = loss,
         };
+        if (blasStep is { } b2)
+        {
+            doc["openblas_matmul_ms"] = Math.Round(b2.Ms, 3);
+            doc["openblas_step_mix_gflops"] = Math.Round(b2.Flop / b2.Ms / 1e6, 2);
+            doc["matmul_ratio_to_openblas"] = Math.Round(b2.Ms / (1000 * sumMatmul / steps), 4);
+        }
+        return doc;
+    }
+
+    /// <summary>
+    /// Milliseconds OpenBLAS needs for one step's linear-layer products at N = B·T rows (per layer: qkv C→3C, attention
+    /// projection C→C, MLP C→4C and 4C→C; then the LM head C→V; each forward, input gradient and weight gradient), and
+    /// their FLOPs. Throws when the log lacks a shape.
+    /// </summary>
+    internal static (double Ms, double Flop) OpenBlasStepMs(GptConfig cfg, int rows, Dictionary<(string Product, int N, int C, int OC), double> blas)
+    {
+        int C = cfg.EmbeddingSize;
+        var linears = new List<(int C, int OC, int Count)> { (C, 3 * C, cfg.Layers), (C, C, cfg.Layers), (C, 4 * C, cfg.Layers), (4 * C, C, cfg.Layers), (C, cfg.VocabSize, 1) };
+        double ms = 0, flop = 0;
+        foreach (var (c, oc, count) in linears)
+            foreach (var product in new[] { "forward", "input_grad", "weight_grad" })
+            {
+                if (!blas.TryGetValue((product, rows, c, oc), out double g))
+                    throw new ArgumentException($"the reference log has no {product} at N={rows} C={c} OC={oc}: run the roofline gemm bench with BT={rows}");
+                double f = 2.0 * rows * c * oc * count;
+                flop += f;
+                ms += f / (g * 1e6);
+            }
+        return (ms, flop);
     }
 
     // Best of three forward products at GPT-2's MLP shape (M = 1024 rows, K = 768, N = 3072 outputs).

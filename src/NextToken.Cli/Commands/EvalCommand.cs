@@ -1,0 +1,82 @@
+// EvalCommand: `nexttoken eval` — a checkpoint's loss over a whole split of prepared data (every token once).
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using NextToken.Data;
+using NextToken.Training;
+
+namespace NextToken.Cli.Commands;
+
+/// <summary><c>nexttoken eval --checkpoint DIR [--data DIR] [--split val|train] [--seq T] [--stride S] [--batch B] [--max-tokens N] [--json]</c>.</summary>
+internal sealed class EvalCommand : ICliCommand
+{
+    /// <inheritdoc/>
+    public Command Build()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (nexttoken train --out DIR)", Required = true };
+        var data = new Option<string?>("--data") { Description = "Prepared data directory (default: the one the checkpoint was trained on)" };
+        var split = new Option<string>("--split") { Description = "val or train", DefaultValueFactory = _ => "val" };
+        var seq = new Option<int?>("--seq") { Description = "Tokens per window (default: the model's context)" };
+        var stride = new Option<int?>("--stride") { Description = "Tokens between window starts (default: --seq, non-overlapping windows); smaller gives each target more context" };
+        var batch = new Option<int>("--batch") { Description = "Windows per forward pass", DefaultValueFactory = _ => 8 };
+        var maxTokens = new Option<long>("--max-tokens") { Description = "Stop after this many targets (0: the whole split)", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (loss, perplexity, bits_per_token, bits_per_char, tokens, windows, seconds)" };
+        var cmd = new Command("eval", "Mean next-token loss of a checkpoint over a whole split: every token after the first is predicted exactly once\n" +
+                                      "(the trainer's val loss is an estimate from --eval-iters random batches).\n" +
+                                      "Example: nexttoken eval --checkpoint runs/shakespeare --data data/shakespeare_char --seq 64");
+        foreach (var o in new Option[] { checkpoint, data, split, seq, stride, batch, maxTokens, json }) cmd.Options.Add(o);
+        cmd.SetAction(pr =>
+        {
+            string which = pr.GetValue(split)!.ToLowerInvariant();
+            if (which is not ("val" or "train")) throw new ArgumentException($"--split must be val or train (got '{pr.GetValue(split)}')");
+            if (pr.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1 (got {pr.GetValue(batch)})");
+            if (pr.GetValue(maxTokens) < 0) throw new ArgumentException($"--max-tokens must be at least 0 (got {pr.GetValue(maxTokens)})");
+            string dir = pr.GetValue(checkpoint)!;
+            var loaded = Checkpoint.LoadFull(dir, withOptimizer: false);
+            var model = loaded.Model;
+            string dataDir = pr.GetValue(data) ?? loaded.State?.DataDirectory
+                ?? throw new ArgumentException($"the checkpoint '{dir}' does not record its data directory (built-in corpus or library run): pass --data DIR");
+            var prepared = PreparedData.Load(dataDir);
+            if (prepared.VocabSize > model.VocabSize)
+                throw new ArgumentException($"the data in '{dataDir}' has a vocabulary of {prepared.VocabSize}, larger than the model's {model.VocabSize}: it was prepared for another model");
+            int T = pr.GetValue(seq) ?? model.ContextLength;
+            if (T < 1 || T > model.ContextLength) throw new ArgumentException($"--seq must be between 1 and the model's context {model.ContextLength} (got {T})");
+            int S = pr.GetValue(stride) ?? T;
+            if (S < 1 || S > T) throw new ArgumentException($"--stride must be between 1 and --seq {T} (got {S})");
+            bool quiet = pr.GetValue(json);
+            using var file = which == "val" ? prepared.OpenVal() : prepared.OpenTrain();
+            var clock = Stopwatch.StartNew();
+            long lastReport = 0;
+            var result = SplitEvaluation.Run(model, file, T, S, pr.GetValue(batch), pr.GetValue(maxTokens), (done, total) =>
+            {
+                if (quiet || clock.ElapsedMilliseconds - lastReport < 2000) return;
+                lastReport = clock.ElapsedMilliseconds;
+                Console.Error.WriteLine($"  {done:N0}/{total:N0} tokens");
+            });
+            double seconds = clock.Elapsed.TotalSeconds;
+            // Bits per character need the split's character count, which meta.json records for the validation split.
+            double? bpc = which == "val" && result.Tokens == prepared.ValTokens - 1 ? prepared.BitsPerCharacter(result.Loss) : null;
+            if (!quiet)
+            {
+                string perChar = bpc is double b ? string.Create(CultureInfo.InvariantCulture, $", {b:F4} bits/char") : "";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{which} split of {prepared.Directory}: loss {result.Loss:F4} nats/token, perplexity {result.Perplexity:F3}, {result.BitsPerToken:F4} bits/token{perChar}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{result.Tokens:N0} targets in {result.Windows:N0} windows of {result.SequenceLength} (stride {result.Stride}), {seconds:F1} s"));
+            }
+            else
+            {
+                var doc = new Dictionary<string, object?>
+                {
+                    ["loss"] = result.Loss, ["perplexity"] = result.Perplexity, ["bits_per_token"] = result.BitsPerToken, ["bits_per_char"] = bpc,
+                    ["tokens"] = result.Tokens, ["windows"] = result.Windows, ["seq"] = result.SequenceLength, ["stride"] = result.Stride,
+                    ["split"] = which, ["data"] = prepared.Directory, ["seconds"] = Math.Round(seconds, 3),
+                };
+                Console.WriteLine(JsonSerializer.Serialize(doc));
+            }
+            return 0;
+        });
+        return cmd;
+    }
+}
