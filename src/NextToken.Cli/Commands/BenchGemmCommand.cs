@@ -22,6 +22,7 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
         var n = new Option<int?>("--n") { Description = "Rows (batch·tokens); with --c and --oc times one shape instead of the GPT-2 set" };
         var c = new Option<int?>("--c") { Description = "Input channels" };
         var oc = new Option<int?>("--oc") { Description = "Output channels" };
+        var rowsOpt = new Option<string?>("--rows") { Description = "Comma-separated row counts (batch·tokens) of the GPT-2 shape set (default 256,1024,8192)" };
         var threads = new Option<int>("--threads") { Description = "Threads (default: one per core)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var reps = new Option<int>("--reps") { Description = "Timed repetitions per product; the median is reported (also the best run, and GFLOP per CPU-second)", DefaultValueFactory = _ => 3 };
         var reference = new Option<double?>("--reference-gflops") { Description = "An OpenBLAS sgemm GFLOP/s figure to print ratios against" };
@@ -39,7 +40,7 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
                                       "          nexttoken bench gemm --reference-log /tmp/roofline/openblas-shapes.log\n" +
                                       "          nexttoken bench gemm --n 1024 --c 768 --oc 3072 --threads 1 --reps 5\n" +
                                       "          nexttoken bench gemm --verify");
-        foreach (var o in new Option[] { n, c, oc, threads, reps, reference, referenceLog, isa, verify, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { n, c, oc, rowsOpt, threads, reps, reference, referenceLog, isa, verify, json }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var path = ParseIsa(pr.GetValue(isa)!);
@@ -49,8 +50,15 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
             if (pr.GetValue(verify)) return Verify(path);
             int? sn = pr.GetValue(n), sc = pr.GetValue(c), soc = pr.GetValue(oc);
             List<(int N, int C, int OC)> shapes;
+            int[] rowSet = GptRows;
+            if (pr.GetValue(rowsOpt) is string rs)
+            {
+                try { rowSet = rs.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray(); }
+                catch (FormatException) { throw new ArgumentException($"--rows '{rs}' is not a comma-separated list of integers, e.g. 256,1024"); }
+                if (rowSet.Length == 0 || rowSet.Any(x => x < 1)) throw new ArgumentException($"--rows '{rs}' needs one or more row counts of at least 1");
+            }
             if (sn is null && sc is null && soc is null)
-                shapes = [.. from rows in GptRows from l in GptLayers select (rows, l.C, l.OC)];
+                shapes = [.. from rows in rowSet from l in GptLayers select (rows, l.C, l.OC)];
             else if (sn is int vn && sc is int vc && soc is int voc && vn > 0 && vc > 0 && voc > 0) shapes = [(vn, vc, voc)];
             else throw new ArgumentException("give all of --n, --c and --oc (each at least 1), or none for the GPT-2 shape set");
             var perShape = pr.GetValue(referenceLog) is FileInfo f ? ReadReferenceLog(f) : null;
