@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using NextToken.Data;
+using NextToken.Evaluation;
 using NextToken.Training;
 
 namespace NextToken.Cli.Commands;

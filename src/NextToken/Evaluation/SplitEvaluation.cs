@@ -3,7 +3,7 @@ using NextToken.Data;
 using NextToken.Kernels;
 using NextToken.Model;
 
-namespace NextToken.Training;
+namespace NextToken.Evaluation;
 
 /// <summary>
 /// Evaluates a model on every token of a split (not a sample of batches, as the trainer's periodic estimate does):

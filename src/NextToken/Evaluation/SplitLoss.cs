@@ -1,5 +1,5 @@
 // SplitLoss: the result of SplitEvaluation.
-namespace NextToken.Training;
+namespace NextToken.Evaluation;
 
 /// <summary>Mean loss in nats per token over <see cref="Tokens"/> targets, from <see cref="Windows"/> windows of
 /// <see cref="SequenceLength"/> tokens started every <see cref="Stride"/> tokens.</summary>

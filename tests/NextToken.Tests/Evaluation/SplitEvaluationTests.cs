@@ -1,9 +1,9 @@
 // SplitEvaluation: every target counted once, against a brute-force per-target reference; batch invariance; bad input.
 using NextToken.Model;
 using NextToken.Tensors;
-using NextToken.Training;
+using NextToken.Evaluation;
 
-namespace NextToken.Tests.Training;
+namespace NextToken.Tests.Evaluation;
 
 public sealed class SplitEvaluationTests
 {
