@@ -41,14 +41,16 @@ public static unsafe class Gelu
         }
     }
 
-    // tanh(u) = 1 - 2 / (1 + exp(2u)): exact limits ±1 when exp overflows or underflows.
+    // tanh(u) = 1 - 2 / (1 + exp(2u)), with VectorMath's polynomial exp: .NET 10's Vector512.Exp measured 4.8× slower
+    // than it (3.5 ms against 0.73 ms for 786k floats on one core) and made GELU most of the step's element-wise time.
+    // 2u is capped at 88 (e^88 is still finite; tanh(44) is 1 in fp32), so the limits ±1 are exact.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> Tanh(Vector512<float> u) =>
-        Vector512<float>.One - Vector512.Create(2f) / (Vector512<float>.One + Vector512.Exp(u + u));
+        Vector512<float>.One - Vector512.Create(2f) / (Vector512<float>.One + VectorMath.FastExp(Vector512.Min(u + u, Vector512.Create(88f))));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Tanh(Vector256<float> u) =>
-        Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + Vector256.Exp(u + u));
+        Vector256<float>.One - Vector256.Create(2f) / (Vector256<float>.One + VectorMath.FastExp(Vector256.Min(u + u, Vector256.Create(88f))));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardChunk(void* p, int k)

@@ -65,6 +65,26 @@ public sealed class ElementwiseKernelTests
         for (int c = 0; c < C; c++) Assert.Equal(Enumerable.Range(0, N).Sum(n => (double)dout[n * C + c]), db[c], 1e-4);
     }
 
+    [Fact]
+    public void Gelu_LargeInputs_SaturateExactly()
+    {
+        // Past |x| ≈ 5 the tanh argument 2u exceeds the exp's range; the vector paths cap it and must still give
+        // GELU(x) = x, GELU'(x) = 1 for large x and 0, 0 for large negative x (33 values: vector body and tail).
+        float[] extremes = [-1e4f, -1000f, -100f, -20f, -11f, -6f, -3f, 0f, 3f, 6f, 11f, 20f, 100f, 1000f, 1e4f];
+        var x = Enumerable.Range(0, 33).Select(i => extremes[i % extremes.Length]).ToArray();
+        var y = new float[x.Length];
+        Gelu.Forward(x, y, x.Length);
+        var dx = new float[x.Length];
+        Gelu.Backward(x, Enumerable.Repeat(1f, x.Length).ToArray(), dx, x.Length);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double want = Reference.ReferenceGpt.GeluD(x[i]);
+            Assert.True(Math.Abs(y[i] - want) <= 1e-6 * Math.Max(1, Math.Abs(want)), $"GELU({x[i]}) = {y[i]}, reference {want}");
+            Assert.True(float.IsFinite(dx[i]), $"GELU'({x[i]}) = {dx[i]}");
+            if (Math.Abs(x[i]) >= 6) Assert.Equal(x[i] > 0 ? 1f : 0f, dx[i], 1e-5f);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void Gelu_ForwardBackward_MatchReferenceAndFiniteDifferences(int n)
