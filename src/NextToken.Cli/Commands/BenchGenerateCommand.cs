@@ -30,16 +30,24 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per strategy (the median is reported)", DefaultValueFactory = _ => 3 };
         var bandwidth = new Option<double?>("--bandwidth-gbs") { Description = "Memory bandwidth in GB/s (default: measured in-process with a 256 MB read)" };
         var seed = new Option<ulong>("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => 1337 };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Also time raw decoding of this many sequences in lockstep (one ForwardBatch per step, each weight read\n" +
+                          "once for all of them): aggregate tokens/s and the gain over batch 1",
+            DefaultValueFactory = _ => 1,
+        };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON (ms_per_step, tokens_per_second, gflops, peak_rss_mb, per-strategy numbers)" };
         var cmd = new Command("generate", "Generation throughput per strategy on one prompt and model.\n" +
                                           "Example: nexttoken bench generate --checkpoint runs/target --draft runs/draft --tokens 64 --json");
-        foreach (var o in new Option[] { checkpoint, preset, prompt, tokens, draft, draftPreset, draftTokens, repeats, bandwidth, seed, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { checkpoint, preset, prompt, tokens, draft, draftPreset, draftTokens, repeats, bandwidth, seed, batch, json }) cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
         {
             int n = pr.GetValue(tokens), reps = pr.GetValue(repeats);
             if (n < 1) throw new ArgumentException($"--tokens must be ≥ 1 (got {n})");
             if (reps < 1) throw new ArgumentException($"--repeats must be ≥ 1 (got {reps})");
+            int batchSize = pr.GetValue(batch);
+            if (batchSize < 1 || batchSize > 64) throw new ArgumentException($"--batch must be between 1 and 64 (got {batchSize})");
             GptModel model;
             ITokenizer? tokenizer = null;
             if (pr.GetValue(checkpoint) is { } dir) (model, tokenizer) = Checkpoint.Load(dir);
@@ -84,14 +92,37 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
                 return (n - 1) / sw.Elapsed.TotalSeconds;
             }
 
+            // Raw batched decode: batchSize caches, each prefilled with the prompt, then one ForwardBatch per step.
+            var batchLogits = new float[batchSize * model.VocabSize];
+            var batchTokens = new int[batchSize];
+            double RawBatchDecode()
+            {
+                var caches = new KvCache[batchSize];
+                for (int b = 0; b < batchSize; b++)
+                {
+                    caches[b] = model.CreateCache();
+                    model.Forward(caches[b], ids, logits);
+                    batchTokens[b] = Sampling.ArgMax(logits);
+                }
+                var sw = Stopwatch.StartNew();
+                for (int i = 0; i < n - 1; i++)
+                {
+                    model.ForwardBatch(caches, batchTokens, batchLogits);
+                    for (int b = 0; b < batchSize; b++) batchTokens[b] = Sampling.ArgMax(batchLogits.AsSpan(b * model.VocabSize, model.VocabSize));
+                }
+                return batchSize * (n - 1) / sw.Elapsed.TotalSeconds;
+            }
+
             // Warm up every path for a while (tiered JIT reaches optimised code), then time the strategies round-robin
             // so a change in machine load hits them all alike; report medians.
             var warm = Stopwatch.StartNew();
             for (int round = 0; round < 2 || warm.Elapsed.TotalSeconds < 2; round++)
             {
                 RawDecode();
+                if (batchSize > 1) RawBatchDecode();
                 foreach (var (_, o) in runs) generator.Generate(ids, o);
             }
+            var batchedRates = new List<double>();
             var rates = runs.ToDictionary(r => r.Label, _ => new List<double>());
             var lastResult = new Dictionary<string, GenerationResult>();
             var raws = new List<double>();
@@ -99,6 +130,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
             for (int r = 0; r < reps; r++)
             {
                 raws.Add(RawDecode());
+                if (batchSize > 1) batchedRates.Add(RawBatchDecode());
                 foreach (var (label, o) in runs)
                 {
                     var sw = Stopwatch.StartNew();
@@ -134,6 +166,9 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
             double rss = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
             log.WriteLine($"prompt prefill         {Median(prefills),10:F2} ms for {ids.Length} tokens (included in the strategies' tokens/s, not in raw decode)");
             log.WriteLine($"raw decode             {raw,10:F1} tokens/s; bandwidth {gbs:F1} GB/s, weights {weightBytes / 1e6:F1} MB → bound {bound:F1} tokens/s ({raw / bound:P1} of it)");
+            double batched = batchSize > 1 ? Median(batchedRates) : raw;
+            if (batchSize > 1)
+                log.WriteLine($"raw decode, batch {batchSize,-3} {batched,10:F1} tokens/s in all ({batched / batchSize:F1} per sequence), ×{batched / raw:F2} the batch-1 rate");
             log.WriteLine($"greedy: {1000 / greedy:F3} ms/token, {gflops:F2} GFLOP/s (2·params per token), peak RSS {rss:F0} MB");
             if (!pr.GetValue(json)) return 0;
             var summary = new JsonObject
@@ -143,6 +178,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
                 ["bandwidth_bound_tokens_per_second"] = bound, ["fraction_of_bound"] = raw / bound,
                 ["parameters"] = model.ParameterCount, ["draft_parameters"] = draftModel?.ParameterCount, ["prompt_tokens"] = ids.Length, ["new_tokens"] = n,
                 ["strategies"] = results,
+                ["batch"] = batchSize, ["batched_decode_tokens_per_second"] = batched, ["batched_speedup"] = batched / raw,
             };
             if (results["speculative_greedy"] is JsonObject sg) summary["acceptance_rate"] = sg["acceptance_rate"]?.DeepClone();
             Console.Out.WriteLine(summary.ToJsonString());

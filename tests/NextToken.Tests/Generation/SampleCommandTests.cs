@@ -109,4 +109,19 @@ public sealed class SampleCommandTests : IDisposable
         foreach (var s in new[] { "greedy", "sample_top_p", "beam4", "speculative_greedy", "speculative_sample", "prompt_lookup_greedy" })
             Assert.True(root.GetProperty("strategies").GetProperty(s).GetProperty("tokens_per_second").GetDouble() > 0, s);
     }
+
+    [Fact]
+    public void BenchGenerate_Batch_ReportsAggregateRateAndRejectsBadSizes()
+    {
+        var r = CliProcess.Run("bench", "generate", "--checkpoint", _checkpoint, "--tokens", "4", "--repeats", "1", "--bandwidth-gbs", "30", "--batch", "3", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        using var doc = CliProcess.LastJson(r.Out);
+        var root = doc.RootElement;
+        Assert.Equal(3, root.GetProperty("batch").GetInt32());
+        double batched = root.GetProperty("batched_decode_tokens_per_second").GetDouble();
+        Assert.True(batched > 0);
+        Assert.Equal(batched / root.GetProperty("raw_decode_tokens_per_second").GetDouble(), root.GetProperty("batched_speedup").GetDouble(), 1e-9);
+        CliProcess.AssertOneLineError(CliProcess.Run("bench", "generate", "--checkpoint", _checkpoint, "--batch", "0"), "--batch");
+        CliProcess.AssertOneLineError(CliProcess.Run("bench", "generate", "--checkpoint", _checkpoint, "--batch", "65"), "--batch");
+    }
 }
