@@ -37,23 +37,16 @@ int main(void) {
     float* p = malloc(total * sizeof(float));
     float* q = p;
     float resid_std = 0.02f / sqrtf(2.0f * L);
-    // wte: real rows random, padded rows zero
-    fill_normal(q, V*C, 0.02f); fill_const(q + V*C, (Vp-V)*C, 0.0f); q += sz[0];
-    fill_normal(q, sz[1], 0.01f); q += sz[1];          // wpe
-    fill_const(q, sz[2], 1.0f); q += sz[2];            // ln1w
-    fill_const(q, sz[3], 0.0f); q += sz[3];            // ln1b
-    fill_normal(q, sz[4], 0.02f); q += sz[4];          // qkvw
-    fill_const(q, sz[5], 0.0f); q += sz[5];            // qkvb
-    fill_normal(q, sz[6], resid_std); q += sz[6];      // attprojw
-    fill_const(q, sz[7], 0.0f); q += sz[7];            // attprojb
-    fill_const(q, sz[8], 1.0f); q += sz[8];            // ln2w
-    fill_const(q, sz[9], 0.0f); q += sz[9];            // ln2b
-    fill_normal(q, sz[10], 0.02f); q += sz[10];        // fcw
-    fill_const(q, sz[11], 0.0f); q += sz[11];          // fcb
-    fill_normal(q, sz[12], resid_std); q += sz[12];    // fcprojw
-    fill_const(q, sz[13], 0.0f); q += sz[13];          // fcprojb
-    fill_const(q, sz[14], 1.0f); q += sz[14];          // lnfw
-    fill_const(q, sz[15], 0.0f); q += sz[15];          // lnfb
+    // Per tensor, in llm.c's order: wte, wpe, ln1w, ln1b, qkvw, qkvb, attprojw, attprojb, ln2w, ln2b, fcw, fcb,
+    // fcprojw, fcprojb, lnfw, lnfb. Kind: 'n' normal(std), 'c' constant(std as the value).
+    const char kind[16] = { 'n','n','c','c','n','c','n','c','c','c','n','c','n','c','c','c' };
+    const float arg[16] = { 0.02f, 0.01f, 1, 0, 0.02f, 0, resid_std, 0, 1, 0, 0.02f, 0, resid_std, 0, 1, 0 };
+    for (int i = 0; i < 16; i++) {
+        size_t n = i == 0 ? V*C : sz[i]; // wte: real rows random, padded rows zero
+        if (kind[i] == 'n') fill_normal(q, n, arg[i]); else fill_const(q, n, arg[i]);
+        if (i == 0) fill_const(q + V*C, (Vp-V)*C, 0.0f);
+        q += sz[i];
+    }
     FILE* f = fopen("gpt2_124M.bin", "wb"); if (!f) { perror("gpt2_124M.bin"); return 1; }
     fwrite(header, sizeof(int), 256, f);
     if (fwrite(p, sizeof(float), total, f) != total) { perror("write"); return 1; }
