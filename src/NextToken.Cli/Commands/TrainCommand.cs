@@ -46,7 +46,7 @@ internal sealed class TrainCommand : ICliCommand
         var output = new Option<string>("--out") { Description = "Checkpoint directory (also log.jsonl and loss.png)", DefaultValueFactory = _ => Path.Combine("runs", "default") };
         var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out exactly where it stopped" };
         var json = new Option<bool>("--json") { Description = "Last stdout line: a JSON summary (final_train_loss, best_val_loss, tokens_per_second, wall_seconds, iters)" };
-        var samples = new Option<int>("--eval-samples") { Description = "Samples scored after training on a built-in dataset", DefaultValueFactory = _ => 200 };
+        var samples = new Option<int>("--eval-samples") { Description = "Sentences sampled at temperature 1 and parsed after training on the grammar corpus (1,000 take under a second; 200 gave readings 3 points apart for two models of the same true rate)", DefaultValueFactory = _ => 1000 };
 
         var cmd = new Command("train", "Pre-train a GPT. With no arguments: a small model on the built-in grammar corpus for 3000 steps, then the share of\n" +
                                        "sampled sentences that parse is reported.\n" +
