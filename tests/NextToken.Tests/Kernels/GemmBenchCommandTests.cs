@@ -29,6 +29,8 @@ public sealed class GemmBenchCommandTests
     [InlineData("--n", "0", "--c", "3", "--oc", "3")]
     [InlineData("--threads", "0")]
     [InlineData("--isa", "avx9")]
+    [InlineData("--rows", "256,abc")]
+    [InlineData("--rows", "0")]
     public void BenchGemm_BadOptions_OneLineErrorNonZeroExit(params string[] options)
     {
         var (exit, _, stderr) = CliProcess.Run(["bench", "gemm", .. options]);
