@@ -1,5 +1,6 @@
 // `nexttoken bench train` through the real command line: the JSON contract of its last line and its bad-input errors.
 using System.Text.Json;
+using NextToken.Tests.Data;
 
 namespace NextToken.Tests.Cli;
 
@@ -28,7 +29,8 @@ public sealed class BenchTrainCommandTests
     public void BenchTrain_ReferenceLog_PrintsOpenBlasTimeOfTheSameProducts()
     {
         // Every product of a 2-layer, 32-wide, vocabulary-50 model at 2 x 8 = 16 rows, at 10 GFLOP/s in the "log".
-        string path = Path.Combine(Path.GetTempPath(), $"nt-blas-{Guid.NewGuid():N}.log");
+        using var dir = new TempDir();
+        string path = dir.File("blas.log");
         var lines = new List<string>();
         foreach (var (c, oc) in new[] { (32, 96), (32, 32), (32, 128), (128, 32), (32, 50) })
         {
@@ -37,30 +39,26 @@ public sealed class BenchTrainCommandTests
             lines.Add($"x\tl_bwd_dw\tM={oc}\tN={c}\tK=16\tmedian=10.0\tmin=1\tmax=1\treps=1");
         }
         File.WriteAllLines(path, lines);
-        try
-        {
-            var r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
-                                   "--batch", "2", "--seq", "8", "--steps", "2", "--warmup-steps", "1", "--reference-gflops", "100", "--reference-log", path, "--json");
-            Assert.True(r.Exit == 0, r.Err);
-            using var doc = JsonDocument.Parse(CliProcess.LastLine(r.Out));
-            var o = doc.RootElement;
-            // FLOPs of the products: 3 products x 2·16·(per-layer C·OC of the 4 linears x 2 layers + the LM head).
-            double flop = 3 * 2.0 * 16 * (2 * (32 * 96 + 32 * 32 + 32 * 128 + 128 * 32) + 32 * 50);
-            Assert.Equal(flop / 10.0 / 1e6, o.GetProperty("openblas_matmul_ms").GetDouble(), 3);
-            Assert.Equal(10.0, o.GetProperty("openblas_step_mix_gflops").GetDouble(), 2);
-            double ours = o.GetProperty("phase_seconds_per_step").GetProperty("matmul").GetDouble() * 1000;
-            double expected = o.GetProperty("openblas_matmul_ms").GetDouble() / ours; // ours is rounded to 10 µs in the JSON
-            Assert.InRange(o.GetProperty("matmul_ratio_to_openblas").GetDouble(), 0.8 * expected, 1.25 * expected);
+        var r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
+                               "--batch", "2", "--seq", "8", "--steps", "2", "--warmup-steps", "1", "--reference-gflops", "100", "--reference-log", path, "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        using var doc = JsonDocument.Parse(CliProcess.LastLine(r.Out));
+        var o = doc.RootElement;
+        // FLOPs of the products: 3 products x 2·16·(per-layer C·OC of the 4 linears x 2 layers + the LM head).
+        double flop = 3 * 2.0 * 16 * (2 * (32 * 96 + 32 * 32 + 32 * 128 + 128 * 32) + 32 * 50);
+        Assert.Equal(flop / 10.0 / 1e6, o.GetProperty("openblas_matmul_ms").GetDouble(), 3);
+        Assert.Equal(10.0, o.GetProperty("openblas_step_mix_gflops").GetDouble(), 2);
+        double ours = o.GetProperty("phase_seconds_per_step").GetProperty("matmul").GetDouble() * 1000;
+        double expected = o.GetProperty("openblas_matmul_ms").GetDouble() / ours; // ours is rounded to 10 µs in the JSON
+        Assert.InRange(o.GetProperty("matmul_ratio_to_openblas").GetDouble(), 0.8 * expected, 1.25 * expected);
 
-            // A log without this run's shapes names the missing one.
-            File.WriteAllLines(path, lines.Take(3));
-            r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
-                               "--batch", "2", "--seq", "8", "--steps", "1", "--reference-log", path);
-            Assert.NotEqual(0, r.Exit);
-            Assert.StartsWith("error:", r.Err.Trim());
-            Assert.Contains("no forward at N=16 C=32 OC=32", r.Err);
-        }
-        finally { File.Delete(path); }
+        // A log without this run's shapes names the missing one.
+        File.WriteAllLines(path, lines.Take(3));
+        r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
+                           "--batch", "2", "--seq", "8", "--steps", "1", "--reference-log", path);
+        Assert.NotEqual(0, r.Exit);
+        Assert.StartsWith("error:", r.Err.Trim());
+        Assert.Contains("no forward at N=16 C=32 OC=32", r.Err);
     }
 
     [Theory]

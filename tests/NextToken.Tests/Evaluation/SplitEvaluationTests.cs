@@ -2,6 +2,7 @@
 using NextToken.Model;
 using NextToken.Tensors;
 using NextToken.Evaluation;
+using NextToken.Generation;
 
 namespace NextToken.Tests.Evaluation;
 
@@ -19,18 +20,14 @@ public sealed class SplitEvaluationTests
         return t;
     }
 
-    // -log p(tokens[j] | tokens[from..j-1]) from the logits of a single forward over exactly that context, in double.
+    // -log p(tokens[j] | tokens[from..j-1]) from the logits of a single forward over exactly that context (log-sum-exp in double).
     private static double TargetLoss(GptModel model, int[] tokens, int from, int j)
     {
         int T = j - from;
         var logits = new float[T * model.VocabSize];
         model.ForwardLogits(tokens.AsSpan(from, T), 1, T, logits);
         var row = logits.AsSpan((T - 1) * model.VocabSize, model.VocabSize);
-        double max = double.NegativeInfinity;
-        foreach (float x in row) max = Math.Max(max, x);
-        double sum = 0;
-        foreach (float x in row) sum += Math.Exp(x - max);
-        return -(row[tokens[j]] - max - Math.Log(sum));
+        return Sampling.LogSumExp(row) - row[tokens[j]];
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 // `nexttoken bench gemm` through the real CLI: the JSON contract of its last line, and clear errors on bad input.
 using System.Text.Json;
 using NextToken.Tests.Cli;
+using NextToken.Tests.Data;
 
 namespace NextToken.Tests.Kernels;
 
@@ -42,7 +43,8 @@ public sealed class GemmBenchCommandTests
     [Fact]
     public void ReadReferenceLog_MapsTheThreeProductsAndThePaddedVocabulary()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"nt-blas-{Guid.NewGuid():N}.log");
+        using var dir = new TempDir();
+        string path = dir.File("blas.log");
         File.WriteAllLines(path,
         [
             "=== 3. cblas_sgemm GFLOP/s",
@@ -52,47 +54,40 @@ public sealed class GemmBenchCommandTests
             "openblas-SkylakeX-2t\tlmhead_fwd\tM=256\tN=50304\tK=768\tmedian=300.0\tmin=290.0\tmax=310.0\treps=5",
             "openblas-SkylakeX-2t\tsummary\tBT=256\tgpt2_124m_step_mix_gflops=260.0\tgemm_ms_per_step=1.0",
         ]);
-        try
-        {
-            var map = NextToken.Cli.Commands.BenchGemmCommand.ReadReferenceLog(new FileInfo(path));
-            Assert.Equal(250.5, map[("forward", 256, 768, 3072)]);
-            Assert.Equal(200.0, map[("input_grad", 256, 768, 3072)]);
-            Assert.Equal(150.0, map[("weight_grad", 256, 768, 3072)]);
-            Assert.Equal(300.0, map[("forward", 256, 768, 50257)]);
-            Assert.Equal(300.0, map[("forward", 256, 768, 50304)]);
-            Assert.Equal(5, map.Count);
-        }
-        finally { File.Delete(path); }
+        var map = NextToken.Cli.Commands.BenchGemmCommand.ReadReferenceLog(new FileInfo(path));
+        Assert.Equal(250.5, map[("forward", 256, 768, 3072)]);
+        Assert.Equal(200.0, map[("input_grad", 256, 768, 3072)]);
+        Assert.Equal(150.0, map[("weight_grad", 256, 768, 3072)]);
+        Assert.Equal(300.0, map[("forward", 256, 768, 50257)]);
+        Assert.Equal(300.0, map[("forward", 256, 768, 50304)]);
+        Assert.Equal(5, map.Count);
     }
 
     [Fact]
     public void BenchGemm_ReferenceLog_PrintsPerShapeRatios()
     {
-        string path = Path.Combine(Path.GetTempPath(), $"nt-blas-{Guid.NewGuid():N}.log");
+        using var dir = new TempDir();
+        string path = dir.File("blas.log");
         File.WriteAllLines(path,
         [
             "x\ta_fwd\tM=33\tN=17\tK=65\tmedian=10.0\tmin=1\tmax=1\treps=1",
             "x\ta_bwd_dx\tM=33\tN=65\tK=17\tmedian=20.0\tmin=1\tmax=1\treps=1",
             "x\ta_bwd_dw\tM=17\tN=65\tK=33\tmedian=40.0\tmin=1\tmax=1\treps=1",
         ]);
-        try
+        var (exit, stdout, stderr) = CliProcess.Run("bench", "gemm", "--n", "33", "--c", "65", "--oc", "17", "--reps", "1", "--reference-log", path, "--json");
+        Assert.True(exit == 0, stderr);
+        using var doc = JsonDocument.Parse(CliProcess.LastLine(stdout));
+        var shapes = doc.RootElement.GetProperty("shapes").EnumerateArray().ToList();
+        double[] blas = [10.0, 20.0, 40.0];
+        for (int i = 0; i < 3; i++)
         {
-            var (exit, stdout, stderr) = CliProcess.Run("bench", "gemm", "--n", "33", "--c", "65", "--oc", "17", "--reps", "1", "--reference-log", path, "--json");
-            Assert.True(exit == 0, stderr);
-            using var doc = JsonDocument.Parse(CliProcess.LastLine(stdout));
-            var shapes = doc.RootElement.GetProperty("shapes").EnumerateArray().ToList();
-            double[] blas = [10.0, 20.0, 40.0];
-            for (int i = 0; i < 3; i++)
-            {
-                Assert.Equal(blas[i], shapes[i].GetProperty("openblas_gflops").GetDouble());
-                // gflops is rounded to 0.01 in the JSON, the ratio to 1e-4: compare with a tolerance, not by rounding.
-                Assert.Equal(shapes[i].GetProperty("gflops").GetDouble() / blas[i], shapes[i].GetProperty("ratio_to_openblas").GetDouble(), 0.002);
-            }
-            double worst = shapes.Min(s => s.GetProperty("ratio_to_openblas").GetDouble());
-            Assert.Equal(worst, doc.RootElement.GetProperty("worst_shape_ratio_to_openblas").GetDouble(), 0.002);
-            Assert.Contains("against OpenBLAS on the same shapes", stdout);
+            Assert.Equal(blas[i], shapes[i].GetProperty("openblas_gflops").GetDouble());
+            // gflops is rounded to 0.01 in the JSON, the ratio to 1e-4: compare with a tolerance, not by rounding.
+            Assert.Equal(shapes[i].GetProperty("gflops").GetDouble() / blas[i], shapes[i].GetProperty("ratio_to_openblas").GetDouble(), 0.002);
         }
-        finally { File.Delete(path); }
+        double worst = shapes.Min(s => s.GetProperty("ratio_to_openblas").GetDouble());
+        Assert.Equal(worst, doc.RootElement.GetProperty("worst_shape_ratio_to_openblas").GetDouble(), 0.002);
+        Assert.Contains("against OpenBLAS on the same shapes", stdout);
     }
 
     [Fact]
@@ -102,14 +97,12 @@ public sealed class GemmBenchCommandTests
         Assert.NotEqual(0, exit);
         Assert.StartsWith("error: ", stderr);
         Assert.Contains("does not exist", stderr);
-        string empty = Path.GetTempFileName();
-        try
-        {
-            (exit, _, stderr) = CliProcess.Run("bench", "gemm", "--n", "3", "--c", "3", "--oc", "3", "--reference-log", empty);
-            Assert.NotEqual(0, exit);
-            Assert.Contains("no gemm shape lines", stderr);
-            Assert.Single(stderr.TrimEnd().Split('\n'));
-        }
-        finally { File.Delete(empty); }
+        using var dir = new TempDir();
+        string empty = dir.File("empty.log");
+        File.WriteAllText(empty, "");
+        (exit, _, stderr) = CliProcess.Run("bench", "gemm", "--n", "3", "--c", "3", "--oc", "3", "--reference-log", empty);
+        Assert.NotEqual(0, exit);
+        Assert.Contains("no gemm shape lines", stderr);
+        Assert.Single(stderr.TrimEnd().Split('\n'));
     }
 }
