@@ -18,6 +18,8 @@ public sealed record GptConfig
     public int Layers { get; init; } = 12;
     /// <summary>Attention heads per block (NH); must divide <see cref="EmbeddingSize"/>.</summary>
     public int Heads { get; init; } = 12;
+    /// <summary>Key/value heads (NKV): 0 means <see cref="Heads"/> (multi-head); fewer is grouped-query attention, 1 is multi-query. Must divide <see cref="Heads"/>.</summary>
+    public int KvHeads { get; init; }
     /// <summary>Residual stream width (C).</summary>
     public int EmbeddingSize { get; init; } = 768;
     /// <summary>Dropout probability on embeddings, attention output and MLP output during training.</summary>
@@ -32,9 +34,17 @@ public sealed record GptConfig
     /// <summary>Learned, sinusoidal or rotary positions.</summary>
     [JsonConverter(typeof(JsonStringEnumConverter<PositionEncoding>))]
     public PositionEncoding Positions { get; init; } = PositionEncoding.Learned;
-    /// <summary>MLP hidden width as a multiple of C (4 in every GPT).</summary>
+    /// <summary>MLP hidden width as a multiple of C (4 in every GPT); ignored when <see cref="MlpHiddenSize"/> is set.</summary>
     public int MlpRatio { get; init; } = 4;
-    /// <summary>LayerNorm epsilon (1e-5 as in GPT-2).</summary>
+    /// <summary>MLP hidden width F when not a multiple of C (SwiGLU models: 1536 in SmolLM2-135M); 0 means <see cref="MlpRatio"/> · C.</summary>
+    public int MlpHiddenSize { get; init; }
+    /// <summary>GELU MLP (GPT) or SwiGLU (LLaMA family).</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<MlpKind>))]
+    public MlpKind Mlp { get; init; } = MlpKind.Gelu;
+    /// <summary>LayerNorm (GPT) or RMSNorm (LLaMA family); RMSNorm has no bias whatever <see cref="Bias"/> says.</summary>
+    [JsonConverter(typeof(JsonStringEnumConverter<NormKind>))]
+    public NormKind NormKind { get; init; } = NormKind.LayerNorm;
+    /// <summary>Normalisation epsilon, LayerNorm or RMSNorm (1e-5 as in GPT-2 and SmolLM2).</summary>
     public float LayerNormEpsilon { get; init; } = 1e-5f;
     /// <summary>RoPE base frequency (10000 in RoFormer).</summary>
     public float RotaryBase { get; init; } = 10000f;
@@ -45,8 +55,14 @@ public sealed record GptConfig
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
     /// <summary>Vocabulary rounded up to a multiple of 64 so the LM head's GEMM tiles evenly; rows past <see cref="VocabSize"/> are zero and never produce logits.</summary>
     [JsonIgnore] public int PaddedVocabSize => (VocabSize + 63) / 64 * 64;
-    /// <summary>MLP hidden width.</summary>
-    [JsonIgnore] public int MlpSize => MlpRatio * EmbeddingSize;
+    /// <summary>MLP hidden width (F).</summary>
+    [JsonIgnore] public int MlpSize => MlpHiddenSize > 0 ? MlpHiddenSize : MlpRatio * EmbeddingSize;
+    /// <summary>Key/value heads actually used (NKV).</summary>
+    [JsonIgnore] public int KvHeadCount => KvHeads > 0 ? KvHeads : Heads;
+    /// <summary>Width of the fused q, k, v projection: (NH + 2·NKV) · HS.</summary>
+    [JsonIgnore] public int QkvSize => (Heads + 2 * KvHeadCount) * HeadSize;
+    /// <summary>Width of the keys (and of the values) of one position: NKV · HS (what a KV cache stores per layer).</summary>
+    [JsonIgnore] public int KvSize => KvHeadCount * HeadSize;
     /// <summary>True when the model ends with a LayerNorm (pre-LN models).</summary>
     [JsonIgnore] public bool FinalNorm => Norm == NormPlacement.Pre;
 
@@ -59,7 +75,10 @@ public sealed record GptConfig
         if (Heads < 1) throw new ArgumentException($"heads must be at least 1 (got {Heads})");
         if (EmbeddingSize < 1) throw new ArgumentException($"embedding width must be at least 1 (got {EmbeddingSize})");
         if (EmbeddingSize % Heads != 0)
-            throw new ArgumentException($"heads ({Heads}) must divide the embedding width ({EmbeddingSize}); try --heads {LargestDivisor(EmbeddingSize, Heads)}");
+            throw new ArgumentException($"heads ({Heads}) must divide the embedding width ({EmbeddingSize}); {LargestDivisor(EmbeddingSize, Heads)} heads would");
+        if (KvHeads < 0 || (KvHeads > 0 && Heads % KvHeads != 0))
+            throw new ArgumentException($"key/value heads ({KvHeads}) must divide the heads ({Heads}); 0 means as many as the heads");
+        if (MlpHiddenSize < 0) throw new ArgumentException($"MLP hidden size must be 0 (use the ratio) or positive (got {MlpHiddenSize})");
         if (Positions == PositionEncoding.Rotary && HeadSize % 2 != 0)
             throw new ArgumentException($"rotary positions need an even head size (embedding {EmbeddingSize} / heads {Heads} = {HeadSize})");
         if (Dropout is < 0 or >= 1) throw new ArgumentException($"dropout must be in [0, 1) (got {Dropout})");

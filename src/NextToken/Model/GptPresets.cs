@@ -23,8 +23,18 @@ public static class GptPresets
         ["gpt3-xl"] = Gpt2Base with { ContextLength = 2048, Layers = 24, Heads = 24, EmbeddingSize = 2048 },
         ["gpt3-2.7b"] = Gpt2Base with { ContextLength = 2048, Layers = 32, Heads = 32, EmbeddingSize = 2560 },
         ["gpt3-6.7b"] = Gpt2Base with { ContextLength = 2048, Layers = 32, Heads = 32, EmbeddingSize = 4096 },
-        ["gpt3-13b"] = Gpt2Base with { ContextLength = 2048, Layers = 40, Heads = 40, EmbeddingSize = 5140 },
+        // Table 2.1 prints d_model = 5140 for 13B, but 40 heads x 128 = 5120 (the table's own d_head), which is also
+        // what gives the stated 13B parameters; 5140 is a known typo (40 does not divide it).
+        ["gpt3-13b"] = Gpt2Base with { ContextLength = 2048, Layers = 40, Heads = 40, EmbeddingSize = 5120 },
         ["gpt3-175b"] = Gpt2Base with { ContextLength = 2048, Layers = 96, Heads = 96, EmbeddingSize = 12288 },
+        // SmolLM2-135M (Hugging Face, LLaMA architecture): 30 x 576, 9 heads with 3 key/value heads (grouped-query),
+        // SwiGLU 1536, RMSNorm eps 1e-5, RoPE base 10000, tied embeddings, no biases, 49,152 tokens: 134,515,008 parameters.
+        ["smollm2-135m"] = new GptConfig
+        {
+            VocabSize = 49152, ContextLength = 2048, Layers = 30, Heads = 9, KvHeads = 3, EmbeddingSize = 576, MlpHiddenSize = 1536,
+            Mlp = MlpKind.SwiGlu, NormKind = NormKind.RmsNorm, Positions = PositionEncoding.Rotary, RotaryBase = 10000f, Bias = false,
+            TiedEmbeddings = true, LayerNormEpsilon = 1e-5f, InitStd = 0.02f,
+        },
         // Small models: nanoGPT's Shakespeare-char (6 x 384, ctx 256) and its CPU recipe (4 x 128, ctx 64).
         ["char-small"] = new GptConfig { VocabSize = 65, ContextLength = 256, Layers = 6, Heads = 6, EmbeddingSize = 384 },
         ["char-tiny"] = new GptConfig { VocabSize = 65, ContextLength = 64, Layers = 4, Heads = 4, EmbeddingSize = 128 },
