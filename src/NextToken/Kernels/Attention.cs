@@ -1,3 +1,4 @@
+#pragma warning disable CS0419 // TEMPORARY: the new overloads live in PendingShims.cs until the generalised kernel lands
 // Attention: fused causal multi-head self-attention (flash-style: O(T) memory per head), forward and backward,
 // plus the KV-cache decode form.
 using System.Numerics.Tensors;
@@ -21,7 +22,7 @@ namespace NextToken.Kernels;
 /// Scores are computed against a transposed copy of the keys (HS, T) so each score vector is a register
 /// accumulator of broadcast(q[d]) × row d (no horizontal sums); P·V accumulates rows of v in registers.
 /// </summary>
-public static unsafe class Attention
+public static unsafe partial class Attention
 {
     // Query rows per backward block (dK/dV are accumulated over a block of rows at once).
     private const int BackwardRows = 16;

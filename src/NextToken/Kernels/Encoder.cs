@@ -1,50 +1,47 @@
-// Encoder: token embedding plus (optionally) position embedding, forward and backward.
+// Encoder: token embedding plus (optionally) position embedding, forward and backward, with explicit positions.
 using System.Numerics.Tensors;
 
 namespace NextToken.Kernels;
 
-/// <summary>Embedding lookup: out[b,t,:] = wte[tokens[b,t],:] + wpe[pos0 + t,:].</summary>
-public static unsafe class Encoder
+/// <summary>Embedding lookup: out[n,:] = wte[tokens[n],:] + wpe[positions[n],:].</summary>
+public static class Encoder
 {
     /// <summary>
-    /// tokens is (B, T) ids; wte is (V, C); wpe is (maxT, C) or empty (rotary models); outp is (B, T, C).
-    /// <paramref name="positionOffset"/> is the position of t = 0 (a KV cache's length during generation).
+    /// tokens is (N) ids; wte is (V, C); wpe is (maxT, C) or empty (rotary models); positions is (N), the position of
+    /// each row (row-relative, restarting in each packed document, or a KV cache's length plus the row); outp is (N, C).
     /// </summary>
-    public static void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<float> wte, ReadOnlySpan<float> wpe, Span<float> outp,
-                               int B, int T, int C, int positionOffset = 0)
+    public static void Forward(ReadOnlySpan<int> tokens, ReadOnlySpan<float> wte, ReadOnlySpan<float> wpe, ReadOnlySpan<int> positions,
+                               Span<float> outp, int N, int C)
     {
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++)
-            {
-                int id = tokens[b * T + t];
-                var o = outp.Slice((b * T + t) * C, C);
-                var e = wte.Slice(id * C, C);
-                if (wpe.IsEmpty) e.CopyTo(o);
-                else TensorPrimitives.Add(e, wpe.Slice((positionOffset + t) * C, C), o);
-            }
+        for (int n = 0; n < N; n++)
+        {
+            var o = outp.Slice(n * C, C);
+            var e = wte.Slice(tokens[n] * C, C);
+            if (wpe.IsEmpty) e.CopyTo(o);
+            else TensorPrimitives.Add(e, wpe.Slice(positions[n] * C, C), o);
+        }
     }
 
     /// <summary>
-    /// dout is (B, T, C). Accumulates dwte (V, C) at the used rows and dwpe (maxT, C) (empty to skip: fixed or no
-    /// position table). Runs serially so repeated tokens add in a fixed order (bit-identical runs).
+    /// dout is (N, C). Accumulates dwte (V, C) at the used rows and dwpe (maxT, C) at the used positions (either empty
+    /// to skip: frozen, fixed or no table). Runs serially so repeated tokens add in a fixed order (bit-identical runs).
     /// </summary>
-    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<int> tokens, Span<float> dwte, Span<float> dwpe, int B, int T, int C)
+    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<int> tokens, ReadOnlySpan<int> positions, Span<float> dwte, Span<float> dwpe, int N, int C)
     {
-        for (int b = 0; b < B; b++)
-            for (int t = 0; t < T; t++)
+        for (int n = 0; n < N; n++)
+        {
+            var d = dout.Slice(n * C, C);
+            if (!dwte.IsEmpty)
             {
-                var d = dout.Slice((b * T + t) * C, C);
-                if (!dwte.IsEmpty)
-                {
-                    var w = dwte.Slice(tokens[b * T + t] * C, C);
-                    TensorPrimitives.Add(w, d, w);
-                }
-                if (!dwpe.IsEmpty)
-                {
-                    var p = dwpe.Slice(t * C, C);
-                    TensorPrimitives.Add(p, d, p);
-                }
+                var w = dwte.Slice(tokens[n] * C, C);
+                TensorPrimitives.Add(w, d, w);
             }
+            if (!dwpe.IsEmpty)
+            {
+                var p = dwpe.Slice(positions[n] * C, C);
+                TensorPrimitives.Add(p, d, p);
+            }
+        }
     }
 
     /// <summary>Fills table (maxT, C) with the fixed sinusoidal encoding of Vaswani et al. 2017, section 3.5.</summary>

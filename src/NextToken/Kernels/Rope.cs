@@ -1,4 +1,4 @@
-// Rope: rotary position embeddings on the q and k parts of a fused QKV buffer, forward and backward.
+// Rope: rotary position embeddings on the q and k heads of a fused QKV buffer, forward and backward, at explicit positions.
 namespace NextToken.Kernels;
 
 /// <summary>
@@ -21,22 +21,22 @@ public static class Rope
     }
 
     /// <summary>
-    /// x is (rows, stride); the C columns starting at <paramref name="offset"/> of each row are rotated in place
-    /// (offset 0 for q and C for k in a (B*T, 3C) QKV buffer). Row r sits at position pos0 + r % T.
-    /// <paramref name="inverse"/> applies the transpose rotation (the backward pass of a rotation).
+    /// x is (rows, stride); the <paramref name="heads"/> heads of HS columns starting at column 0 of each row are rotated
+    /// in place (in a fused (N, (NH + 2·NKV)·HS) QKV buffer: NH + NKV heads, the queries and the keys). Row r sits at
+    /// <paramref name="positions"/>[r]. <paramref name="inverse"/> applies the transpose rotation (the backward pass).
     /// </summary>
-    public static void Apply(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, int rows, int T, int stride,
-                             int offset, int C, int NH, int pos0, bool inverse)
+    public static void Apply(Span<float> x, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, ReadOnlySpan<int> positions,
+                             int rows, int stride, int heads, int HS, bool inverse)
     {
-        int HS = C / NH, half = HS / 2;
+        int half = HS / 2;
         float sign = inverse ? -1f : 1f;
         for (int r = 0; r < rows; r++)
         {
-            int pos = pos0 + r % T;
+            int pos = positions[r];
             var c = cos.Slice(pos * half, half);
             var s = sin.Slice(pos * half, half);
-            var row = x.Slice(r * stride + offset, C);
-            for (int h = 0; h < NH; h++)
+            var row = x.Slice(r * stride, heads * HS);
+            for (int h = 0; h < heads; h++)
                 for (int i = 0; i < half; i++)
                 {
                     int j = h * HS + 2 * i;

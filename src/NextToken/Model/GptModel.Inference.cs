@@ -1,6 +1,8 @@
-// GptModel.Inference: incremental forward over KV caches for generation (ICausalLm).
+// GptModel.Inference: incremental forward over KV caches for generation (ICausalLm) — the training blocks, new rows only.
 using System.Collections.Concurrent;
 using NextToken.Kernels;
+using NextToken.Model.Blocks;
+using NextToken.Tensors;
 
 namespace NextToken.Model;
 
@@ -9,17 +11,34 @@ public sealed partial class GptModel
     // Scratch for inference, pooled so concurrent generators (the server) never share buffers and a step allocates nothing.
     private readonly ConcurrentBag<InferenceScratch> _scratchPool = new();
 
-    private sealed class InferenceScratch(int rows, int C, int F)
+    // One block's activations for R rows, reused by every layer (each block reads its input before writing its output),
+    // plus the embedding, the final hidden state, contiguous queries for the decode kernel and the positions.
+    private sealed class InferenceScratch
     {
-        public readonly int Rows = rows;
-        public readonly float[] X = new float[rows * C], Ln = new float[rows * C], Qkv = new float[rows * 3 * C], Q = new float[rows * C],
-            Atty = new float[rows * C], Tmp = new float[rows * C], Fch = new float[rows * F], FchGelu = new float[rows * F],
-            Hidden = new float[rows * C], Mean = new float[rows], Rstd = new float[rows];
-        public readonly int[] Positions = new int[rows];
+        public readonly int Rows;
+        public readonly float[] Data;
+        public readonly int[] Positions;
+        public readonly TensorSlot Encoded, Hidden, Mean, Rstd, Query, Last;
+        public readonly BlockActivations Block;
+
+        public InferenceScratch(GptConfig cfg, int rows)
+        {
+            Rows = rows;
+            int C = cfg.EmbeddingSize;
+            var layout = new TensorLayout();
+            TensorSlot Add(string n, params int[] s) => layout.Add(n, TensorKind.Activation, s);
+            Encoded = Add("encoded", rows, C); Hidden = Add("hidden", rows, C); Mean = Add("mean", rows); Rstd = Add("rstd", rows);
+            Query = Add("query", rows, cfg.Heads * cfg.HeadSize); Last = Add("last", rows, C);
+            Block = BlockActivations.Declare(layout, "block.", cfg, rows, 1, Add("proj", rows, C), dropout: false);
+            Data = new float[layout.Size];
+            Positions = new int[rows];
+        }
+
+        public Span<float> this[TensorSlot s] => Data.AsSpan((int)s.Offset, (int)s.Length);
     }
 
     /// <inheritdoc/>
-    public KvCache CreateCache() => new(Config.Layers, Config.ContextLength, Config.EmbeddingSize);
+    public KvCache CreateCache() => new(Config.Layers, Config.ContextLength, Config.KvSize);
 
     /// <inheritdoc/>
     public void Forward(KvCache cache, ReadOnlySpan<int> tokens, Span<float> logits, bool allPositions = false, Span<float> lastHidden = default)
@@ -43,87 +62,48 @@ public sealed partial class GptModel
 
     private void Run(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, int perCache, Span<float> logits, bool allPositions, Span<float> lastHidden)
     {
-        int C = Config.EmbeddingSize, F = Config.MlpSize, NH = Config.Heads, V = Config.VocabSize, R = caches.Length * perCache;
-        float eps = Config.LayerNormEpsilon;
-        bool pre = Config.Norm == NormPlacement.Pre;
+        int C = Config.EmbeddingSize, V = Config.VocabSize, R = caches.Length * perCache;
         CheckTokens(tokens, "input token");
         foreach (var c in caches)
         {
-            if (c.Layers != Config.Layers || c.Width != C || c.Capacity != Config.ContextLength)
+            if (c.Layers != Config.Layers || c.Width != Config.KvSize || c.Capacity != Config.ContextLength)
                 throw new ArgumentException("this KV cache was created for a different model");
             if (c.Length + perCache > c.Capacity)
                 throw new InvalidOperationException($"the context is full: {c.Length} + {perCache} positions exceed the model's context length {c.Capacity}");
         }
-        if (!_scratchPool.TryTake(out var s) || s.Rows < R) s = new InferenceScratch(Math.Max(R, 1), C, F);
+        if (!_scratchPool.TryTake(out var s) || s.Rows < R) s = new InferenceScratch(Config, Math.Max(R, 1));
         try
         {
-            var x = s.X.AsSpan(0, R * C);
-            var ln = s.Ln.AsSpan(0, R * C);
-            var qkv = s.Qkv.AsSpan(0, R * 3 * C);
-            var q = s.Q.AsSpan(0, R * C);
-            var atty = s.Atty.AsSpan(0, R * C);
-            var tmp = s.Tmp.AsSpan(0, R * C);
-            var fch = s.Fch.AsSpan(0, R * F);
-            var fchg = s.FchGelu.AsSpan(0, R * F);
-            var mean = s.Mean.AsSpan(0, R);
-            var rstd = s.Rstd.AsSpan(0, R);
             var pos = s.Positions.AsSpan(0, R);
             for (int r = 0; r < R; r++) pos[r] = caches[r / perCache].Length + r % perCache;
+            var ctx = new BlockContext
+            {
+                Ps = _ps, A = s.Data, B = R, T = 1, N = R, Positions = pos, Caches = caches, PerCache = perCache,
+                DecodeQ = s[s.Query][..(R * Config.Heads * Config.HeadSize)],
+            };
+            ctx.Rng = ref DropoutRng;
 
-            // Embeddings.
-            ReadOnlySpan<float> posTable = _wpe is not null ? P(_wpe) : _fixedPositions;
-            for (int r = 0; r < R; r++)
-                Encoder.Forward(tokens.Slice(r, 1), P(_wte), posTable, x.Slice(r * C, C), 1, 1, C, pos[r]);
-
+            var x = s[s.Encoded][..(R * C)];
+            Encoder.Forward(tokens, _ps.P(_arch.TokenEmbedding), PositionTable, pos, x, R, C);
+            ReadOnlySpan<float> h = x;
             for (int l = 0; l < Config.Layers; l++)
             {
-                var w = _layers[l];
-                ReadOnlySpan<float> attnIn = x;
-                if (pre) { LayerNorm.Forward(x, P(w.Ln1W), P(w.Ln1B), ln, mean, rstd, R, C, eps); attnIn = ln; }
-                MatmulForward(attnIn, P(w.Attn), P(w.AttnB), qkv, R, C, 3 * C);
-                for (int r = 0; r < R; r++)
-                {
-                    var row = qkv.Slice(r * 3 * C, 3 * C);
-                    if (_ropeCos is not null)
-                    {
-                        Rope.Apply(row, _ropeCos, _ropeSin, 1, 1, 3 * C, 0, C, NH, pos[r], inverse: false);
-                        Rope.Apply(row, _ropeCos, _ropeSin, 1, 1, 3 * C, C, C, NH, pos[r], inverse: false);
-                    }
-                    var cache = caches[r / perCache];
-                    row[..C].CopyTo(q.Slice(r * C, C));
-                    row.Slice(C, C).CopyTo(cache.LayerKeys(l).Slice(pos[r] * C, C));
-                    row.Slice(2 * C, C).CopyTo(cache.LayerValues(l).Slice(pos[r] * C, C));
-                }
-                for (int ci = 0; ci < caches.Length; ci++)
-                {
-                    int tk = caches[ci].Length + perCache;
-                    Attention.Decode(q.Slice(ci * perCache * C, perCache * C), caches[ci].LayerKeys(l)[..(tk * C)], caches[ci].LayerValues(l)[..(tk * C)],
-                                     atty.Slice(ci * perCache * C, perCache * C), perCache, tk, C, NH);
-                }
-                MatmulForward(atty, P(w.AttnProj), P(w.AttnProjB), tmp, R, C, C);
-                Residual.Forward(x, tmp, x, R * C);
-                ReadOnlySpan<float> mlpIn;
-                if (pre) { LayerNorm.Forward(x, P(w.Ln2W), P(w.Ln2B), ln, mean, rstd, R, C, eps); mlpIn = ln; }
-                else { LayerNorm.Forward(x, P(w.Ln1W), P(w.Ln1B), ln, mean, rstd, R, C, eps); ln.CopyTo(x); mlpIn = x; }
-                MatmulForward(mlpIn, P(w.Fc), P(w.FcB), fch, R, C, F);
-                Gelu.Forward(fch, fchg, R * F);
-                MatmulForward(fchg, P(w.FcProj), P(w.FcProjB), tmp, R, F, C);
-                Residual.Forward(x, tmp, x, R * C);
-                if (!pre) { LayerNorm.Forward(x, P(w.Ln2W), P(w.Ln2B), ln, mean, rstd, R, C, eps); ln.CopyTo(x); }
+                ctx.Layer = l;
+                _arch.Blocks[l].Forward(in ctx, h, s.Block);
+                h = s[s.Block.Out][..(R * C)];
             }
             foreach (var c in caches) c.Length += perCache;
 
-            var hidden = s.Hidden.AsSpan(0, R * C);
-            if (Config.FinalNorm) LayerNorm.Forward(x, P(_lnfW!), P(_lnfB), hidden, mean, rstd, R, C, eps);
-            else x.CopyTo(hidden);
-            var wHead = P(_lmHead)[..(V * C)];
-            if (allPositions) MatmulForward(hidden, wHead, default, logits, R, C, V);
+            var hidden = s[s.Hidden][..(R * C)];
+            if (_arch.FinalNorm is { } lnf) lnf.Forward(_ps, h, hidden, s[s.Mean], s[s.Rstd], R);
+            else h.CopyTo(hidden);
+            if (allPositions) Matmul.Forward(hidden, HeadWeight, default, logits, R, C, V);
             else
             {
                 // Only each sequence's last position needs logits: gather those rows first.
-                var last = tmp[..(caches.Length * C)];
+                var last = s[s.Last][..(caches.Length * C)];
                 for (int ci = 0; ci < caches.Length; ci++) hidden.Slice((ci * perCache + perCache - 1) * C, C).CopyTo(last.Slice(ci * C, C));
-                MatmulForward(last, wHead, default, logits, caches.Length, C, V);
+                Matmul.Forward(last, HeadWeight, default, logits, caches.Length, C, V);
             }
             if (!lastHidden.IsEmpty) hidden.Slice((R - 1) * C, C).CopyTo(lastHidden);
         }

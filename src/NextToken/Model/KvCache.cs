@@ -2,8 +2,9 @@
 namespace NextToken.Model;
 
 /// <summary>
-/// Cached attention keys and values of one sequence. <c>Keys</c> and <c>Values</c> are (L, Capacity, C) with
-/// heads interleaved along C as in the QKV projection (head h owns columns h*HS .. h*HS+HS-1). For rotary models
+/// Cached attention keys and values of one sequence. <c>Keys</c> and <c>Values</c> are (L, Capacity, W) with W = NKV·HS,
+/// the key/value heads side by side as in the QKV projection (head h owns columns h*HS .. h*HS+HS-1), so a
+/// grouped-query model caches NKV heads, not NH. For rotary models
 /// the cached keys are already rotated. <see cref="Truncate"/> rolls back (speculative decoding's rejections);
 /// <see cref="CopyFrom"/> forks (beam search).
 /// </summary>
@@ -26,18 +27,18 @@ public sealed class KvCache
     public int Layers { get; }
     /// <summary>Maximum number of positions (the model's context length).</summary>
     public int Capacity { get; }
-    /// <summary>Key/value width per position (C).</summary>
+    /// <summary>Key/value width per position (NKV·HS: C for multi-head attention).</summary>
     public int Width { get; }
     /// <summary>Number of positions filled so far.</summary>
     public int Length { get; internal set; }
-    /// <summary>Keys, (L, Capacity, C).</summary>
+    /// <summary>Keys, (L, Capacity, W).</summary>
     public float[] Keys { get; }
-    /// <summary>Values, (L, Capacity, C).</summary>
+    /// <summary>Values, (L, Capacity, W).</summary>
     public float[] Values { get; }
 
-    /// <summary>Keys of layer <paramref name="layer"/>, (Capacity, C).</summary>
+    /// <summary>Keys of layer <paramref name="layer"/>, (Capacity, W).</summary>
     public Span<float> LayerKeys(int layer) => Keys.AsSpan(layer * Capacity * Width, Capacity * Width);
-    /// <summary>Values of layer <paramref name="layer"/>, (Capacity, C).</summary>
+    /// <summary>Values of layer <paramref name="layer"/>, (Capacity, W).</summary>
     public Span<float> LayerValues(int layer) => Values.AsSpan(layer * Capacity * Width, Capacity * Width);
 
     /// <summary>Forgets every position from <paramref name="length"/> on.</summary>

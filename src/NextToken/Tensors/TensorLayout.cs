@@ -8,6 +8,9 @@ namespace NextToken.Tensors;
 /// <param name="Kind">What the tensor is for (decides weight decay, init, export).</param>
 public sealed record TensorSlot(string Name, int[] Shape, long Offset, TensorKind Kind)
 {
+    /// <summary>Position in its layout's list (per-tensor tables, e.g. gradient offsets, are indexed by it).</summary>
+    public int Index { get; init; }
+
     /// <summary>Number of elements.</summary>
     public long Length
     {
@@ -51,7 +54,7 @@ public sealed class TensorLayout
     {
         if (_byName.ContainsKey(name)) throw new ArgumentException($"tensor '{name}' is already in the layout", nameof(name));
         long offset = (Size + 15) & ~15L;
-        var slot = new TensorSlot(name, shape, offset, kind);
+        var slot = new TensorSlot(name, shape, offset, kind) { Index = _slots.Count };
         _slots.Add(slot);
         _byName.Add(name, slot);
         Size = offset + slot.Length;

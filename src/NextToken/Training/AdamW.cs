@@ -7,46 +7,64 @@ using NextToken.Tensors;
 namespace NextToken.Training;
 
 /// <summary>
-/// AdamW over an arena: m and v share the parameters' layout, so the update is one pass over the arena (split into
-/// fixed chunks that never straddle two tensors). Weight decay applies to <see cref="TensorKind.Matrix"/> and
-/// <see cref="TensorKind.Embedding"/> tensors only, as nanoGPT does for every 2-D tensor. The pass reads p, g, m, v
+/// AdamW over an arena: m and v share the gradients' layout (the trainable tensors only), so the update is one pass
+/// over the arena (split into fixed chunks that never straddle two tensors), each chunk reading its parameters at
+/// their own offset. Weight decay applies to <see cref="TensorKind.Matrix"/> and <see cref="TensorKind.Embedding"/>
+/// tensors only, as nanoGPT does for every 2-D tensor, unless a <see cref="ParameterGroup"/> says otherwise. The pass reads p, g, m, v
 /// and writes p, m, v once (28 bytes per parameter): it runs at memory bandwidth. Element-wise, so the result does not
 /// depend on the thread count.
 /// </summary>
 public sealed unsafe class AdamW
 {
     private const int Chunk = 1 << 15;
-    private readonly long[] _chunkOffset;
+    private readonly long[] _chunkOffset, _chunkParamOffset;
     private readonly int[] _chunkLength;
-    private readonly bool[] _chunkDecay;
-    private readonly long _size;
+    private readonly float[] _chunkDecay, _chunkLr;
+    private readonly long _size, _paramSize;
 
-    /// <summary>Creates zeroed moments for <paramref name="layout"/>.</summary>
-    public AdamW(TensorLayout layout, AdamWOptions options)
+    /// <summary>Creates zeroed moments for <paramref name="layout"/> (every tensor trainable: parameters and gradients share it).</summary>
+    public AdamW(TensorLayout layout, AdamWOptions options) : this(layout, layout, options) { }
+
+    /// <summary>
+    /// Creates zeroed moments for the tensors of <paramref name="gradients"/> (a model's <c>GradientLayout</c>: its
+    /// trainable tensors), updating the same-named tensors of <paramref name="parameters"/>. <paramref name="groups"/>
+    /// set per-group learning-rate multipliers and weight decay.
+    /// </summary>
+    public AdamW(TensorLayout parameters, TensorLayout gradients, AdamWOptions options, IReadOnlyList<ParameterGroup>? groups = null)
     {
         Options = options;
-        _size = layout.Size;
-        M = new float[layout.Size];
-        V = new float[layout.Size];
-        var off = new List<long>(); var len = new List<int>(); var dec = new List<bool>();
-        foreach (var slot in layout.Slots)
+        Groups = groups ?? [];
+        _size = gradients.Size;
+        _paramSize = parameters.Size;
+        M = new float[gradients.Size];
+        V = new float[gradients.Size];
+        var off = new List<long>(); var poff = new List<long>(); var len = new List<int>(); var dec = new List<float>(); var lrs = new List<float>();
+        foreach (var slot in gradients.Slots)
         {
-            bool decay = slot.Kind is TensorKind.Matrix or TensorKind.Embedding;
+            var p = parameters[slot.Name];
+            if (p.Length != slot.Length) throw new ArgumentException($"tensor '{slot.Name}' has {p.Length} parameters but {slot.Length} gradients");
+            var group = Groups.FirstOrDefault(g => g.Selects(p));
+            float decay = group?.WeightDecay ?? (slot.Kind is TensorKind.Matrix or TensorKind.Embedding ? options.WeightDecay : 0f);
             for (long i = 0; i < slot.Length; i += Chunk)
             {
                 off.Add(slot.Offset + i);
+                poff.Add(p.Offset + i);
                 len.Add((int)Math.Min(Chunk, slot.Length - i));
                 dec.Add(decay);
+                lrs.Add(group?.LearningRateScale ?? 1f);
             }
         }
-        _chunkOffset = off.ToArray(); _chunkLength = len.ToArray(); _chunkDecay = dec.ToArray();
+        _chunkOffset = off.ToArray(); _chunkParamOffset = poff.ToArray(); _chunkLength = len.ToArray(); _chunkDecay = dec.ToArray(); _chunkLr = lrs.ToArray();
     }
+
+    /// <summary>The parameter groups (empty: defaults for every tensor).</summary>
+    public IReadOnlyList<ParameterGroup> Groups { get; }
 
     /// <summary>Hyper-parameters.</summary>
     public AdamWOptions Options { get; }
-    /// <summary>First moments (same layout as the parameters).</summary>
+    /// <summary>First moments (the gradients' layout).</summary>
     public float[] M { get; }
-    /// <summary>Second moments (same layout as the parameters).</summary>
+    /// <summary>Second moments (the gradients' layout).</summary>
     public float[] V { get; }
     /// <summary>Number of updates applied so far (bias correction uses it).</summary>
     public long Step { get; set; }
@@ -54,10 +72,10 @@ public sealed unsafe class AdamW
     private struct Ctx
     {
         public float* P, G, M, V;
-        public long* Offset;
+        public long* Offset, ParamOffset;
         public int* Length;
-        public bool* Decay;
-        public float B1, B2, Eps, C1, C2, Lr, Wd, GradScale;
+        public float* Decay, LrScale;
+        public float B1, B2, Eps, C1, C2, Lr, GradScale;
         public bool Clear;
     }
 
@@ -70,19 +88,19 @@ public sealed unsafe class AdamW
     /// </summary>
     public void Update(float[] parameters, float[] gradients, float lr, float gradScale = 1f, bool clearGradients = false)
     {
-        if (parameters.Length < _size || gradients.Length < _size)
-            throw new ArgumentException($"parameters and gradients need {_size} floats (the layout this optimizer was created for)");
+        if (parameters.Length < _paramSize || gradients.Length < _size)
+            throw new ArgumentException($"parameters need {_paramSize} and gradients {_size} floats (the layouts this optimizer was created for)");
         Step++;
         float b1 = Options.Beta1, b2 = Options.Beta2;
         fixed (float* p0 = parameters, g0 = gradients, m0 = M, v0 = V)
-        fixed (long* po = _chunkOffset)
+        fixed (long* po = _chunkOffset, ppo = _chunkParamOffset)
         fixed (int* pl = _chunkLength)
-        fixed (bool* pd = _chunkDecay)
+        fixed (float* pd = _chunkDecay, plr = _chunkLr)
         {
             var ctx = new Ctx
             {
-                P = p0, G = g0, M = m0, V = v0, Offset = po, Length = pl, Decay = pd, B1 = b1, B2 = b2, Eps = Options.Epsilon,
-                C1 = 1f / (1f - MathF.Pow(b1, Step)), C2 = 1f / (1f - MathF.Pow(b2, Step)), Lr = lr, Wd = Options.WeightDecay, GradScale = gradScale, Clear = clearGradients,
+                P = p0, G = g0, M = m0, V = v0, Offset = po, ParamOffset = ppo, Length = pl, Decay = pd, LrScale = plr, B1 = b1, B2 = b2, Eps = Options.Epsilon,
+                C1 = 1f / (1f - MathF.Pow(b1, Step)), C2 = 1f / (1f - MathF.Pow(b2, Step)), Lr = lr, GradScale = gradScale, Clear = clearGradients,
             };
             ParallelRows.For(_chunkOffset.Length, &ctx, &UpdateChunk);
         }
@@ -95,8 +113,8 @@ public sealed unsafe class AdamW
         ref var c = ref *(Ctx*)ptr;
         long off = c.Offset[k];
         int n = c.Length[k], i = 0;
-        float* p = c.P + off, g = c.G + off, m = c.M + off, v = c.V + off;
-        float b1 = c.B1, b2 = c.B2, c1 = c.C1, c2 = c.C2, lr = c.Lr, eps = c.Eps, gs = c.GradScale, wd = c.Decay[k] ? c.Wd : 0f;
+        float* p = c.P + c.ParamOffset[k], g = c.G + off, m = c.M + off, v = c.V + off;
+        float b1 = c.B1, b2 = c.B2, c1 = c.C1, c2 = c.C2, lr = c.Lr * c.LrScale[k], eps = c.Eps, gs = c.GradScale, wd = c.Decay[k];
         bool clear = c.Clear;
         if (Vector512.IsHardwareAccelerated)
         {

@@ -51,12 +51,23 @@ public static class Checkpoint
             stream.Write(MemoryMarshal.AsBytes(model.Parameters.AsSpan()));
             if (optimizer is not null)
             {
-                stream.Write(MemoryMarshal.AsBytes(optimizer.M.AsSpan()));
-                stream.Write(MemoryMarshal.AsBytes(optimizer.V.AsSpan()));
+                // Moments are stored in the parameters' layout; a partly frozen model's (smaller) moments are spread
+                // out with zeros for the frozen tensors.
+                stream.Write(MemoryMarshal.AsBytes(Spread(model, optimizer.M).AsSpan()));
+                stream.Write(MemoryMarshal.AsBytes(Spread(model, optimizer.V).AsSpan()));
             }
         });
         WriteAtomically(Path.Combine(directory, ConfigFileName), s => s.Write(Encoding.UTF8.GetBytes(model.Config.ToJson())));
         tokenizer?.Save(directory);
+    }
+
+    private static float[] Spread(GptModel model, float[] moments)
+    {
+        if (moments.LongLength == model.Parameters.LongLength && model.GradientLayout.Size == model.Layout.Size) return moments;
+        var full = new float[model.Parameters.Length];
+        foreach (var g in model.GradientLayout.Slots)
+            Array.Copy(moments, g.Offset, full, model.Layout[g.Name].Offset, g.Length);
+        return full;
     }
 
     /// <summary>Writes through a temporary file in the same directory and renames it over <paramref name="path"/>.</summary>

@@ -49,7 +49,7 @@ public sealed class Trainer
         _outDir = outDir;
         _tokenizer = tokenizer;
         _dataDir = dataDir;
-        _optimizer = resume?.Optimizer ?? new AdamW(model.Layout, new AdamWOptions { Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay });
+        _optimizer = resume?.Optimizer ?? new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay });
         if (resume?.State is { } st)
         {
             _step = st.Step;
@@ -91,18 +91,22 @@ public sealed class Trainer
                 // the update) needs the zeroing pass.
                 if (!gradientsClear) _model.ZeroGradients();
                 gradientsClear = false;
-                double lossSum = 0;
+                // Micro-batches accumulate unnormalised gradients (dloss = weight); dividing by the weight of the whole
+                // optimizer batch at the update gives the mean over every counted target, however the masked targets
+                // are spread over the micro-batches.
+                var total = default(LossSum);
                 for (int micro = 0; micro < o.GradientAccumulation; micro++)
                 {
                     _train.Next(inputs, targets);
-                    lossSum += _model.Forward(inputs, targets, B, T, computeGradients: true, gradScale: 1f / o.GradientAccumulation);
+                    total += _model.ForwardSum(inputs, targets, B, T, computeGradients: true);
                     _model.Backward();
                 }
-                loss = (float)(lossSum / o.GradientAccumulation);
+                loss = (float)total.Mean;
                 if (!float.IsFinite(loss)) throw new NonFiniteLossException(_step + 1, loss, Math.Max(0, _lastCheckpointStep));
+                float mean = total.Weight > 0 ? (float)(1.0 / total.Weight) : 0f;
                 // Clipping fused into the update (the same scale factor, one pass over the gradients fewer).
-                float norm = GradientClipping.GlobalNorm(_model.Gradients!);
-                _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip), clearGradients: true);
+                float norm = GradientClipping.GlobalNorm(_model.Gradients!) * mean;
+                _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
                 gradientsClear = true;
                 _step++;
                 tokens += (long)B * T * o.GradientAccumulation;

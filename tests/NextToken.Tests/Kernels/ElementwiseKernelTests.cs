@@ -146,11 +146,12 @@ public sealed class ElementwiseKernelTests
         int[] tokens = [2, 0, 2, 1];
         var wte = Random(3 * C, 8); var wpe = Random(4 * C, 9); var dout = Random(4 * C, 10);
         var y = new float[4 * C];
-        Encoder.Forward(tokens, wte, wpe, y, 2, 2, C);
+        int[] positions = [0, 1, 0, 1];
+        Encoder.Forward(tokens, wte, wpe, positions, y, 4, C);
         for (int i = 0; i < 4; i++)
             for (int c = 0; c < C; c++) Assert.Equal(wte[tokens[i] * C + c] + wpe[(i % 2) * C + c], y[i * C + c], 6);
         var dwte = new float[3 * C]; var dwpe = new float[4 * C];
-        Encoder.Backward(dout, tokens, dwte, dwpe, 2, 2, C);
+        Encoder.Backward(dout, tokens, positions, dwte, dwpe, 4, C);
         for (int c = 0; c < C; c++)
         {
             Assert.Equal(dout[c + 0 * C] + dout[c + 2 * C], dwte[2 * C + c], 5);
@@ -167,7 +168,8 @@ public sealed class ElementwiseKernelTests
         Rope.Tables(cos, sin, T, C / NH, 10000f);
         var x = Random(T * 3 * C, 11);
         var y = (float[])x.Clone();
-        Rope.Apply(y, cos, sin, T, T, 3 * C, 0, C, NH, 0, inverse: false);
+        int[] positions = Enumerable.Range(0, T).ToArray();
+        Rope.Apply(y, cos, sin, positions, T, 3 * C, NH, C / NH, inverse: false);
         for (int t = 0; t < T; t++)
             for (int j = 0; j < C; j += 2)
             {
@@ -175,8 +177,31 @@ public sealed class ElementwiseKernelTests
                 Assert.Equal(a * a + b * b, ya * ya + yb * yb, 4);
             }
         Assert.Equal(x[0], y[0]); // position 0 is not rotated
-        Rope.Apply(y, cos, sin, T, T, 3 * C, 0, C, NH, 0, inverse: true);
+        Rope.Apply(y, cos, sin, positions, T, 3 * C, NH, C / NH, inverse: true);
         for (int i = 0; i < x.Length; i++) Assert.Equal(x[i], y[i], 5);
+    }
+
+    [Fact]
+    public void Rope_ExplicitPositions_RotateEachRowByItsOwnAngle()
+    {
+        const int HS = 8, heads = 3, stride = 40, T = 12;
+        var cos = new float[T * HS / 2]; var sin = new float[T * HS / 2];
+        Rope.Tables(cos, sin, T, HS, 500f);
+        int[] positions = [7, 0, 11, 3];
+        var x = Random(positions.Length * stride, 12);
+        var y = (float[])x.Clone();
+        Rope.Apply(y, cos, sin, positions, positions.Length, stride, heads, HS, inverse: false);
+        for (int r = 0; r < positions.Length; r++)
+            for (int h = 0; h < heads; h++)
+                for (int i = 0; i < HS / 2; i++)
+                {
+                    int j = r * stride + h * HS + 2 * i;
+                    double ang = positions[r] * Math.Pow(500.0, -2.0 * i / HS);
+                    Assert.Equal(x[j] * Math.Cos(ang) - x[j + 1] * Math.Sin(ang), y[j], 5);
+                    Assert.Equal(x[j] * Math.Sin(ang) + x[j + 1] * Math.Cos(ang), y[j + 1], 5);
+                }
+        for (int r = 0; r < positions.Length; r++)
+            for (int c = heads * HS; c < stride; c++) Assert.Equal(x[r * stride + c], y[r * stride + c]); // values untouched
     }
 
     [Fact]
