@@ -256,6 +256,9 @@ public sealed partial class GptModel : ICausalLm
     }
 
     private ReadOnlySpan<float> Hidden(GptActivations a) => _arch.FinalNorm is null ? a[a.Blocks[^1].Out] : a[a.Lnf];
+    /// <summary>True once a backward has allocated the backward buffers (an inference-only model never does).</summary>
+    internal bool HasBackwardBuffers => _acts?.BackwardData is not null;
+
     private Span<float> HeadWeight => _ps.P(_arch.LmHead)[..(Config.VocabSize * Config.EmbeddingSize)];
     private Span<float> HeadGradient { get { var g = _ps.G(_arch.LmHead); return g.IsEmpty ? g : g[..(Config.VocabSize * Config.EmbeddingSize)]; } }
 
