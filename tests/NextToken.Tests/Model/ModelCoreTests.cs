@@ -360,3 +360,70 @@ public sealed class ModelCoreTests
         Assert.Equal(32L * 3 * 64, cache.Keys.LongLength);
     }
 }
+
+public sealed class LinearAdapterHookTests
+{
+    // y += x·Dᵀ with a full matrix D: the simplest adapter, whose effect and gradient are known exactly (W + D merged).
+    private sealed class AdditiveAdapter(int inF, int outF, float[] d) : NextToken.Model.Blocks.ILinearAdapter
+    {
+        public readonly float[] D = d, DGrad = new float[outF * inF];
+        public void Forward(ReadOnlySpan<float> x, Span<float> y, int N)
+        {
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < outF; o++)
+                {
+                    float s = 0;
+                    for (int i = 0; i < inF; i++) s += x[n * inF + i] * D[o * inF + i];
+                    y[n * outF + o] += s;
+                }
+        }
+        public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int N) =>
+            Matmul.Backward(dy, x, D, dx, DGrad, default, N, inF, outF);
+    }
+
+    [Fact]
+    public void Adapter_OnAFrozenBase_EqualsTheMergedWeight_InTrainingAndDecoding_AndGetsItsGradient()
+    {
+        var cfg = new GptConfig { VocabSize = 19, ContextLength = 12, Layers = 2, Heads = 2, KvHeads = 1, EmbeddingSize = 8, Mlp = MlpKind.SwiGlu, MlpHiddenSize = 12, InitStd = 0.3f };
+        const string target = "h.0.attn.c_attn";
+        var rng = new Rng(5);
+        var baseModel = new GptModel(cfg, seed: 2);
+        var lin = baseModel.Linear(target);
+        var d = new float[lin.Out * lin.In];
+        rng.FillNormal(d, 0f, 0.2f);
+        var adapter = new AdditiveAdapter(lin.In, lin.Out, d);
+        lin.Adapter = adapter;
+        baseModel.Freeze(_ => true);
+
+        var merged = new GptModel(cfg, seed: 2);
+        var w = merged.Parameter(target + ".weight");
+        for (int i = 0; i < w.Length; i++) w[i] += d[i];
+
+        int[] inputs = [1, 5, 7, 2, 9, 11, 3, 0, 4, 18];
+        int[] targets = [5, 7, 2, 9, 11, 3, 0, 4, 18, 6];
+        var a = new float[10 * cfg.VocabSize]; var b = new float[10 * cfg.VocabSize];
+        baseModel.ForwardLogits(inputs, 1, 10, a);
+        merged.ForwardLogits(inputs, 1, 10, b);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(b[i], a[i], 4);
+
+        // Decoding goes through the same Linear, adapter included.
+        var cache = baseModel.CreateCache();
+        var step = new float[cfg.VocabSize];
+        for (int t = 0; t < 10; t++)
+        {
+            baseModel.Forward(cache, inputs.AsSpan(t, 1), step);
+            for (int v = 0; v < cfg.VocabSize; v++) Assert.Equal(b[t * cfg.VocabSize + v], step[v], 4);
+        }
+
+        // With every base tensor frozen the backward still reaches the adapter's layer (the lowest block with an adapter).
+        baseModel.EnableGradients();
+        Assert.Empty(baseModel.Gradients!);
+        baseModel.Forward(inputs, targets, 1, 10, computeGradients: true);
+        baseModel.Backward();
+        merged.EnableGradients();
+        merged.Forward(inputs, targets, 1, 10, computeGradients: true);
+        merged.Backward();
+        var expected = merged.Gradient(target + ".weight");
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], adapter.DGrad[i], 4);
+    }
+}
