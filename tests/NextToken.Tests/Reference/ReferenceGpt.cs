@@ -120,5 +120,20 @@ internal static class ReferenceGpt
         return x.Select((z, i) => (z - m) * s * g[i] + (b?[i] ?? 0)).ToArray();
     }
 
+    /// <summary>RMSNorm (Zhang and Sennrich 2019): x / sqrt(mean(x²) + eps) · g, no mean subtraction, no bias.</summary>
+    public static double[] Rms(double[] x, double[] g, double eps)
+    {
+        double ms = 0;
+        foreach (double z in x) ms += z * z;
+        double s = 1 / Math.Sqrt(ms / x.Length + eps);
+        return x.Select((z, i) => z * s * g[i]).ToArray();
+    }
+
+    /// <summary>σ(x) = 1 / (1 + e^−x), written so that neither tail overflows.</summary>
+    public static double Sigmoid(double x) => x >= 0 ? 1 / (1 + Math.Exp(-x)) : Math.Exp(x) / (1 + Math.Exp(x));
+
+    /// <summary>SiLU(x) = x·σ(x) (exact, as SwiGLU uses it).</summary>
+    public static double SiluD(double x) => x * Sigmoid(x);
+
     private static double[][] Add(double[][] a, double[][] b) => a.Select((r, i) => r.Select((z, j) => z + b[i][j]).ToArray()).ToArray();
 }
