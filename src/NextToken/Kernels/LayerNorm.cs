@@ -63,7 +63,8 @@ public static unsafe class LayerNorm
 
     /// <summary>
     /// dout, inp are (N, C); weight (C); mean, rstd (N) from forward. Accumulates dinp (N, C), dweight (C), dbias (C)
-    /// (dbias may be empty). With xhat = (x - mean) * rstd and g = dout * weight:
+    /// (dbias may be empty). dweight may be empty for a frozen LayerNorm: then dbias must be empty too and the column
+    /// pass is skipped entirely (no weight-gradient work). With xhat = (x - mean) * rstd and g = dout * weight:
     /// dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)).
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
@@ -71,14 +72,16 @@ public static unsafe class LayerNorm
                                 Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C)
     {
         if (N <= 0 || C <= 0) return;
-        if (dout.Length < (long)N * C || inp.Length < (long)N * C || dinp.Length < (long)N * C || weight.Length < C || dweight.Length < C
-            || (!dbias.IsEmpty && dbias.Length < C) || mean.Length < N || rstd.Length < N)
+        if (dweight.IsEmpty && !dbias.IsEmpty)
+            throw new ArgumentException("LayerNorm backward: dbias must be empty when dweight is (a frozen LayerNorm has no trainable bias either)");
+        if (dout.Length < (long)N * C || inp.Length < (long)N * C || dinp.Length < (long)N * C || weight.Length < C
+            || (!dweight.IsEmpty && dweight.Length < C) || (!dbias.IsEmpty && dbias.Length < C) || mean.Length < N || rstd.Length < N)
             throw new ArgumentException($"LayerNorm backward buffers too small for N={N}, C={C}");
         fixed (float* pd = dout, pi = inp, pw = weight, pm = mean, pr = rstd, pdi = dinp, pdw = dweight, pdb = dbias)
         {
-            var ctx = new Ctx { Dout = pd, Inp = pi, Weight = pw, Mean = pm, Rstd = pr, Dinp = pdi, Dweight = pdw, Dbias = dbias.IsEmpty ? null : pdb, N = N, C = C };
+            var ctx = new Ctx { Dout = pd, Inp = pi, Weight = pw, Mean = pm, Rstd = pr, Dinp = pdi, Dweight = dweight.IsEmpty ? null : pdw, Dbias = dbias.IsEmpty ? null : pdb, N = N, C = C };
             ParallelRows.For((N + RowsPerItem - 1) / RowsPerItem, &ctx, &BackwardRows);
-            ParallelRows.For((C + ColumnsPerItem - 1) / ColumnsPerItem, &ctx, &BackwardColumns);
+            if (ctx.Dweight is not null) ParallelRows.For((C + ColumnsPerItem - 1) / ColumnsPerItem, &ctx, &BackwardColumns);
         }
     }
 
