@@ -1,51 +1,5 @@
-// TEMPORARY (removed when the attention and norm kernels land): naive stand-ins with the new signatures.
+// TEMPORARY (removed when the generalised attention kernel lands): naive stand-ins with the new signatures.
 namespace NextToken.Kernels;
-
-public static partial class RmsNorm
-{
-    public static void Forward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, Span<float> outp, Span<float> rstd, int N, int C, float eps)
-    {
-        for (int n = 0; n < N; n++)
-        {
-            double ss = 0; for (int c = 0; c < C; c++) ss += inp[n * C + c] * inp[n * C + c];
-            float r = (float)(1 / Math.Sqrt(ss / C + eps)); rstd[n] = r;
-            for (int c = 0; c < C; c++) outp[n * C + c] = inp[n * C + c] * r * weight[c];
-        }
-    }
-    public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> rstd, Span<float> dinp, Span<float> dweight, int N, int C)
-    {
-        for (int n = 0; n < N; n++)
-        {
-            float r = rstd[n]; double dot = 0;
-            for (int c = 0; c < C; c++) dot += dout[n * C + c] * weight[c] * inp[n * C + c];
-            for (int c = 0; c < C; c++)
-            {
-                float x = inp[n * C + c];
-                dinp[n * C + c] += (float)(r * dout[n * C + c] * weight[c] - r * r * r * x * dot / C);
-                if (!dweight.IsEmpty) dweight[c] += dout[n * C + c] * x * r;
-            }
-        }
-    }
-}
-
-public static partial class SwiGlu
-{
-    public static void Forward(ReadOnlySpan<float> inp, Span<float> outp, int N, int F)
-    {
-        for (int n = 0; n < N; n++)
-            for (int f = 0; f < F; f++) { float g = inp[n * 2 * F + f], u = inp[n * 2 * F + F + f]; outp[n * F + f] = g / (1 + MathF.Exp(-g)) * u; }
-    }
-    public static void Backward(ReadOnlySpan<float> inp, ReadOnlySpan<float> dout, Span<float> dinp, int N, int F)
-    {
-        for (int n = 0; n < N; n++)
-            for (int f = 0; f < F; f++)
-            {
-                float g = inp[n * 2 * F + f], u = inp[n * 2 * F + F + f], s = 1 / (1 + MathF.Exp(-g)), d = dout[n * F + f];
-                dinp[n * 2 * F + f] += d * u * s * (1 + g * (1 - s));
-                dinp[n * 2 * F + F + f] += d * g * s;
-            }
-    }
-}
 
 public static unsafe partial class Attention
 {
