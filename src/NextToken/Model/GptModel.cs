@@ -259,6 +259,9 @@ public sealed partial class GptModel : ICausalLm
     /// <summary>True once a backward has allocated the backward buffers (an inference-only model never does).</summary>
     internal bool HasBackwardBuffers => _acts?.BackwardData is not null;
 
+    /// <summary>A saved activation of the last forward by name (tests read the dropout masks).</summary>
+    internal ReadOnlySpan<float> Activation(string name) => _acts is null ? default : _acts[_acts.Layout[name]];
+
     private Span<float> HeadWeight => _ps.P(_arch.LmHead)[..(Config.VocabSize * Config.EmbeddingSize)];
     private Span<float> HeadGradient { get { var g = _ps.G(_arch.LmHead); return g.IsEmpty ? g : g[..(Config.VocabSize * Config.EmbeddingSize)]; } }
 
