@@ -197,3 +197,64 @@ public sealed class ModelVariantGradientTests
         CheckParameters(name, model, Objective);
     }
 }
+
+public sealed class LinearHeadTests
+{
+    [Fact]
+    public void ScalarHeadOnLastTokens_ThroughTheModel_MatchesFiniteDifferences()
+    {
+        // A reward model: r_b = w·h(last token of row b) + bias, loss = Σ_b y_b r_b; gradients of the head and of the
+        // model (via dL/dhidden) against central differences of the double oracle.
+        var cfg = new GptConfig { VocabSize = 13, ContextLength = 8, Layers = 2, Heads = 2, KvHeads = 1, EmbeddingSize = 8, Mlp = MlpKind.SwiGlu, NormKind = NormKind.RmsNorm, Positions = PositionEncoding.Rotary, InitStd = 0.3f };
+        const int B = 3, T = 5;
+        int C = cfg.EmbeddingSize;
+        var model = new GptModel(cfg, seed: 4);
+        var head = NextToken.Model.Heads.LinearHead.Scalar(C, seed: 9);
+        var rng = new Rng(3);
+        for (int i = 0; i < head.Parameters.Length; i++) head.Parameters[i] += (float)(0.5 * rng.NextGaussian());
+        var inputs = Enumerable.Range(0, B * T).Select(_ => rng.NextInt(cfg.VocabSize)).ToArray();
+        int[] last = [T - 1, 2 * T - 1, 3 * T - 1];
+        double[] y = [1.0, -0.5, 2.0];
+        var hidden = model.ForwardHidden(inputs, B, T);
+        var r = new float[B];
+        head.Forward(hidden, last, r);
+        var dHidden = new float[B * T * C];
+        head.Backward(y.Select(v => (float)v).ToArray(), last, dHidden);
+        model.BackwardFromHidden(dHidden);
+
+        double Objective(double[] p, double[] hp)
+        {
+            var o = NextToken.Tests.Reference.ReferenceGpt.Run(cfg, model.Layout, p, new NextToken.Tests.Reference.ReferenceInput { Inputs = inputs, B = B, T = T });
+            double s = 0;
+            for (int b = 0; b < B; b++)
+            {
+                double v = hp[head.Layout["score.bias"].Offset];
+                for (int c = 0; c < C; c++) v += hp[head.Layout["score.weight"].Offset + c] * o.Hidden[last[b] * C + c];
+                s += y[b] * v;
+            }
+            return s;
+        }
+        double[] p64 = model.Parameters.Select(f => (double)f).ToArray(), h64 = head.Parameters.Select(f => (double)f).ToArray();
+        Assert.Equal(Objective(p64, h64), y.Zip(r, (yy, rr) => yy * rr).Sum(), 4);
+        Assert.Equal(model.Layout.Size, model.GradientLayout.Size); // everything trainable: gradients share the parameters' offsets
+        foreach (var (arr, grads, name) in new[] { (h64, head.Gradients, "head"), (p64, model.Gradients!, "model") })
+        {
+            int step = Math.Max(1, arr.Length / 40);
+            for (int i = 0; i < arr.Length; i += step)
+            {
+                if (name == "model")
+                {
+                    // Skip alignment padding between tensors and the vocabulary's padding rows.
+                    var slot = model.Layout.Slots.FirstOrDefault(s => s.Offset <= i && i < s.Offset + s.Length);
+                    if (slot is null || i - slot.Offset >= GptParameters.RealLength(cfg, slot)) continue;
+                }
+                double orig = arr[i], hh = 1e-5;
+                arr[i] = orig + hh; double lp = Objective(p64, h64);
+                arr[i] = orig - hh; double lm = Objective(p64, h64);
+                arr[i] = orig;
+                double fd = (lp - lm) / (2 * hh);
+                Assert.True(Math.Abs(grads[i] - fd) <= 1e-3 + 1e-2 * Math.Abs(fd), $"{name}[{i}]: {grads[i]} vs finite differences {fd}");
+            }
+        }
+    }
+}

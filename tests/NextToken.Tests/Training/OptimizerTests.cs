@@ -35,6 +35,48 @@ public sealed class OptimizerTests
     }
 
     [Fact]
+    public void AdamW_ParameterGroups_ScaleTheLearningRateAndOverrideDecay()
+    {
+        var layout = new TensorLayout();
+        layout.Add("a", TensorKind.Matrix, 2);
+        layout.Add("b", TensorKind.Matrix, 2);
+        layout.Add("c", TensorKind.Bias, 2);
+        var p = new float[layout.Size];
+        var g = new float[layout.Size];
+        foreach (var s in layout.Slots) for (int i = 0; i < 2; i++) { p[s.Offset + i] = 1f; g[s.Offset + i] = -0.25f; }
+        var groups = new[]
+        {
+            new ParameterGroup("slow, no decay", s => s.Name == "a") { LearningRateScale = 0.5f, WeightDecay = 0f },
+            new ParameterGroup("decayed bias", s => s.Name == "c") { WeightDecay = 0.2f },
+        };
+        var opt = new AdamW(layout, layout, new AdamWOptions { WeightDecay = 0.1f }, groups);
+        opt.Update(p, g, 0.01f);
+        // Step 1: the Adam term is g/|g| = -1, so p = 1 + lr·scale − lr·scale·wd·1.
+        Assert.Equal(1f + 0.005f, p[layout["a"].Offset], 6);
+        Assert.Equal(1f + 0.01f - 0.01f * 0.1f, p[layout["b"].Offset], 6);
+        Assert.Equal(1f + 0.01f - 0.01f * 0.2f, p[layout["c"].Offset], 6);
+    }
+
+    [Fact]
+    public void AdamW_OverAGradientLayout_UpdatesOnlyThoseTensorsAtTheirParameterOffsets()
+    {
+        var parameters = new TensorLayout();
+        parameters.Add("frozen", TensorKind.Matrix, 20);
+        parameters.Add("trained", TensorKind.Matrix, 3);
+        var gradients = new TensorLayout();
+        gradients.Add("trained", TensorKind.Matrix, 3);
+        var p = Enumerable.Repeat(1f, (int)parameters.Size).ToArray();
+        var g = new float[gradients.Size];
+        g.AsSpan().Fill(0.5f);
+        var opt = new AdamW(parameters, gradients, new AdamWOptions { WeightDecay = 0f });
+        Assert.Equal(gradients.Size, opt.M.Length);
+        opt.Update(p, g, 0.1f);
+        long t = parameters["trained"].Offset;
+        for (int i = 0; i < 20; i++) Assert.Equal(1f, p[i]);
+        for (int i = 0; i < 3; i++) Assert.Equal(0.9f, p[t + i], 5);
+    }
+
+    [Fact]
     public void AdamW_ClearGradients_SameUpdateAndLeavesGradientsZero()
     {
         var layout = new TensorLayout();
