@@ -38,7 +38,7 @@ internal sealed class EvalCommand : ICliCommand
             var model = loaded.Model;
             string dataDir = pr.GetValue(data) ?? loaded.State?.DataDirectory
                 ?? throw new ArgumentException($"the checkpoint '{dir}' does not record its data directory (built-in corpus or library run): pass --data DIR");
-            var prepared = PreparedData.Load(dataDir);
+            var prepared = TrainCommand.LoadData(dataDir);
             if (prepared.VocabSize > model.VocabSize)
                 throw new ArgumentException($"the data in '{dataDir}' has a vocabulary of {prepared.VocabSize}, larger than the model's {model.VocabSize}: it was prepared for another model");
             int T = pr.GetValue(seq) ?? model.ContextLength;

@@ -102,7 +102,7 @@ public sealed partial class Generator
             else
             {
                 if (options.Strategy == DecodingStrategy.Speculative && _draft is null)
-                    throw new InvalidOperationException("speculative decoding needs a draft model: construct the generator with one (CLI: --draft CHECKPOINT)");
+                    throw new InvalidOperationException("speculative decoding needs a draft model: construct the generator with one");
                 var s = Speculative(ids, options, options.Strategy == DecodingStrategy.Speculative ? _draft : null, sink, ref rng, cancellationToken);
                 drafted += s.Drafted; accepted += s.Accepted; forwards += s.Forwards;
             }

@@ -1,5 +1,4 @@
 // GptModel.Blocks: the backward of a block's two branches (attention and MLP), shared by pre-LN and post-LN.
-using System.Diagnostics;
 using NextToken.Kernels;
 
 namespace NextToken.Model;
@@ -52,41 +51,19 @@ public sealed partial class GptModel
         MatmulBackward(dQkv, attnIn, P(w.Attn), dInput, G(w.Attn), G(w.AttnB), N, C, 3 * C);
     }
 
-    /// <summary>Per-phase timers of the training forward/backward, when attached (benchmarks only).</summary>
-    internal StepProfile? Profile { get; set; }
+    // The training path's kernel calls go through these (the benchmark times the same products and attention outside
+    // the model, on buffers of the same shapes: see the CLI's bench train).
+    private static void MatmulForward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> outp, int N, int C, int OC)
+        => Matmul.Forward(inp, weight, bias, outp, N, C, OC);
 
-    // The training path's kernel calls go through these so a StepProfile can attribute time to them.
-    private void MatmulForward(ReadOnlySpan<float> inp, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> outp, int N, int C, int OC)
-    {
-        if (Profile is null) { Matmul.Forward(inp, weight, bias, outp, N, C, OC); return; }
-        long t0 = Stopwatch.GetTimestamp(), b0 = GC.GetAllocatedBytesForCurrentThread();
-        Matmul.Forward(inp, weight, bias, outp, N, C, OC);
-        Profile.MatmulBytes += GC.GetAllocatedBytesForCurrentThread() - b0;
-        Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
-    }
+    private static void MatmulBackward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
+                                       Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C, int OC)
+        => Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC);
 
-    private void MatmulBackward(ReadOnlySpan<float> dout, ReadOnlySpan<float> inp, ReadOnlySpan<float> weight,
-                                Span<float> dinp, Span<float> dweight, Span<float> dbias, int N, int C, int OC)
-    {
-        if (Profile is null) { Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC); return; }
-        long t0 = Stopwatch.GetTimestamp(), b0 = GC.GetAllocatedBytesForCurrentThread();
-        Matmul.Backward(dout, inp, weight, dinp, dweight, dbias, N, C, OC);
-        Profile.MatmulBytes += GC.GetAllocatedBytesForCurrentThread() - b0;
-        Profile.MatmulTicks += Stopwatch.GetTimestamp() - t0;
-    }
+    private static void AttentionForward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
+        => Attention.Forward(qkv, outp, scratch, B, T, C, NH);
 
-    private void AttentionForward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
-    {
-        long t0 = Profile is null ? 0 : Stopwatch.GetTimestamp();
-        Attention.Forward(qkv, outp, scratch, B, T, C, NH);
-        if (Profile is not null) Profile.AttentionTicks += Stopwatch.GetTimestamp() - t0;
-    }
-
-    private void AttentionBackwardKernel(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
-                                         Span<float> dqkv, int B, int T, int C, int NH)
-    {
-        long t0 = Profile is null ? 0 : Stopwatch.GetTimestamp();
-        Attention.Backward(dout, qkv, outp, scratch, dqkv, B, T, C, NH);
-        if (Profile is not null) Profile.AttentionTicks += Stopwatch.GetTimestamp() - t0;
-    }
+    private static void AttentionBackwardKernel(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
+                                                Span<float> dqkv, int B, int T, int C, int NH)
+        => Attention.Backward(dout, qkv, outp, scratch, dqkv, B, T, C, NH);
 }
