@@ -7,6 +7,9 @@ namespace NextToken.Training;
 /// <summary>Formats and parses the machine-readable training log (<c>log.jsonl</c>).</summary>
 public static class TrainingLog
 {
+    /// <summary>The name of the log file a <see cref="Trainer"/> writes into its output directory.</summary>
+    public const string FileName = "log.jsonl";
+
     /// <summary>One JSON line: step, loss, lr, grad_norm, tokens_per_second, elapsed_s, and val_loss on evaluations.</summary>
     public static string Format(TrainProgress p)
     {
@@ -17,9 +20,6 @@ public static class TrainingLog
     }
 
     private static string Num(double v) => double.IsFinite(v) ? v.ToString("G7", CultureInfo.InvariantCulture) : "null";
-
-    /// <summary>The name of the log file a <see cref="Trainer"/> writes into its output directory.</summary>
-    public const string FileName = "log.jsonl";
 
     /// <summary>The step of a log line, or null when the line is not a record.</summary>
     public static long? StepOf(string line)
