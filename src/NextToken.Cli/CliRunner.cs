@@ -3,7 +3,10 @@ using System.CommandLine;
 
 namespace NextToken.Cli;
 
-/// <summary>Runs the parsed command; errors become one line on stderr and exit code 1 (2 for usage errors).</summary>
+/// <summary>
+/// Runs the parsed command; errors become one line on stderr (with the flag to change, <see cref="CliErrors"/>) and
+/// exit code 1 (2 for usage errors).
+/// </summary>
 internal static class CliRunner
 {
     public static int Run(RootCommand root, string[] args)
@@ -21,7 +24,7 @@ internal static class CliRunner
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             var inner = e is AggregateException { InnerExceptions.Count: 1 } a ? a.InnerException! : e;
-            Console.Error.WriteLine($"error: {inner.Message}");
+            Console.Error.WriteLine($"error: {CliErrors.Line(inner)}");
             if (Environment.GetEnvironmentVariable("NEXTTOKEN_DEBUG") == "1") Console.Error.WriteLine(inner);
             return 1;
         }

@@ -20,16 +20,17 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
     /// <inheritdoc/>
     public Command Build()
     {
+        var d = new GenerationOptions();
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory to measure" };
         var preset = new Option<string?>("--preset") { Description = $"Random-weight model preset instead of a checkpoint ({string.Join(", ", GptPresets.All.Keys)})" };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (needs a checkpoint with a tokenizer; default: a fixed prompt of min(16, context/4) tokens)" };
         var tokens = new Option<int>("--tokens") { Description = "New tokens per run", DefaultValueFactory = _ => 64 };
         var draft = new Option<string?>("--draft") { Description = "Draft checkpoint for speculative decoding (same tokenizer)" };
         var draftPreset = new Option<string?>("--draft-preset") { Description = "Random-weight draft preset (with --preset)" };
-        var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens drafted per verification", DefaultValueFactory = _ => 4 };
+        var draftTokens = new Option<int>("--draft-tokens") { Description = "Tokens drafted per verification", DefaultValueFactory = _ => d.DraftTokens };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per strategy (the median is reported)", DefaultValueFactory = _ => 3 };
         var bandwidth = new Option<double?>("--bandwidth-gbs") { Description = "Memory bandwidth in GB/s (default: measured in-process with a 256 MB read)" };
-        var seed = new Option<ulong>("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => 1337 };
+        var seed = new Option<ulong>("--seed") { Description = "Sampler seed", DefaultValueFactory = _ => d.Seed };
         var batch = new Option<int>("--batch")
         {
             Description = "Also time raw decoding of this many sequences in lockstep (one ForwardBatch per step, each weight read\n" +
@@ -37,12 +38,14 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
             DefaultValueFactory = _ => 1,
         };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON (ms_per_step, tokens_per_second, gflops, peak_rss_mb, per-strategy numbers)" };
+        var threads = ThreadsOption.Create();
         var cmd = new Command("generate", "Generation throughput per strategy on one prompt and model.\n" +
                                           "Example: nexttoken bench generate --checkpoint runs/target --draft runs/draft --tokens 64 --json");
-        foreach (var o in new Option[] { checkpoint, preset, prompt, tokens, draft, draftPreset, draftTokens, repeats, bandwidth, seed, batch, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { checkpoint, preset, prompt, tokens, draft, draftPreset, draftTokens, repeats, bandwidth, seed, batch, json, threads }) cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
         {
+            ThreadsOption.Apply(pr, threads);
             int n = pr.GetValue(tokens), reps = pr.GetValue(repeats);
             if (n < 1) throw new ArgumentException($"--tokens must be ≥ 1 (got {n})");
             if (reps < 1) throw new ArgumentException($"--repeats must be ≥ 1 (got {reps})");
@@ -60,7 +63,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
                 throw new ArgumentException($"prompt ({ids.Length} tokens) + --tokens {n} exceed the context of {model.ContextLength}; use fewer tokens");
             var log = pr.GetValue(json) ? Console.Error : Console.Out;
             log.WriteLine($"model: {model.ParameterCount:N0} parameters, context {model.ContextLength}, vocabulary {model.VocabSize}" +
-                          (draftModel is null ? "" : $"; draft: {draftModel.ParameterCount:N0} parameters") + $"; prompt {ids.Length} tokens, {n} new tokens, {Environment.ProcessorCount} threads");
+                          (draftModel is null ? "" : $"; draft: {draftModel.ParameterCount:N0} parameters") + $"; prompt {ids.Length} tokens, {n} new tokens, {NextToken.Kernels.Threading.MaxThreads} threads");
 
             var baseOptions = new GenerationOptions { MaxNewTokens = n, Seed = pr.GetValue(seed), StopAtEndOfText = false, DraftTokens = pr.GetValue(draftTokens) };
             var runs = new List<(string Label, GenerationOptions Options)>

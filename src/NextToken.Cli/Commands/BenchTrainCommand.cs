@@ -1,5 +1,6 @@
 // BenchTrainCommand: `nexttoken bench train` — full training steps (forward, backward, clip, AdamW) on random tokens:
-// ms/step, tokens/s, model GFLOP/s, MFU against a GEMM reference, a per-phase breakdown and peak memory.
+// ms/step, tokens/s, model GFLOP/s, MFU against a GEMM reference, a per-phase breakdown and peak memory. The matrix
+// products' and attention's share are replayed timings (StepReplay): the same kernels on buffers of the step's shapes.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -26,7 +27,7 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         var seq = new Option<int>("--seq") { Description = "Tokens per sequence (T)", DefaultValueFactory = _ => 64 };
         var steps = new Option<int>("--steps") { Description = "Measured steps (the median is reported)", DefaultValueFactory = _ => 10 };
         var warmup = new Option<int>("--warmup-steps") { Description = "Unmeasured steps first (JIT, first-touch of the arenas)", DefaultValueFactory = _ => 2 };
-        var threads = new Option<int?>("--threads") { Description = "Threads for the kernels (default: all cores)" };
+        var threads = ThreadsOption.Create();
         var refGflops = new Option<double?>("--reference-gflops") { Description = "GFLOP/s that MFU is relative to (default: our GEMM measured in-process at M=1024 K=768 N=3072)" };
         var referenceLog = new Option<FileInfo?>("--reference-log")
         {
@@ -37,6 +38,8 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         var cmd = new Command("train", "Time full GPT training steps (forward, backward, gradient clipping, AdamW) on random tokens.\n" +
                                        "FLOPs per token = 6·N + 6·L·C·T (N = all parameters over the real vocabulary, embeddings included;\n" +
                                        "6·L·C·T counts the causal half of the attention products).\n" +
+                                       "The matmul and attention phases are replayed: after the measured steps the step's products and attention run\n" +
+                                       "again outside the model on buffers of the same shapes, and their times are taken as the phases' share.\n" +
                                        "Example: nexttoken bench train --preset gpt2 --batch 4 --seq 64 --steps 10");
         foreach (var o in new Option[] { preset, layers, heads, embd, block, vocab, batch, seq, steps, warmup, threads, refGflops, referenceLog, json })
             cmd.Options.Add(o);
@@ -53,11 +56,12 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             if (n < 1 || w < 0) throw new ArgumentException("--steps must be at least 1 and --warmup-steps at least 0");
             if (T > cfg.ContextLength) cfg = cfg with { ContextLength = T };
             cfg = cfg.Validate();
-            if (pr.GetValue(threads) is int th)
+            if (pr.GetResult(threads) is { Implicit: false })
             {
-                if (th < 1 || th > Environment.ProcessorCount) throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount}");
-                ParallelRows.MaxThreads = th;
-                // Kernels that use Parallel.For follow the process's CPU set.
+                int th = pr.GetValue(threads);
+                if (th < 1 || th > Environment.ProcessorCount) throw new ArgumentException($"--threads must be between 1 and {Environment.ProcessorCount} (got {th})");
+                ThreadsOption.Apply(pr, threads);
+                // Pin the process to as many cores, so nothing else of ours (the GC, the pool's spinning) runs beside it.
                 if (OperatingSystem.IsLinux() || OperatingSystem.IsWindows())
                     Process.GetCurrentProcess().ProcessorAffinity = (nint)((1L << th) - 1);
             }
@@ -75,16 +79,16 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
                                                   Dictionary<(string Product, int N, int C, int OC), double>? blas, TextWriter? log)
     {
         (double Ms, double Flop)? blasStep = blas is null ? null : OpenBlasStepMs(cfg, B * T, blas);
-        log?.WriteLine($"model: {cfg.Layers} layers, {cfg.Heads} heads, {cfg.EmbeddingSize} wide, vocab {cfg.VocabSize}; batch {B} x {T}; threads {ParallelRows.MaxThreads}");
+        log?.WriteLine($"model: {cfg.Layers} layers, {cfg.Heads} heads, {cfg.EmbeddingSize} wide, vocab {cfg.VocabSize}; batch {B} x {T}; threads {Threading.MaxThreads}");
         var model = new GptModel(cfg, seed: 1);
         model.EnableGradients();
-        var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions());
+        var optimizer = new AdamW(model.Layout, new AdamWOptions());
         var rng = new Rng(7);
         var inputs = new int[B * T];
         var targets = new int[B * T];
         for (int i = 0; i < inputs.Length; i++) { inputs[i] = rng.NextInt(cfg.VocabSize); targets[i] = rng.NextInt(cfg.VocabSize); }
         var stepMs = new List<double>();
-        double sumModel = 0, sumMatmul = 0, sumAttention = 0, sumOptimizer = 0, sumZero = 0;
+        double sumModel = 0, sumOptimizer = 0, sumZero = 0;
         float loss = 0;
         bool gradientsClear = false;
         for (int s = 0; s < warmup + steps; s++)
@@ -107,6 +111,21 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             sumOptimizer += Seconds(t2 - t1);
             log?.WriteLine($"step {s - warmup + 1}/{steps}: {stepMs[^1]:F1} ms, loss {loss:F4}");
         }
+        // Peak memory of the training steps, read before the replay allocates its own buffers.
+        double peakMb = PeakRssBytes() / (1024.0 * 1024.0);
+        // The phases: the step's products and attention replayed outside the model, once unmeasured (first touch of
+        // the buffers), then once per measured step; the sums stand for the model's.
+        double sumMatmul = 0, sumAttention = 0;
+        {
+            var replay = new StepReplay(cfg, B, T);
+            replay.Run();
+            for (int s = 0; s < steps; s++)
+            {
+                var (m, a) = replay.Run();
+                sumMatmul += m;
+                sumAttention += a;
+            }
+        }
         stepMs.Sort();
         double ms = stepMs.Count % 2 == 1 ? stepMs[stepMs.Count / 2] : (stepMs[stepMs.Count / 2 - 1] + stepMs[stepMs.Count / 2]) / 2;
         long N = model.ParameterCount;
@@ -117,13 +136,12 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         double reference = referenceGflops ?? MeasureGemmGflops();
         double total = sumModel + sumOptimizer;
         double elementwise = Math.Max(0, sumModel - sumZero - sumMatmul - sumAttention);
-        double peakMb = PeakRssBytes() / (1024.0 * 1024.0);
         if (log is not null)
         {
             log.WriteLine($"ms/step (median of {steps}): {ms:F1}   tokens/s: {tokensPerSecond:F1}   model GFLOP/s: {gflops:F1}");
             log.WriteLine($"FLOPs/token: {flopsPerToken:E3} (6·N + 6·L·C·T, N = {N:N0} parameters incl. embeddings)");
             log.WriteLine($"reference: {reference:F1} GFLOP/s ({refSource});  MFU: {100 * gflops / reference:F1}%");
-            log.WriteLine($"phases (share of step time): matmul {100 * sumMatmul / total:F1}%, attention {100 * sumAttention / total:F1}%, " +
+            log.WriteLine($"phases (share of step time; matmul and attention replayed on the step's shapes): matmul {100 * sumMatmul / total:F1}%, attention {100 * sumAttention / total:F1}%, " +
                           $"element-wise+loss {100 * elementwise / total:F1}%, zeroing gradients {100 * sumZero / total:F1}%, " +
                           $"optimizer (norm+AdamW) {100 * sumOptimizer / total:F1}%; non-matmul share {100 * (1 - sumMatmul / total):F1}%");
             if (blasStep is { } bs)
@@ -142,7 +160,7 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             ["peak_rss_mb"] = Math.Round(peakMb, 1),
             ["params"] = N,
             ["flops_per_token"] = flopsPerToken,
-            ["batch"] = B, ["seq"] = T, ["steps"] = steps, ["threads"] = ParallelRows.MaxThreads,
+            ["batch"] = B, ["seq"] = T, ["steps"] = steps, ["threads"] = Threading.MaxThreads,
             ["layers"] = cfg.Layers, ["heads"] = cfg.Heads, ["embd"] = cfg.EmbeddingSize, ["vocab"] = cfg.VocabSize,
             ["phase_seconds_per_step"] = new Dictionary<string, double>
             {
@@ -151,6 +169,7 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
                 ["optimizer"] = Math.Round(sumOptimizer / steps, 5),
             },
             ["non_matmul_share"] = Math.Round(1 - sumMatmul / total, 4),
+            ["phase_timing"] = "matmul and attention replayed outside the model on buffers of the step's shapes",
             ["final_loss"] = loss,
         };
         if (blasStep is { } b2)
@@ -162,17 +181,17 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         return doc;
     }
 
+    private static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+
     /// <summary>
-    /// Milliseconds OpenBLAS needs for one step's linear-layer products at N = B·T rows (per layer: qkv C→3C, attention
-    /// projection C→C, MLP C→4C and 4C→C; then the LM head C→V; each forward, input gradient and weight gradient), and
-    /// their FLOPs. Throws when the log lacks a shape.
+    /// Milliseconds OpenBLAS needs for one step's linear-layer products at N = B·T rows (the layers of
+    /// <see cref="StepReplay.Linears"/>: per layer qkv, attention projection, MLP in and out; then the LM head; each
+    /// forward, input gradient and weight gradient), and their FLOPs. Throws when the log lacks a shape.
     /// </summary>
     internal static (double Ms, double Flop) OpenBlasStepMs(GptConfig cfg, int rows, Dictionary<(string Product, int N, int C, int OC), double> blas)
     {
-        int C = cfg.EmbeddingSize;
-        var linears = new List<(int C, int OC, int Count)> { (C, 3 * C, cfg.Layers), (C, C, cfg.Layers), (C, 4 * C, cfg.Layers), (4 * C, C, cfg.Layers), (C, cfg.VocabSize, 1) };
         double ms = 0, flop = 0;
-        foreach (var (c, oc, count) in linears)
+        foreach (var (_, c, oc, count) in StepReplay.Linears(cfg))
             foreach (var product in new[] { "forward", "input_grad", "weight_grad" })
             {
                 if (!blas.TryGetValue((product, rows, c, oc), out double g))
@@ -216,7 +235,4 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
         using var p = Process.GetCurrentProcess();
         return p.PeakWorkingSet64;
     }
-
-    // TEMPORARY until the replayed matmul/attention timings land: ticks to seconds.
-    private static double Seconds(long ticks) => ticks / (double)Stopwatch.Frequency;
 }

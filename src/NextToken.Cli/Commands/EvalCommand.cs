@@ -23,12 +23,14 @@ internal sealed class EvalCommand : ICliCommand
         var batch = new Option<int>("--batch") { Description = "Windows per forward pass", DefaultValueFactory = _ => 8 };
         var maxTokens = new Option<long>("--max-tokens") { Description = "Stop after this many targets (0: the whole split)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (loss, perplexity, bits_per_token, bits_per_char, tokens, windows, seconds)" };
+        var threads = ThreadsOption.Create();
         var cmd = new Command("eval", "Mean next-token loss of a checkpoint over a whole split: every token after the first is predicted exactly once\n" +
                                       "(the trainer's val loss is an estimate from --eval-iters random batches).\n" +
                                       "Example: nexttoken eval --checkpoint runs/shakespeare --data data/shakespeare_char --seq 64");
-        foreach (var o in new Option[] { checkpoint, data, split, seq, stride, batch, maxTokens, json }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { checkpoint, data, split, seq, stride, batch, maxTokens, json, threads }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
+            ThreadsOption.Apply(pr, threads);
             string which = pr.GetValue(split)!.ToLowerInvariant();
             if (which is not ("val" or "train")) throw new ArgumentException($"--split must be val or train (got '{pr.GetValue(split)}')");
             if (pr.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1 (got {pr.GetValue(batch)})");
@@ -38,7 +40,7 @@ internal sealed class EvalCommand : ICliCommand
             var model = loaded.Model;
             string dataDir = pr.GetValue(data) ?? loaded.State?.DataDirectory
                 ?? throw new ArgumentException($"the checkpoint '{dir}' does not record its data directory (built-in corpus or library run): pass --data DIR");
-            var prepared = PreparedData.Load(dataDir);
+            var prepared = TrainCommand.LoadData(dataDir);
             if (prepared.VocabSize > model.VocabSize)
                 throw new ArgumentException($"the data in '{dataDir}' has a vocabulary of {prepared.VocabSize}, larger than the model's {model.VocabSize}: it was prepared for another model");
             int T = pr.GetValue(seq) ?? model.ContextLength;

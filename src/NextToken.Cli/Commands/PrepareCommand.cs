@@ -17,7 +17,8 @@ internal sealed class PrepareCommand : ICliCommand
         };
         var tokenizer = new Option<string>("--tokenizer")
         {
-            Description = "char, gpt2, cl100k, or a directory holding tokenizer.json (built-in datasets always use char)",
+            Description = "char, gpt2, cl100k, or a directory holding tokenizer.json (built-in datasets bring their own: a word-level BPE for\n" +
+                          "grammar, char for addition; leave the default there)",
             DefaultValueFactory = _ => "char",
         };
         var output = new Option<string>("--out")
@@ -27,7 +28,7 @@ internal sealed class PrepareCommand : ICliCommand
         };
         var valFraction = new Option<double>("--val-fraction")
         {
-            Description = "Share of the text (its last characters) kept for validation",
+            Description = "Share of the text (its last characters) kept for validation (built-in datasets have a fixed split)",
             DefaultValueFactory = _ => PreparedData.DefaultValFraction,
         };
         var seed = new Option<ulong>("--seed")
@@ -51,7 +52,8 @@ internal sealed class PrepareCommand : ICliCommand
             PreparedData data;
             if (BuiltinDatasets.TryParse(source, out var name))
             {
-                if (spec != "char") throw new ArgumentException($"built-in datasets use the char tokenizer; drop --tokenizer {spec}");
+                if (pr.GetResult(tokenizer) is { Implicit: false } && !(name == BuiltinDatasets.Addition && spec == "char"))
+                    throw new ArgumentException($"built-in datasets bring their own tokenizer (word-level BPE for grammar, char for addition); drop --tokenizer {spec}");
                 data = BuiltinDatasets.PrepareBuiltin(name, outDir, pr.GetValue(seed));
             }
             else

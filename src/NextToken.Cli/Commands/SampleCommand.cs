@@ -29,7 +29,7 @@ internal sealed class SampleCommand : ICliCommand
     {
         var d = new GenerationOptions();
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (nexttoken train --out DIR)", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "Prompt text; empty: start from <|endoftext|> (or a newline for character vocabularies)", DefaultValueFactory = _ => "" };
+        var prompt = new Option<string>("--prompt") { Description = "Prompt text; empty: the model starts from <|endoftext|>, which is not printed (or from a newline for character vocabularies)", DefaultValueFactory = _ => "" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids instead of text, e.g. 0,5,12" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 200 };
         var temperature = new Option<float>("--temperature") { Description = "Softmax temperature ≥ 0 (0: greedy)", DefaultValueFactory = _ => d.Temperature };
@@ -61,17 +61,20 @@ internal sealed class SampleCommand : ICliCommand
         var contrastiveAlpha = new Option<float>("--contrastive-alpha") { Description = "Contrastive search degeneration penalty in [0,1]", DefaultValueFactory = _ => d.ContrastiveAlpha };
         var numSamples = new Option<int>("--num-samples") { Description = "Samples to draw (beam: best beams returned)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with tokens, text, logprobs, finish_reason (and every sample under 'sequences')" };
+        var threads = ThreadsOption.Create();
 
         var cmd = new Command("sample", "Generate text from a checkpoint, streamed to the terminal as it is produced.\n" +
-                                        "A prompt longer than the model's context keeps its last context-length tokens (a warning goes to stderr).\n" +
+                                        "A prompt longer than the model's context keeps its last context-length tokens (a warning goes to stderr);\n" +
+                                        "generation past the context slides the window (greedy, sample, contrastive: docs/generation.md).\n" +
                                         "Example: nexttoken sample --checkpoint runs/default --prompt \"the cat\" --max-new-tokens 100 --temperature 0.8 --top-p 0.95");
         foreach (var o in new Option[] { checkpoint, prompt, promptIds, maxNew, temperature, topK, topP, seed, strategy, beams, beamGroups, diversity, lengthPenalty,
                                          earlyStopping, draft, draftTokens, adaptive, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
-                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json })
+                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
         {
+            ThreadsOption.Apply(pr, threads);
             var options = new GenerationOptions
             {
                 Strategy = Strategies[pr.GetValue(strategy)!], MaxNewTokens = pr.GetValue(maxNew), Seed = pr.GetValue(seed), NumSequences = pr.GetValue(numSamples),
@@ -132,7 +135,7 @@ internal sealed class SampleCommand : ICliCommand
                     if (stream)
                     {
                         if (i > 0) Console.Out.Write("\n---------------\n");
-                        Console.Out.Write(tokenizer!.Decode(ids.Length > model.ContextLength ? ids[^model.ContextLength..] : ids));
+                        Console.Out.Write(generator.PromptText(ids.Length > model.ContextLength ? ids[^model.ContextLength..] : ids));
                     }
                     results.Add(generator.Generate(ids, o, stream ? piece => Console.Out.Write(piece) : null, cts.Token));
                     if (stream) Console.Out.WriteLine();
@@ -147,7 +150,7 @@ internal sealed class SampleCommand : ICliCommand
                 for (int i = 0; i < sequences.Count; i++)
                 {
                     if (i > 0) Console.Out.Write("\n---------------\n");
-                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : tokenizer.Decode(results[0].PromptTokens.ToArray()) + sequences[i].Text);
+                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : generator.PromptText(results[0].PromptTokens) + sequences[i].Text);
                 }
             }
             long generated = sequences.Sum(s => (long)s.Tokens.Count);

@@ -1,5 +1,6 @@
 // TrainCommand: `nexttoken train` — pre-trains a GPT on prepared data, or on the built-in corpus with no arguments.
 using System.CommandLine;
+using System.Globalization;
 using System.Text.Json;
 using NextToken.Data;
 using NextToken.Evaluation;
@@ -12,6 +13,11 @@ namespace NextToken.Cli.Commands;
 /// <summary><c>nexttoken train</c>; option names are a contract (see the engine issue).</summary>
 internal sealed class TrainCommand : ICliCommand
 {
+    // Built-in data without --iters: 3000 steps (about a minute on 2 cores). On the grammar corpus 1500 steps gave
+    // 96-98% grammatical samples, 3000 steps 99.5%: the margin over the 95% target is worth the time.
+    internal const int BuiltinIterations = 3000;
+    internal const int BuiltinEvalInterval = 500;
+
     /// <inheritdoc/>
     public Command Build()
     {
@@ -23,57 +29,85 @@ internal sealed class TrainCommand : ICliCommand
         var embd = new Option<int?>("--embd") { Description = "Embedding width (overrides the preset)" };
         var block = new Option<int?>("--block") { Description = "Context length = training sequence length (overrides the preset)" };
         var batch = new Option<int>("--batch") { Description = "Sequences per micro-batch", DefaultValueFactory = _ => d.BatchSize };
-        var iters = new Option<int>("--iters") { Description = "Optimizer steps", DefaultValueFactory = _ => d.Iterations };
+        var iters = new Option<int?>("--iters") { Description = $"Optimizer steps (default: {BuiltinIterations} on built-in data, {d.Iterations} otherwise)" };
         var lr = new Option<float>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => d.LearningRate };
         var minLr = new Option<float>("--min-lr") { Description = "Learning-rate floor of the cosine decay", DefaultValueFactory = _ => d.MinLearningRate };
         var warmup = new Option<int>("--warmup") { Description = "Linear warm-up steps", DefaultValueFactory = _ => d.WarmupIterations };
-        var decay = new Option<int>("--lr-decay-iters") { Description = "Step where the cosine reaches --min-lr (0: --iters)", DefaultValueFactory = _ => 0 };
+        var decay = new Option<int>("--lr-decay-iters") { Description = "Step where the cosine reaches --min-lr (0: --iters)", DefaultValueFactory = _ => d.DecayIterations };
         var wd = new Option<float>("--weight-decay") { Description = "AdamW decoupled weight decay (matrices and embeddings)", DefaultValueFactory = _ => d.WeightDecay };
         var beta1 = new Option<float>("--beta1") { Description = "AdamW beta1", DefaultValueFactory = _ => d.Beta1 };
         var beta2 = new Option<float>("--beta2") { Description = "AdamW beta2", DefaultValueFactory = _ => d.Beta2 };
         var clip = new Option<float>("--grad-clip") { Description = "Global gradient-norm clip (0: off)", DefaultValueFactory = _ => d.GradientClip };
-        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => 1 };
-        var dropout = new Option<float>("--dropout") { Description = "Dropout probability", DefaultValueFactory = _ => 0f };
-        var evalInterval = new Option<int>("--eval-interval") { Description = "Evaluate (and checkpoint) every N steps", DefaultValueFactory = _ => d.EvalInterval };
-        var evalIters = new Option<int>("--eval-iters") { Description = "Validation batches per evaluation", DefaultValueFactory = _ => d.EvalIterations };
-        var ckptInterval = new Option<int>("--checkpoint-interval") { Description = "Checkpoint every N steps (0: at evaluations)", DefaultValueFactory = _ => 0 };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step", DefaultValueFactory = _ => d.GradientAccumulation };
+        var dropout = new Option<float>("--dropout") { Description = "Dropout probability", DefaultValueFactory = _ => new GptConfig().Dropout };
+        var evalInterval = new Option<int?>("--eval-interval") { Description = $"Evaluate (and checkpoint) every N steps (default: {BuiltinEvalInterval} on built-in data, {d.EvalInterval} otherwise; 0: at the end only)" };
+        var evalIters = new Option<int>("--eval-iters")
+        {
+            Description = "Validation batches per evaluation (at most Iterations x grad-accum, and no more than cover the split once)",
+            DefaultValueFactory = _ => d.EvalIterations,
+        };
+        var ckptInterval = new Option<int>("--checkpoint-interval") { Description = "Checkpoint every N steps (0: at evaluations)", DefaultValueFactory = _ => d.CheckpointInterval };
         var seed = new Option<ulong>("--seed") { Description = "Seed for init, batches and dropout", DefaultValueFactory = _ => d.Seed };
-        var order = new Option<BatchOrder>("--order") { Description = "Batch windows: Random (nanoGPT) or Sequential (llm.c)", DefaultValueFactory = _ => BatchOrder.Random };
+        var order = new Option<BatchOrder>("--order") { Description = "Batch windows: Random (nanoGPT) or Sequential (llm.c)", DefaultValueFactory = _ => d.Order };
         var positions = new Option<PositionEncoding?>("--positions") { Description = "Learned, Sinusoidal or Rotary (overrides the preset)" };
         var norm = new Option<NormPlacement?>("--norm") { Description = "Pre (GPT-2) or Post (GPT-1) LayerNorm (overrides the preset)" };
         var noBias = new Option<bool>("--no-bias") { Description = "Linear layers and LayerNorms without biases" };
         var untied = new Option<bool>("--untied") { Description = "Separate output projection instead of the tied token embedding" };
         var output = new Option<string>("--out") { Description = "Checkpoint directory (also log.jsonl and loss.png)", DefaultValueFactory = _ => Path.Combine("runs", "default") };
-        var resume = new Option<bool>("--resume") { Description = "Continue from the checkpoint in --out exactly where it stopped" };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue the run in DIR (default: --out) exactly where it stopped, with its saved data, model and options;\n" +
+                          "a flag that disagrees with them is an error, except --iters (to train further)",
+            Arity = ArgumentArity.ZeroOrOne,
+            HelpName = "DIR",
+        };
         var json = new Option<bool>("--json") { Description = "Last stdout line: a JSON summary (final_train_loss, best_val_loss, tokens_per_second, wall_seconds, iters)" };
         var samples = new Option<int>("--eval-samples") { Description = "Sentences sampled at temperature 1 and parsed after training on the grammar corpus (1,000 take under a second; 200 gave readings 3 points apart for two models of the same true rate)", DefaultValueFactory = _ => 1000 };
+        var threads = ThreadsOption.Create();
 
         var cmd = new Command("train", "Pre-train a GPT. With no arguments: a small model on the built-in grammar corpus for 3000 steps, then the share of\n" +
-                                       "sampled sentences that parse is reported.\n" +
-                                       "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000");
+                                       "sampled sentences that parse is reported. loss.png is drawn from log.jsonl when the run ends (also on Ctrl-C).\n" +
+                                       "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
+                                       "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
         {
+            ThreadsOption.Apply(pr, threads);
             string outDir = pr.GetValue(output)!;
+            bool resuming = pr.GetResult(resume) is not null;
+            if (resuming && pr.GetValue(resume) is { } resumeDir)
+            {
+                if (pr.GetResult(output) is { Implicit: false } && !SamePath(resumeDir, outDir))
+                    throw new ArgumentException($"--resume {resumeDir} and --out {outDir} name different directories; a resumed run continues in its own directory (drop --out)");
+                outDir = resumeDir;
+            }
+            if (pr.GetValue(samples) < 0) throw new ArgumentException($"--eval-samples must be at least 0 (got {pr.GetValue(samples)})");
             bool quietJson = pr.GetValue(json);
+            var log = quietJson ? Console.Error : Console.Out;
             Checkpoint.Loaded? loaded = null;
             TrainOptions options;
             GptModel model;
             PreparedData prepared;
-            string? builtin = null;
-            if (pr.GetValue(resume))
+            string? builtin;
+            if (resuming)
             {
                 loaded = Checkpoint.LoadFull(outDir, withOptimizer: true);
                 if (loaded.State?.Options is null || loaded.State.DataDirectory is null || loaded.Optimizer is null)
-                    throw new InvalidDataException($"the checkpoint in '{outDir}' has no training state to resume from");
-                options = loaded.State.Options;
-                if (pr.GetResult(iters) is { Implicit: false }) options = options with { Iterations = pr.GetValue(iters) };
-                prepared = PreparedData.Load(loaded.State.DataDirectory);
+                    throw new InvalidDataException($"the checkpoint in '{outDir}' has no training state to resume from (it holds weights only)");
+                prepared = LoadData(loaded.State.DataDirectory);
+                builtin = BuiltinDatasets.NameOf(prepared);
                 model = loaded.Model;
-                if (BuiltinDatasets.TryParse(pr.GetValue(data)!, out var bn)) builtin = bn;
+                var saved = loaded.State.Options;
+                CheckResumeFlags(saved, model.Config);
+                options = saved;
+                if (pr.GetValue(iters) is int more && more != saved.Iterations)
+                {
+                    options = (saved with { Iterations = more }).Validate();
+                    log.WriteLine($"resuming with --iters {more} (the run was set for {saved.Iterations} steps)");
+                }
             }
             else
             {
@@ -83,7 +117,13 @@ internal sealed class TrainCommand : ICliCommand
                     builtin = name;
                     prepared = BuiltinDatasets.PrepareBuiltin(name, Path.Combine(outDir, "data"), 1337);
                 }
-                else prepared = PreparedData.Load(dataSpec);
+                else
+                {
+                    builtin = null;
+                    if (File.Exists(dataSpec))
+                        throw new ArgumentException($"--data '{dataSpec}' is a text file, not a prepared data directory: run 'nexttoken prepare --input {dataSpec} --out DIR' first, then train with --data DIR");
+                    prepared = LoadData(dataSpec);
+                }
                 var cfg = GptPresets.Get(pr.GetValue(preset) ?? (builtin is not null ? "default" : "char-tiny"));
                 cfg = cfg with
                 {
@@ -101,20 +141,17 @@ internal sealed class TrainCommand : ICliCommand
                 cfg.Validate();
                 options = new TrainOptions
                 {
-                    BatchSize = pr.GetValue(batch), SequenceLength = cfg.ContextLength, Iterations = pr.GetValue(iters),
+                    BatchSize = pr.GetValue(batch), SequenceLength = cfg.ContextLength,
+                    Iterations = pr.GetValue(iters) ?? (builtin is not null ? BuiltinIterations : d.Iterations),
                     LearningRate = pr.GetValue(lr), MinLearningRate = pr.GetValue(minLr), WarmupIterations = pr.GetValue(warmup),
                     DecayIterations = pr.GetValue(decay), WeightDecay = pr.GetValue(wd), Beta1 = pr.GetValue(beta1), Beta2 = pr.GetValue(beta2),
-                    GradientClip = pr.GetValue(clip), GradientAccumulation = pr.GetValue(accum), EvalInterval = pr.GetValue(evalInterval),
+                    GradientClip = pr.GetValue(clip), GradientAccumulation = pr.GetValue(accum),
+                    EvalInterval = pr.GetValue(evalInterval) ?? (builtin is not null ? BuiltinEvalInterval : d.EvalInterval),
                     EvalIterations = pr.GetValue(evalIters), CheckpointInterval = pr.GetValue(ckptInterval), Seed = pr.GetValue(seed), Order = pr.GetValue(order),
                 }.Validate();
-                // Built-in data without --iters: 3000 steps (about a minute on 2 cores). On the grammar corpus 1500 steps
-                // gave 96-98% grammatical samples, 3000 steps 99.5%: the margin over the 95% target is worth the time.
-                if (builtin is not null && pr.GetResult(iters) is not { Implicit: false })
-                    options = options with { Iterations = 3000, EvalInterval = pr.GetResult(evalInterval) is { Implicit: false } ? options.EvalInterval : 500 };
                 model = new GptModel(cfg, options.Seed);
             }
 
-            var log = quietJson ? Console.Error : Console.Out;
             log.WriteLine($"model: {model.ParameterCount:N0} parameters");
             log.WriteLine(model.Config.ToJson());
             log.WriteLine($"training: {JsonSerializer.Serialize(options)}");
@@ -125,6 +162,8 @@ internal sealed class TrainCommand : ICliCommand
             var loader = new BatchLoader(trainFile, options.BatchSize, options.SequenceLength, options.Order, options.Seed);
             var trainer = new Trainer(model, loader, valFile.Count > options.SequenceLength ? valFile : null, options, outDir, prepared.Tokenizer,
                                       Path.GetFullPath(prepared.Directory), loaded);
+            if (resuming && trainer.Step >= options.Iterations)
+                log.WriteLine($"the run in {outDir} already finished its {options.Iterations} steps; its summary follows (--iters N trains further)");
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
@@ -139,8 +178,14 @@ internal sealed class TrainCommand : ICliCommand
             {
                 result = TrainingDisplay.Run(trainer, options, log, interactive: !quietJson && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive, cts.Token);
             }
-            finally { Console.CancelKeyPress -= onCancel; }
-            log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss:F4}, best val loss {result.BestValLoss?.ToString("F4") ?? "n/a"}, " +
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+                // The trainer draws nothing: the figure comes from its log, after every run (finished, interrupted or failed).
+                LossPlot.TryDraw(outDir, Console.Error);
+            }
+            log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}, " +
+                          $"best val loss {result.BestValLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}, " +
                           $"{result.TokensPerSecond:F0} tokens/s, {result.WallSeconds:F1} s; checkpoint in {outDir}");
 
             var summary = JsonSerializer.SerializeToNode(result)!.AsObject();
@@ -154,11 +199,14 @@ internal sealed class TrainCommand : ICliCommand
             {
                 if (builtin == BuiltinDatasets.Grammar)
                 {
-                    var examples = new List<string>();
-                    var report = BuiltinTaskEvaluator.Grammar(model, prepared.Tokenizer, pr.GetValue(samples), options.Seed, examples);
-                    foreach (var s in examples.Take(5)) log.WriteLine($"  sample: {s}");
-                    log.WriteLine($"grammatical samples: {report.Grammatical}/{report.Total} = {report.Share:P1} (target ≥ 95%)");
-                    summary["grammatical_share"] = report.Share;
+                    if (pr.GetValue(samples) > 0)
+                    {
+                        var examples = new List<string>();
+                        var report = BuiltinTaskEvaluator.Grammar(model, prepared.Tokenizer, pr.GetValue(samples), options.Seed, examples);
+                        foreach (var s in examples.Take(5)) log.WriteLine($"  sample: {s}");
+                        log.WriteLine($"grammatical samples: {report.Grammatical}/{report.Total} = {report.Share:P1} (target ≥ 95%)");
+                        summary["grammatical_share"] = report.Share;
+                    }
                 }
                 else
                 {
@@ -170,7 +218,87 @@ internal sealed class TrainCommand : ICliCommand
             }
             if (quietJson) Console.WriteLine(summary.ToJsonString());
             return result.Interrupted ? 130 : 0;
+
+            // A resumed run takes its data, model and options from the checkpoint; a flag given beside --resume must
+            // agree with the saved value (--iters excepted), never be silently ignored.
+            void CheckResumeFlags(TrainOptions saved, GptConfig cfg)
+            {
+                var conflicts = new List<string>();
+                void Check<T>(Option<T> option, T savedValue)
+                {
+                    if (pr.GetResult(option) is not { Implicit: false }) return;
+                    T given = pr.GetValue(option)!;
+                    if (!EqualityComparer<T>.Default.Equals(given, savedValue)) conflicts.Add($"{option.Name} {Show(given)} (saved: {Show(savedValue)})");
+                }
+                if (pr.GetResult(data) is { Implicit: false })
+                {
+                    string spec = pr.GetValue(data)!;
+                    bool same = BuiltinDatasets.TryParse(spec, out var name) ? name == builtin : builtin is null && SamePath(spec, prepared.Directory);
+                    if (!same) conflicts.Add($"--data {spec} (saved: {(builtin is null ? prepared.Directory : BuiltinDatasets.Prefix + builtin)})");
+                }
+                if (pr.GetValue(preset) is { } presetName)
+                {
+                    var p = GptPresets.Get(presetName);
+                    var described = p with
+                    {
+                        VocabSize = cfg.VocabSize, Dropout = cfg.Dropout,
+                        Layers = pr.GetValue(layers) ?? p.Layers, Heads = pr.GetValue(heads) ?? p.Heads, EmbeddingSize = pr.GetValue(embd) ?? p.EmbeddingSize,
+                        ContextLength = pr.GetValue(block) ?? p.ContextLength, Positions = pr.GetValue(positions) ?? p.Positions, Norm = pr.GetValue(norm) ?? p.Norm,
+                        Bias = !pr.GetValue(noBias) && p.Bias, TiedEmbeddings = !pr.GetValue(untied) && p.TiedEmbeddings,
+                    };
+                    if (described != cfg) conflicts.Add($"--preset {presetName} (the saved model is another shape: {cfg.Layers} layers, {cfg.Heads} heads, {cfg.EmbeddingSize} wide, context {cfg.ContextLength})");
+                }
+                Check(layers, (int?)cfg.Layers);
+                Check(heads, (int?)cfg.Heads);
+                Check(embd, (int?)cfg.EmbeddingSize);
+                Check(block, (int?)cfg.ContextLength);
+                Check(positions, (PositionEncoding?)cfg.Positions);
+                Check(norm, (NormPlacement?)cfg.Norm);
+                Check(noBias, !cfg.Bias);
+                Check(untied, !cfg.TiedEmbeddings);
+                Check(dropout, cfg.Dropout);
+                Check(batch, saved.BatchSize);
+                Check(lr, saved.LearningRate);
+                Check(minLr, saved.MinLearningRate);
+                Check(warmup, saved.WarmupIterations);
+                Check(decay, saved.DecayIterations);
+                Check(wd, saved.WeightDecay);
+                Check(beta1, saved.Beta1);
+                Check(beta2, saved.Beta2);
+                Check(clip, saved.GradientClip);
+                Check(accum, saved.GradientAccumulation);
+                Check(evalInterval, (int?)saved.EvalInterval);
+                Check(evalIters, saved.EvalIterations);
+                Check(ckptInterval, saved.CheckpointInterval);
+                Check(seed, saved.Seed);
+                Check(order, saved.Order);
+                if (conflicts.Count > 0)
+                    throw new ArgumentException($"--resume continues the run in {outDir} with its saved data, model and options, but {string.Join(", ", conflicts)}: " +
+                                                "drop those flags (only --iters may change), or start a new run with another --out");
+            }
         });
         return cmd;
+    }
+
+    private static bool SamePath(string a, string b) =>
+        string.Equals(Path.TrimEndingDirectorySeparator(Path.GetFullPath(a)), Path.TrimEndingDirectorySeparator(Path.GetFullPath(b)),
+                      OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+
+    private static string Show<T>(T value) => value switch
+    {
+        null => "none",
+        bool b => b ? "given" : "not given",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    // The library names the directory and what is missing; the CLI adds how to make one.
+    internal static PreparedData LoadData(string directory)
+    {
+        try { return PreparedData.Load(directory); }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw new InvalidDataException($"{e.Message} ('nexttoken prepare --input FILE --out DIR' writes a prepared data directory)", e);
+        }
     }
 }

@@ -38,6 +38,20 @@ public static class BuiltinDatasets
     }
 
     /// <summary>
+    /// The built-in dataset a prepared directory was generated from (its <see cref="PreparedData.Source"/> reads
+    /// <c>builtin:NAME seed N</c>), or null for user data. A resumed run uses it to evaluate the same task again.
+    /// </summary>
+    public static string? NameOf(PreparedData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (!data.Source.StartsWith(Prefix, StringComparison.Ordinal)) return null;
+        string rest = data.Source[Prefix.Length..];
+        int space = rest.IndexOf(' ');
+        string name = space < 0 ? rest : rest[..space];
+        return Names.Contains(name) ? name : null;
+    }
+
+    /// <summary>
     /// Writes the prepared directory for dataset <paramref name="name"/> (<c>grammar</c> or <c>addition</c>),
     /// generated from <paramref name="seed"/>. For addition, <c>val.bin</c> is exactly the held-out problems of
     /// <see cref="AdditionTask.HeldOutProblems"/>(<see cref="AdditionDigits"/>, seed, <see cref="AdditionHeldOutFraction"/>).

@@ -142,9 +142,9 @@ public sealed class PreparedData
     public static PreparedData Load(string dir)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(dir);
-        if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"prepared data directory '{dir}' does not exist; create it with 'nexttoken prepare'");
+        if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"prepared data directory '{dir}' does not exist; create it with PreparedData.Prepare");
         string metaPath = Path.Combine(dir, MetaFileName);
-        if (!File.Exists(metaPath)) throw new FileNotFoundException($"'{dir}' has no {MetaFileName}, so it is not a (complete) prepared data directory; run 'nexttoken prepare' again", metaPath);
+        if (!File.Exists(metaPath)) throw new FileNotFoundException($"'{dir}' has no {MetaFileName}, so it is not a (complete) prepared data directory; prepare it again", metaPath);
         var tokenizer = TokenizerStore.Load(dir);
         try
         {

@@ -134,7 +134,7 @@ public sealed unsafe class TokenFile : IDisposable, ITokenSource
     public static TokenFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"token file '{path}' does not exist; create it with 'nexttoken prepare'", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"token file '{path}' does not exist; write one with TokenFile.Write or PreparedData.Prepare", path);
         long length = new FileInfo(path).Length;
         if (length < HeaderBytes) throw new InvalidDataException($"'{path}' is truncated: expected at least {HeaderBytes} bytes of header, found {length}");
 

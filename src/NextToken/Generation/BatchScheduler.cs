@@ -114,10 +114,11 @@ public sealed class BatchScheduler : IDisposable
                 for (int i = 0; i < active.Count; i++)
                 {
                     var r = active[i];
-                    bool keep;
-                    try { keep = Choose(r, processed); }
-                    catch (Exception e) { r.Completion.TrySetException(e); keep = false; }
-                    if (!keep) { active.RemoveAt(i--); continue; }
+                    Next next;
+                    try { next = Choose(r, processed); }
+                    catch (Exception e) { r.Completion.TrySetException(e); next = Next.Finished; }
+                    if (next == Next.Finished) { active.RemoveAt(i--); continue; }
+                    if (next == Next.Shifted) continue; // its logits are fresh; it steps with the others from the next round
                     caches[m] = r.Cache!;
                     tokens[m] = r.Sequence[r.Length - 1];
                     stepping[m++] = r;
@@ -139,17 +140,21 @@ public sealed class BatchScheduler : IDisposable
         while (_incoming.Reader.TryRead(out var r)) r.Completion.TrySetCanceled();
     }
 
-    // Picks the next token of one request from its latest logits; false when the request is finished (and completed).
-    private bool Choose(Request r, float[] processed)
+    private enum Next { Finished, Step, Shifted }
+
+    // Picks the next token of one request from its latest logits: Finished when the request is done (and completed),
+    // Shifted when its context was full and slid (Generator.ShiftContext ran the kept tokens), else Step.
+    private Next Choose(Request r, float[] processed)
     {
-        if (r.Cancellation.IsCancellationRequested) { Complete(r, FinishReason.Cancelled); return false; }
+        if (r.Cancellation.IsCancellationRequested) { Complete(r, FinishReason.Cancelled); return Next.Finished; }
         r.Logits.CopyTo(processed, 0);
         r.Pipeline.Apply(processed, r.Sequence.AsSpan(0, r.Length), r.Prompt.Length);
         int t = r.Options.IsGreedy ? Sampling.ArgMax(processed) : Sampling.Sample(processed, ref r.Rng);
         r.Sequence[r.Length++] = t;
-        if (!r.Sink.Add(t, r.Logits)) { Complete(r, null); return false; }
-        if (r.Cache!.Length >= r.Cache.Capacity) { Complete(r, FinishReason.Length); return false; }
-        return true;
+        if (!r.Sink.Add(t, r.Logits)) { Complete(r, null); return Next.Finished; }
+        if (r.Cache!.Length < r.Cache.Capacity) return Next.Step;
+        _generator.ShiftContext(r.Cache, r.Sequence.AsSpan(0, r.Length), r.Logits);
+        return Next.Shifted;
     }
 
     private static void Complete(Request r, FinishReason? reason)

@@ -87,7 +87,7 @@ public sealed record GenerationOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field and how to fix it.</summary>
     public GenerationOptions Validate()
     {
-        static void Fail(string message) => throw new ArgumentException(message);
+        static void Fail(string message, string? parameter = null) => throw new ArgumentException(message, parameter);
         if (MaxNewTokens < 0) Fail($"max new tokens must be ≥ 0 (got {MaxNewTokens})");
         if (NumSequences < 1) Fail($"the number of sequences must be ≥ 1 (got {NumSequences})");
         if (!(Temperature >= 0) || float.IsPositiveInfinity(Temperature)) Fail($"temperature must be ≥ 0 (got {Temperature}); use 0 for greedy decoding");
@@ -104,7 +104,7 @@ public sealed record GenerationOptions
         if (TopLogprobs < 0) Fail($"top log-probabilities must be ≥ 0 (got {TopLogprobs})");
         if (Beams < 1) Fail($"beams must be ≥ 1 (got {Beams})");
         if (BeamGroups < 1 || Beams % BeamGroups != 0) Fail($"beam groups ({BeamGroups}) must be ≥ 1 and divide the beams ({Beams})");
-        if (Strategy == DecodingStrategy.Beam && NumSequences > Beams) Fail($"beam search returns at most --beams sequences: {NumSequences} > {Beams}");
+        if (Strategy == DecodingStrategy.Beam && NumSequences > Beams) Fail($"beam search returns at most as many sequences as it has beams ({NumSequences} sequences > {Beams} beams)", nameof(NumSequences));
         if (!float.IsFinite(LengthPenalty) || !float.IsFinite(DiversityPenalty)) Fail("length and diversity penalties must be finite numbers");
         if (ContrastiveTopK < 1) Fail($"contrastive top-k must be ≥ 1 (got {ContrastiveTopK})");
         if (!(ContrastiveAlpha >= 0 && ContrastiveAlpha <= 1)) Fail($"contrastive alpha must be in [0, 1] (got {ContrastiveAlpha})");

@@ -10,7 +10,9 @@ public sealed partial class Generator
     /// argmax (1−α)·p(v | x) − α·max_j cos(h_v, h_j), where h_v is the final hidden state the model produces after v
     /// and h_j those of every earlier position. The prompt is run one token at a time so every position's hidden
     /// state is known; each candidate is run and rolled back (<see cref="Model.KvCache.Truncate"/>), and the
-    /// winner is run again to keep its keys and values: k + 1 forwards per token. Returns the forward count.
+    /// winner is run again to keep its keys and values: k + 1 forwards per token. When feeding the winner would leave
+    /// no room for the next step's candidates, the context slides instead: the last <see cref="ContextShiftKeep"/>
+    /// tokens run again one at a time into the cleared cache, as a fresh run's prompt would. Returns the forward count.
     /// </summary>
     private long Contrastive(int[] prompt, GenerationOptions o, SequenceSink sink, CancellationToken ct)
     {
@@ -65,7 +67,18 @@ public sealed partial class Generator
             }
             seq[len++] = best;
             if (!sink.Add(best, raw)) break;
-            if (cache.Length >= ctx) { sink.Finish(FinishReason.Length); break; }
+            if (cache.Length + 1 >= ctx)
+            {
+                int keep = Math.Min(len, ContextShiftKeep(ctx));
+                cache.Clear();
+                for (int i = 0; i < keep; i++)
+                {
+                    one[0] = seq[len - keep + i];
+                    _model.Forward(cache, one, raw, lastHidden: hidden.AsSpan(i * C, C));
+                    forwards++;
+                }
+                continue;
+            }
             one[0] = best;
             _model.Forward(cache, one, raw, lastHidden: hidden.AsSpan((cache.Length) * C, C));
             forwards++;

@@ -11,7 +11,9 @@ namespace NextToken.Generation;
 /// Generates continuations of token prompts. One generator serves many calls and, because every call owns its
 /// caches and scratch, concurrent calls on one generator are safe (the model pools its own scratch).
 /// Prompts longer than the context keep their last <see cref="ICausalLm.ContextLength"/> tokens
-/// (<see cref="GenerationResult.PromptTruncated"/>); generation ends with <c>length</c> when the context is full.
+/// (<see cref="GenerationResult.PromptTruncated"/>). When a sequence fills the context, greedy, sampling and
+/// contrastive decoding slide the window (<see cref="ContextShiftKeep"/>) and go on to
+/// <see cref="GenerationOptions.MaxNewTokens"/>; beam search and speculative decoding end with <c>length</c> there.
 /// </summary>
 public sealed partial class Generator
 {
@@ -65,6 +67,35 @@ public sealed partial class Generator
         }
     }
 
+    /// <summary>
+    /// The text of prompt tokens as a user should see it: decoded, with end-of-text ids left out (as in
+    /// <see cref="GeneratedSequence.Text"/>), so an empty prompt, which starts from end-of-text, shows as "".
+    /// </summary>
+    public string PromptText(IReadOnlyList<int> prompt)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        if (_tokenizer is null) throw new InvalidOperationException("this generator has no tokenizer: it cannot turn tokens into text");
+        var ids = EndOfTextId is int eot ? prompt.Where(t => t != eot).ToArray() : prompt.ToArray();
+        return _tokenizer.Decode(ids);
+    }
+
+    /// <summary>
+    /// Tokens a sequence keeps when it fills the model's context of <paramref name="contextLength"/>: the most recent
+    /// half (at least one), the token just chosen included. They are run into the cleared cache exactly as a fresh run
+    /// with them as its prompt would run them (llama.cpp's context shift, without its kept prefix), so every later
+    /// token equals that fresh run's; earlier positions are forgotten.
+    /// </summary>
+    public static int ContextShiftKeep(int contextLength) => Math.Max(1, contextLength / 2);
+
+    // The context shift: the last ContextShiftKeep tokens of the sequence go through the cleared cache as a prompt;
+    // logits receives the next-token row.
+    internal void ShiftContext(KvCache cache, ReadOnlySpan<int> sequence, Span<float> logits)
+    {
+        int keep = Math.Min(sequence.Length, ContextShiftKeep(_model.ContextLength));
+        cache.Clear();
+        _model.Forward(cache, sequence[^keep..], logits);
+    }
+
     /// <summary>Encodes <paramref name="prompt"/>; an empty prompt becomes [<see cref="StartToken"/>].</summary>
     public int[] Encode(string prompt)
     {
@@ -102,7 +133,7 @@ public sealed partial class Generator
             else
             {
                 if (options.Strategy == DecodingStrategy.Speculative && _draft is null)
-                    throw new InvalidOperationException("speculative decoding needs a draft model: construct the generator with one (CLI: --draft CHECKPOINT)");
+                    throw new InvalidOperationException("speculative decoding needs a draft model: construct the generator with one");
                 var s = Speculative(ids, options, options.Strategy == DecodingStrategy.Speculative ? _draft : null, sink, ref rng, cancellationToken);
                 drafted += s.Drafted; accepted += s.Accepted; forwards += s.Forwards;
             }
@@ -190,6 +221,7 @@ public sealed partial class Generator
     }
 
     // Greedy and ancestral sampling for B prompts × NumSequences rows: prefill each row, then one ForwardBatch per step.
+    // A row whose cache is full slides its context (ShiftContext) instead of stepping with the others.
     private GenerationResult[] SampleBatch(int[][] prompts, bool[] truncated, GenerationOptions o, Action<string>? onText, CancellationToken ct)
     {
         int V = _model.VocabSize, n = o.NumSequences;
@@ -210,9 +242,10 @@ public sealed partial class Generator
         var active = new KvCache[rows.Length];
         var tokens = new int[rows.Length];
         var index = new int[rows.Length];
+        var shifting = new int[rows.Length];
         while (true)
         {
-            int m = 0;
+            int m = 0, shifts = 0;
             for (int r = 0; r < rows.Length; r++)
             {
                 var row = rows[r];
@@ -224,17 +257,27 @@ public sealed partial class Generator
                 int t = o.IsGreedy ? Sampling.ArgMax(processed) : Sampling.Sample(processed, ref row.Rng);
                 row.Sequence[row.Length++] = t;
                 if (!row.Sink.Add(t, rawRow)) { row.Done = true; continue; }
-                if (row.Cache.Length >= row.Cache.Capacity) { row.Sink.Finish(FinishReason.Length); row.Done = true; continue; }
+                if (row.Cache.Length >= row.Cache.Capacity) { shifting[shifts++] = r; continue; }
                 active[m] = row.Cache;
                 tokens[m] = t;
                 index[m++] = r;
             }
-            if (m == 0) break;
-            // Logits of active row k land in slot k; move them to their row's slot (rows only ever leave, so k ≤ index[k]).
-            _model.ForwardBatch(active.AsSpan(0, m), tokens.AsSpan(0, m), raw.AsSpan(0, m * V));
-            forwards++;
-            for (int k = m - 1; k >= 0; k--)
-                if (index[k] != k) raw.AsSpan(k * V, V).CopyTo(raw.AsSpan(index[k] * V, V));
+            if (m == 0 && shifts == 0) break;
+            if (m > 0)
+            {
+                // Logits of active row k land in slot k; move them to their row's slot (rows only ever leave, so k ≤ index[k]).
+                _model.ForwardBatch(active.AsSpan(0, m), tokens.AsSpan(0, m), raw.AsSpan(0, m * V));
+                forwards++;
+                for (int k = m - 1; k >= 0; k--)
+                    if (index[k] != k) raw.AsSpan(k * V, V).CopyTo(raw.AsSpan(index[k] * V, V));
+            }
+            // After the moves, so the batch's slots cannot overwrite a shifted row's fresh logits.
+            for (int s = 0; s < shifts; s++)
+            {
+                var row = rows[shifting[s]];
+                ShiftContext(row.Cache, row.Sequence.AsSpan(0, row.Length), raw.AsSpan(shifting[s] * V, V));
+                forwards++;
+            }
         }
         var results = new GenerationResult[prompts.Length];
         for (int p = 0; p < prompts.Length; p++)

@@ -59,8 +59,8 @@ internal static unsafe class Gemm
     // Row length from which the GEMV reads weight rows one at a time (see GemvTask).
     private const int LongRowGemv = 2048;
 
-    /// <summary>Threads used when the caller does not say: one per core.</summary>
-    internal static int DefaultThreads => Environment.ProcessorCount;
+    /// <summary>Threads used when the caller does not say: the public setting <see cref="Threading.MaxThreads"/>.</summary>
+    internal static int DefaultThreads => Threading.MaxThreads;
 
     internal enum Kind { Gemm, Gemv, ColumnSums }
 

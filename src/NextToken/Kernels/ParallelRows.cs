@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 namespace NextToken.Kernels;
 
 /// <summary>
-/// Runs <c>body(ctx, i)</c> for i in [0, count) on the calling thread plus up to <see cref="MaxThreads"/>-1 thread-pool
+/// Runs <c>body(ctx, i)</c> for i in [0, count) on the calling thread plus up to <see cref="Threading.MaxThreads"/>-1 thread-pool
 /// workers that claim indices one at a time. Unlike <c>Parallel.For</c> with a lambda it allocates nothing: the body is
 /// a static function pointer, the context a pointer to the caller's (unmanaged) struct, and the workers are a fixed
 /// set of <see cref="IThreadPoolWorkItem"/> objects that are queued at most once at a time and join whatever loop is
@@ -14,7 +14,6 @@ namespace NextToken.Kernels;
 /// </summary>
 internal static unsafe class ParallelRows
 {
-    private static int _maxThreads = Environment.ProcessorCount;
     private static readonly Helper[] Helpers = CreateHelpers();
 
     // The open loop (valid while _open == 1; written by the owner before it opens the loop).
@@ -23,11 +22,11 @@ internal static unsafe class ParallelRows
     private static int _count, _next, _done, _open, _busy, _participants;
     private static Exception? _error;
 
-    /// <summary>Upper bound on the threads one loop uses (the caller included); 1 runs serially.</summary>
+    /// <summary>The public setting <see cref="Threading.MaxThreads"/> (kept for the kernels' tests).</summary>
     public static int MaxThreads
     {
-        get => _maxThreads;
-        set => _maxThreads = Math.Clamp(value, 1, Helpers.Length + 1);
+        get => Threading.MaxThreads;
+        set => Threading.MaxThreads = value;
     }
 
     private static Helper[] CreateHelpers()
@@ -41,7 +40,7 @@ internal static unsafe class ParallelRows
     public static void For(int count, void* ctx, delegate*<void*, int, void> body)
     {
         if (count <= 0) return;
-        int helpers = Math.Min(_maxThreads, count) - 1;
+        int helpers = Math.Min(Math.Min(Threading.MaxThreads, Helpers.Length + 1), count) - 1;
         if (helpers <= 0 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < count; i++) body(ctx, i);

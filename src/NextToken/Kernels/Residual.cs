@@ -1,4 +1,5 @@
-// Residual: out = a + b, forward and backward (parallel over chunks: one thread alone does not saturate memory).
+// Residual: out = a + b (parallel over chunks: one thread alone does not saturate memory). Its backward is the identity
+// on both branches, which the model applies by accumulating the same gradient into each.
 using System.Numerics.Tensors;
 
 namespace NextToken.Kernels;
@@ -24,13 +25,6 @@ public static unsafe class Residual
             var ctx = new Ctx { A = pa, B = pb, Out = po, N = N };
             ParallelRows.For((N + Chunk - 1) / Chunk, &ctx, &AddChunk);
         }
-    }
-
-    /// <summary>dout is (N); accumulates da += dout and db += dout.</summary>
-    public static void Backward(ReadOnlySpan<float> dout, Span<float> da, Span<float> db, int N)
-    {
-        Forward(da, dout, da, N);
-        Forward(db, dout, db, N);
     }
 
     private static void AddChunk(void* p, int k)

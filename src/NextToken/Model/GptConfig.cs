@@ -69,20 +69,20 @@ public sealed record GptConfig
     /// <summary>Throws with a message that says how to fix the first invalid field.</summary>
     public GptConfig Validate()
     {
-        if (VocabSize < 1) throw new ArgumentException($"vocabulary size must be at least 1 (got {VocabSize})");
-        if (ContextLength < 1) throw new ArgumentException($"context length must be at least 1 (got {ContextLength})");
-        if (Layers < 1) throw new ArgumentException($"layers must be at least 1 (got {Layers})");
-        if (Heads < 1) throw new ArgumentException($"heads must be at least 1 (got {Heads})");
-        if (EmbeddingSize < 1) throw new ArgumentException($"embedding width must be at least 1 (got {EmbeddingSize})");
+        if (VocabSize < 1) throw new ArgumentException($"vocabulary size must be at least 1 (got {VocabSize})", nameof(VocabSize));
+        if (ContextLength < 1) throw new ArgumentException($"context length must be at least 1 (got {ContextLength})", nameof(ContextLength));
+        if (Layers < 1) throw new ArgumentException($"layers must be at least 1 (got {Layers})", nameof(Layers));
+        if (Heads < 1) throw new ArgumentException($"heads must be at least 1 (got {Heads})", nameof(Heads));
+        if (EmbeddingSize < 1) throw new ArgumentException($"embedding width must be at least 1 (got {EmbeddingSize})", nameof(EmbeddingSize));
         if (EmbeddingSize % Heads != 0)
-            throw new ArgumentException($"heads ({Heads}) must divide the embedding width ({EmbeddingSize}); {LargestDivisor(EmbeddingSize, Heads)} heads would");
+            throw new ArgumentException($"heads ({Heads}) must divide the embedding width ({EmbeddingSize}); {LargestDivisor(EmbeddingSize, Heads)} heads would", nameof(Heads));
         if (KvHeads < 0 || (KvHeads > 0 && Heads % KvHeads != 0))
-            throw new ArgumentException($"key/value heads ({KvHeads}) must divide the heads ({Heads}); 0 means as many as the heads");
-        if (MlpHiddenSize < 0) throw new ArgumentException($"MLP hidden size must be 0 (use the ratio) or positive (got {MlpHiddenSize})");
+            throw new ArgumentException($"key/value heads ({KvHeads}) must divide the heads ({Heads}); 0 means as many as the heads", nameof(KvHeads));
+        if (MlpHiddenSize < 0) throw new ArgumentException($"MLP hidden size must be 0 (use the ratio) or positive (got {MlpHiddenSize})", nameof(MlpHiddenSize));
         if (Positions == PositionEncoding.Rotary && HeadSize % 2 != 0)
-            throw new ArgumentException($"rotary positions need an even head size (embedding {EmbeddingSize} / heads {Heads} = {HeadSize})");
-        if (Dropout is < 0 or >= 1) throw new ArgumentException($"dropout must be in [0, 1) (got {Dropout})");
-        if (MlpRatio < 1) throw new ArgumentException($"MLP ratio must be at least 1 (got {MlpRatio})");
+            throw new ArgumentException($"rotary positions need an even head size (embedding {EmbeddingSize} / heads {Heads} = {HeadSize})", nameof(Positions));
+        if (Dropout is < 0 or >= 1 || float.IsNaN(Dropout)) throw new ArgumentException($"dropout must be in [0, 1) (got {Dropout})", nameof(Dropout));
+        if (MlpRatio < 1) throw new ArgumentException($"MLP ratio must be at least 1 (got {MlpRatio})", nameof(MlpRatio));
         return this;
     }
 

@@ -20,7 +20,10 @@ public static class GptPresets
         ["gpt3-small"] = Gpt2Base with { ContextLength = 2048, Layers = 12, Heads = 12, EmbeddingSize = 768 },
         ["gpt3-medium"] = Gpt2Base with { ContextLength = 2048, Layers = 24, Heads = 16, EmbeddingSize = 1024 },
         ["gpt3-large"] = Gpt2Base with { ContextLength = 2048, Layers = 24, Heads = 16, EmbeddingSize = 1536 },
-        ["gpt3-xl"] = Gpt2Base with { ContextLength = 2048, Layers = 24, Heads = 24, EmbeddingSize = 2048 },
+        // Table 2.1 gives GPT-3 XL 24 heads of d_head 128, which is 3072 wide, not its d_model 2048 (24 does not divide
+        // 2048). Heads of the table's d_head 128 make 16, as GPT-Neo 1.3B (the open model of this shape) has; the
+        // parameter count does not depend on the head count.
+        ["gpt3-xl"] = Gpt2Base with { ContextLength = 2048, Layers = 24, Heads = 16, EmbeddingSize = 2048 },
         ["gpt3-2.7b"] = Gpt2Base with { ContextLength = 2048, Layers = 32, Heads = 32, EmbeddingSize = 2560 },
         ["gpt3-6.7b"] = Gpt2Base with { ContextLength = 2048, Layers = 32, Heads = 32, EmbeddingSize = 4096 },
         // Table 2.1 prints d_model = 5140 for 13B, but 40 heads x 128 = 5120 (the table's own d_head), which is also

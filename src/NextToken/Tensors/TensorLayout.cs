@@ -67,7 +67,4 @@ public sealed class TensorLayout
 
     /// <summary>True when the layout has a tensor called <paramref name="name"/>.</summary>
     public bool Contains(string name) => _byName.ContainsKey(name);
-
-    /// <summary>Number of elements summed over all tensors (padding between tensors excluded).</summary>
-    public long ElementCount => _slots.Sum(s => s.Length);
 }

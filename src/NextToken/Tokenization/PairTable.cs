@@ -42,7 +42,6 @@ internal sealed class PairTable
     public ref long CountAt(int slot) => ref _counts[slot];
     /// <summary>A scratch stamp per slot (the trainer marks pairs already queued for the current merge).</summary>
     public ref int MarkAt(int slot) => ref _marks[slot];
-    public ReadOnlySpan<int> WordsAt(int slot) => _words[slot] is { } w ? w.AsSpan(0, _wordCounts[slot]) : default;
 
     /// <summary>Detaches and returns the word list of a slot (the slot's list becomes empty).</summary>
     public (int[]? Words, int Count) TakeWords(int slot)

@@ -25,7 +25,7 @@ public static class TokenizerFactory
                 {
                     // A tokenizer.json (or any file named so) stands for its directory.
                     if (Path.GetFileName(spec) == TokenizerStore.FileName) return TokenizerStore.Load(Path.GetDirectoryName(Path.GetFullPath(spec))!);
-                    throw new InvalidDataException($"'{spec}' is not a tokenizer: pass the directory 'nexttoken tokenizer train --out' wrote, or its {TokenizerStore.FileName}");
+                    throw new InvalidDataException($"'{spec}' is not a tokenizer: pass a directory holding {TokenizerStore.FileName} (as ITokenizer.Save writes it), or that file");
                 }
                 throw new ArgumentException($"unknown tokenizer '{spec}': use char, gpt2, cl100k, or a directory that holds {TokenizerStore.FileName}");
         }

@@ -13,7 +13,7 @@ public static class TokenizerStore
     public static ITokenizer Load(string directory)
     {
         string path = Path.Combine(directory, FileName);
-        if (!File.Exists(path)) throw new FileNotFoundException($"no {FileName} in '{directory}': prepare the data with 'nexttoken prepare' or point at a checkpoint directory", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"no {FileName} in '{directory}': give a prepared data directory or a checkpoint directory (both hold one)", path);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(File.ReadAllText(path)); }
         catch (JsonException e) { throw new InvalidDataException($"'{path}' is not valid JSON: {e.Message}", e); }

@@ -108,7 +108,7 @@ public static class Checkpoint
     {
         string path = File.Exists(directory) ? directory : Path.Combine(directory, FileName);
         string dir = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!File.Exists(path)) throw new FileNotFoundException($"no checkpoint at '{directory}': expected {FileName} there (train with 'nexttoken train --out DIR')", path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"no checkpoint at '{directory}': expected {FileName} there (Checkpoint.Save and the Trainer write one)", path);
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
         long size = fs.Length;
         Span<byte> header = stackalloc byte[HeaderBytes];

@@ -46,15 +46,22 @@ public sealed record TrainOptions
     /// <summary>Throws on the first invalid option, saying how to fix it.</summary>
     public TrainOptions Validate()
     {
-        if (BatchSize < 1) throw new ArgumentException($"--batch must be at least 1 (got {BatchSize})");
-        if (SequenceLength < 1) throw new ArgumentException($"--block must be at least 1 (got {SequenceLength})");
-        if (GradientAccumulation < 1) throw new ArgumentException($"--grad-accum must be at least 1 (got {GradientAccumulation})");
-        if (Iterations < 0) throw new ArgumentException($"--iters must not be negative (got {Iterations})");
-        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"--lr must be positive (got {LearningRate})");
-        if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentException($"--min-lr must be in [0, lr] (got {MinLearningRate})");
-        if (WarmupIterations < 0) throw new ArgumentException($"--warmup must not be negative (got {WarmupIterations})");
-        if (Beta2 is <= 0 or >= 1 || Beta1 is < 0 or >= 1) throw new ArgumentException("--beta1 and --beta2 must be in [0, 1)");
-        if (EvalIterations < 1) throw new ArgumentException($"--eval-iters must be at least 1 (got {EvalIterations})");
+        if (BatchSize < 1) throw new ArgumentException($"the batch size must be at least 1 (got {BatchSize})", nameof(BatchSize));
+        if (SequenceLength < 1) throw new ArgumentException($"the sequence length must be at least 1 (got {SequenceLength})", nameof(SequenceLength));
+        if (GradientAccumulation < 1) throw new ArgumentException($"gradient accumulation must be at least 1 micro-batch (got {GradientAccumulation})", nameof(GradientAccumulation));
+        if (Iterations < 0) throw new ArgumentException($"iterations must not be negative (got {Iterations})", nameof(Iterations));
+        if (!(LearningRate > 0) || !float.IsFinite(LearningRate)) throw new ArgumentException($"the learning rate must be positive (got {LearningRate})", nameof(LearningRate));
+        if (MinLearningRate < 0 || MinLearningRate > LearningRate) throw new ArgumentException($"the minimum learning rate must be in [0, learning rate {LearningRate}] (got {MinLearningRate})", nameof(MinLearningRate));
+        if (WarmupIterations < 0) throw new ArgumentException($"warm-up iterations must not be negative (got {WarmupIterations})", nameof(WarmupIterations));
+        if (DecayIterations < 0) throw new ArgumentException($"decay iterations must not be negative (got {DecayIterations}); 0 means the run's iterations", nameof(DecayIterations));
+        if (Beta1 is < 0 or >= 1 || float.IsNaN(Beta1)) throw new ArgumentException($"AdamW beta1 must be in [0, 1) (got {Beta1})", nameof(Beta1));
+        if (Beta2 is <= 0 or >= 1 || float.IsNaN(Beta2)) throw new ArgumentException($"AdamW beta2 must be in (0, 1) (got {Beta2})", nameof(Beta2));
+        if (!(WeightDecay >= 0) || !float.IsFinite(WeightDecay)) throw new ArgumentException($"weight decay must be a finite number ≥ 0 (got {WeightDecay})", nameof(WeightDecay));
+        if (!(GradientClip >= 0) || !float.IsFinite(GradientClip)) throw new ArgumentException($"the gradient clip must be a finite number ≥ 0, 0 turning it off (got {GradientClip})", nameof(GradientClip));
+        if (EvalInterval < 0) throw new ArgumentException($"the evaluation interval must not be negative (got {EvalInterval}); 0 evaluates at the end only", nameof(EvalInterval));
+        if (EvalIterations < 1) throw new ArgumentException($"evaluation iterations must be at least 1 (got {EvalIterations})", nameof(EvalIterations));
+        if (CheckpointInterval < 0) throw new ArgumentException($"the checkpoint interval must not be negative (got {CheckpointInterval}); 0 checkpoints at evaluations", nameof(CheckpointInterval));
+        if (!Enum.IsDefined(Order)) throw new ArgumentException($"unknown batch order {Order}", nameof(Order));
         return this;
     }
 }

@@ -6,8 +6,8 @@ namespace NextToken.Training;
 /// <summary>Summary of a run. Serialised as the last stdout line of <c>nexttoken train --json</c>.</summary>
 public sealed record TrainResult
 {
-    /// <summary>Mean training loss of the last step.</summary>
-    [JsonPropertyName("final_train_loss")] public double FinalTrainLoss { get; init; }
+    /// <summary>Mean training loss of the last step (null when no step has run).</summary>
+    [JsonPropertyName("final_train_loss")] public double? FinalTrainLoss { get; init; }
     /// <summary>Lowest validation loss over the run (null when there is no validation split).</summary>
     [JsonPropertyName("best_val_loss")] public double? BestValLoss { get; init; }
     /// <summary>Validation loss at the end (null when there is no validation split).</summary>

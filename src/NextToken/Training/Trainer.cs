@@ -24,14 +24,17 @@ public sealed class Trainer
     private readonly string? _dataDir;
     private long _step;
     private double _bestVal = double.NaN;
+    private float _lastTrainLoss = float.NaN;
     private long _lastCheckpointStep = -1;
+    private readonly long _resumedStep = -1;
     private const ulong EvalSeed = 0xE7A1;
 
     /// <summary>Called after every step (and evaluation).</summary>
     public event Action<TrainProgress>? Progress;
 
     /// <summary>
-    /// Creates a trainer. <paramref name="outDir"/> (optional) receives checkpoints, log.jsonl and loss.png.
+    /// Creates a trainer. <paramref name="outDir"/> (optional) receives checkpoints and log.jsonl (the trainer draws
+    /// nothing: the CLI plots loss.png from the log).
     /// <paramref name="resume"/> restores optimizer moments, step and data position from a loaded checkpoint.
     /// </summary>
     public Trainer(GptModel model, BatchLoader train, TokenFile? val, TrainOptions options, string? outDir = null,
@@ -54,10 +57,12 @@ public sealed class Trainer
         {
             _step = st.Step;
             _bestVal = st.BestValLoss;
-            _lastCheckpointStep = st.Step;
+            _lastTrainLoss = (float)st.TrainLoss;
+            _lastCheckpointStep = _resumedStep = st.Step;
             _train.Restore(new BatchLoaderState(st.LoaderPosition, st.LoaderRngState, st.LoaderRngIncrement));
         }
         model.EnableGradients();
+        EvaluationBatches = CountEvaluationBatches(_valFile?.Count ?? _valTokens?.Length ?? 0, _options);
     }
 
     /// <summary>Completed optimizer steps.</summary>
@@ -66,18 +71,25 @@ public sealed class Trainer
     /// <summary>
     /// Runs until <see cref="TrainOptions.Iterations"/> steps or cancellation (then a checkpoint is written and the
     /// result says Interrupted). A non-finite loss throws <see cref="NonFiniteLossException"/> without saving.
+    /// A run resumed from a checkpoint that already reached <see cref="TrainOptions.Iterations"/> trains nothing and
+    /// writes nothing: it returns the saved run's summary (its last training loss, best and current validation loss).
     /// </summary>
     public TrainResult Run(CancellationToken cancellation = default)
     {
         var o = _options;
+        if (_step >= o.Iterations && _step == _resumedStep)
+        {
+            float val = Evaluate(); // deterministic: the value the finished run reported
+            return Result(_lastTrainLoss, val, tokens: 0, wall: 0, interrupted: false);
+        }
         int B = o.BatchSize, T = o.SequenceLength;
         int decay = o.DecayIterations > 0 ? o.DecayIterations : o.Iterations;
         var inputs = new int[B * T];
         var targets = new int[B * T];
         var log = _outDir is null ? null : OpenLog();
         var sw = Stopwatch.StartNew();
-        long startStep = _step, tokens = 0;
-        float loss = float.NaN, lastVal = float.NaN;
+        long tokens = 0;
+        float loss = _lastTrainLoss, lastVal = float.NaN;
         bool interrupted = false, gradientsClear = false;
         _model.Training = true;
         try
@@ -111,6 +123,7 @@ public sealed class Trainer
                 _step++;
                 tokens += (long)B * T * o.GradientAccumulation;
                 var p = new TrainProgress(_step, o.Iterations, loss, lr, norm, tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds), sw.Elapsed.TotalSeconds, null);
+                _lastTrainLoss = loss;
                 Write(log, p);
                 Progress?.Invoke(p);
                 if (o.CheckpointInterval > 0 && _step % o.CheckpointInterval == 0) Save();
@@ -127,16 +140,19 @@ public sealed class Trainer
         {
             _model.Training = false;
             log?.Dispose();
-            if (_outDir is not null) TryPlot();
         }
-        double wall = sw.Elapsed.TotalSeconds;
-        return new TrainResult
-        {
-            FinalTrainLoss = loss, BestValLoss = double.IsNaN(_bestVal) ? null : _bestVal, FinalValLoss = float.IsNaN(lastVal) ? null : lastVal, Iterations = _step,
-            TokensPerSecond = tokens / Math.Max(1e-9, wall), WallSeconds = wall, Interrupted = interrupted,
-            Parameters = _model.ParameterCount, CheckpointDirectory = _outDir,
-        };
+        return Result(loss, lastVal, tokens, sw.Elapsed.TotalSeconds, interrupted);
     }
+
+    // The summary; values that are not finite (no step run, no validation split) become null, so it is valid JSON.
+    private TrainResult Result(float trainLoss, float valLoss, long tokens, double wall, bool interrupted) => new()
+    {
+        FinalTrainLoss = float.IsFinite(trainLoss) ? trainLoss : null,
+        BestValLoss = double.IsFinite(_bestVal) ? _bestVal : null,
+        FinalValLoss = float.IsFinite(valLoss) ? valLoss : null,
+        Iterations = _step, TokensPerSecond = tokens / Math.Max(1e-9, wall), WallSeconds = wall, Interrupted = interrupted,
+        Parameters = _model.ParameterCount, CheckpointDirectory = _outDir,
+    };
 
     private float EvaluateAndMaybeSave(StreamWriter? log, Stopwatch sw, float lastLoss)
     {
@@ -150,29 +166,46 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// Mean loss over <see cref="TrainOptions.EvalIterations"/> validation batches at random offsets over the whole
-    /// split (as nanoGPT's estimate_loss). A fresh loader with a fixed seed draws the same batches every time, so
-    /// evaluation neither depends on nor disturbs the training state.
+    /// Validation batches one evaluation runs: <see cref="TrainOptions.EvalIterations"/>, capped so that tiny runs
+    /// stay cheap: at most the batches that cover every distinct validation window once (count − T windows of T + 1
+    /// tokens, B per batch), and at most Iterations × GradientAccumulation (one forward per batch against a forward and
+    /// a backward per micro-batch of training, so an evaluation costs at most about a third of the run it measures).
+    /// 0 without a validation split or with one shorter than T + 1 tokens.
+    /// </summary>
+    public int EvaluationBatches { get; }
+
+    internal static int CountEvaluationBatches(long valTokens, TrainOptions o)
+    {
+        long windows = valTokens - o.SequenceLength;
+        if (windows <= 0) return 0;
+        long covering = (windows + o.BatchSize - 1) / o.BatchSize;
+        long run = Math.Max(1, (long)o.Iterations * o.GradientAccumulation);
+        return (int)Math.Min(o.EvalIterations, Math.Min(covering, run));
+    }
+
+    /// <summary>
+    /// Mean loss over <see cref="EvaluationBatches"/> validation batches at random offsets over the whole split (as
+    /// nanoGPT's estimate_loss). A fresh loader with a fixed seed draws the same batches every time, so evaluation
+    /// neither depends on nor disturbs the training state. NaN when there is nothing to evaluate.
     /// </summary>
     public float Evaluate()
     {
-        if (_valFile is null && _valTokens is null) return float.NaN;
+        int batches = EvaluationBatches;
+        if (batches == 0) return float.NaN;
         int B = _options.BatchSize, T = _options.SequenceLength;
-        long count = _valFile?.Count ?? _valTokens!.Length;
-        if (count < T + 1) return float.NaN;
         var loader = _valFile is not null ? new BatchLoader(_valFile, B, T, BatchOrder.Random, EvalSeed) : new BatchLoader(_valTokens!, B, T, BatchOrder.Random, EvalSeed);
         var inputs = new int[B * T];
         var targets = new int[B * T];
         bool wasTraining = _model.Training;
         _model.Training = false;
         double sum = 0;
-        for (int i = 0; i < _options.EvalIterations; i++)
+        for (int i = 0; i < batches; i++)
         {
             loader.Next(inputs, targets);
             sum += _model.Forward(inputs, targets, B, T);
         }
         _model.Training = wasTraining;
-        return (float)(sum / _options.EvalIterations);
+        return (float)(sum / batches);
     }
 
     /// <summary>Writes the checkpoint now (no-op without an output directory).</summary>
@@ -184,7 +217,7 @@ public sealed class Trainer
         {
             Step = _step, DropoutRngState = _model.DropoutRng.State, DropoutRngIncrement = _model.DropoutRng.Increment,
             LoaderPosition = ls.Position, LoaderRngState = ls.RngState, LoaderRngIncrement = ls.RngIncrement,
-            BestValLoss = _bestVal, Options = _options, DataDirectory = _dataDir,
+            BestValLoss = _bestVal, TrainLoss = _lastTrainLoss, Options = _options, DataDirectory = _dataDir,
         };
         Checkpoint.Save(_outDir, _model, _optimizer, state, _tokenizer);
         _lastCheckpointStep = _step;
@@ -193,10 +226,10 @@ public sealed class Trainer
     private StreamWriter OpenLog()
     {
         Directory.CreateDirectory(_outDir!);
-        string path = Path.Combine(_outDir!, "log.jsonl");
+        string path = Path.Combine(_outDir!, TrainingLog.FileName);
         // On resume keep only the records of steps the checkpoint contains, so the log matches an uninterrupted run.
         var keep = File.Exists(path) && _step > 0
-            ? File.ReadAllLines(path).Where(l => TrainingLog.StepOf(l) is long s && s <= _step && !(s == _step && l.Contains("\"val_loss\"") && false)).ToList()
+            ? File.ReadAllLines(path).Where(l => TrainingLog.StepOf(l) is long s && s <= _step).ToList()
             : [];
         if (_step == 0) keep.Clear();
         File.WriteAllLines(path, keep);
@@ -204,13 +237,4 @@ public sealed class Trainer
     }
 
     private static void Write(StreamWriter? log, TrainProgress p) => log?.WriteLine(TrainingLog.Format(p));
-
-    private void TryPlot()
-    {
-        try { TrainingLog.Plot(Path.Combine(_outDir!, "log.jsonl"), Path.Combine(_outDir!, "loss.png")); }
-        catch (Exception e) when (e is IOException or InvalidOperationException or TypeInitializationException or DllNotFoundException)
-        {
-            Console.Error.WriteLine($"warning: could not draw loss.png ({e.Message})");
-        }
-    }
 }

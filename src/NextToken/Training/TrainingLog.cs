@@ -1,12 +1,15 @@
-// TrainingLog: log.jsonl records (one JSON object per step or evaluation) and the loss-curve plot drawn from them.
+// TrainingLog: log.jsonl records (one JSON object per step or evaluation); the CLI draws loss.png from them.
 using System.Globalization;
 using System.Text.Json;
 
 namespace NextToken.Training;
 
-/// <summary>Formats, parses and plots the machine-readable training log.</summary>
+/// <summary>Formats and parses the machine-readable training log (<c>log.jsonl</c>).</summary>
 public static class TrainingLog
 {
+    /// <summary>The name of the log file a <see cref="Trainer"/> writes into its output directory.</summary>
+    public const string FileName = "log.jsonl";
+
     /// <summary>One JSON line: step, loss, lr, grad_norm, tokens_per_second, elapsed_s, and val_loss on evaluations.</summary>
     public static string Format(TrainProgress p)
     {
@@ -27,34 +30,5 @@ public static class TrainingLog
             return doc.RootElement.TryGetProperty("step", out var s) ? s.GetInt64() : null;
         }
         catch (JsonException) { return null; }
-    }
-
-    /// <summary>Draws training and validation loss against step into a PNG (or SVG, by extension) with ScottPlot.</summary>
-    public static void Plot(string logPath, string imagePath)
-    {
-        var trainX = new List<double>(); var trainY = new List<double>();
-        var valX = new List<double>(); var valY = new List<double>();
-        foreach (string line in File.ReadLines(logPath))
-        {
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); } catch (JsonException) { continue; }
-            using (doc)
-            {
-                var r = doc.RootElement;
-                double step = r.GetProperty("step").GetDouble();
-                if (r.TryGetProperty("loss", out var l) && l.ValueKind == JsonValueKind.Number) { trainX.Add(step); trainY.Add(l.GetDouble()); }
-                if (r.TryGetProperty("val_loss", out var v) && v.ValueKind == JsonValueKind.Number) { valX.Add(step); valY.Add(v.GetDouble()); }
-            }
-        }
-        if (trainX.Count == 0 && valX.Count == 0) return;
-        var plot = new ScottPlot.Plot();
-        if (trainX.Count > 0) { var s = plot.Add.ScatterLine(trainX.ToArray(), trainY.ToArray()); s.LegendText = "train"; }
-        if (valX.Count > 0) { var s = plot.Add.Scatter(valX.ToArray(), valY.ToArray()); s.LegendText = "validation"; }
-        plot.Title("Loss");
-        plot.XLabel("step");
-        plot.YLabel("cross-entropy (nats/token)");
-        plot.ShowLegend();
-        if (imagePath.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)) plot.SaveSvg(imagePath, 800, 500);
-        else plot.SavePng(imagePath, 800, 500);
     }
 }

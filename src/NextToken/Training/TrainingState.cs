@@ -18,6 +18,8 @@ public sealed record TrainingState
     public ulong LoaderRngIncrement { get; init; }
     /// <summary>Best validation loss seen so far (NaN when none).</summary>
     public double BestValLoss { get; init; } = double.NaN;
+    /// <summary>Training loss of the last completed step (NaN when none), so a finished run resumed can report it.</summary>
+    public double TrainLoss { get; init; } = double.NaN;
     /// <summary>The options the run was started with (a resumed run reuses them).</summary>
     public TrainOptions? Options { get; init; }
     /// <summary>The prepared data directory the run reads.</summary>

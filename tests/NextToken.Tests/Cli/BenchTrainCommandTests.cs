@@ -26,6 +26,41 @@ public sealed class BenchTrainCommandTests
     }
 
     [Fact]
+    public void BenchTrain_Phases_AreReplayedOutsideTheModelAndSaySo()
+    {
+        var r = CliProcess.Run("bench", "train", "--preset", "test", "--layers", "2", "--heads", "2", "--embd", "32", "--vocab", "50",
+                               "--batch", "2", "--seq", "16", "--steps", "2", "--warmup-steps", "1", "--reference-gflops", "100", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        using var doc = JsonDocument.Parse(CliProcess.LastLine(r.Out));
+        var o = doc.RootElement;
+        var phases = o.GetProperty("phase_seconds_per_step");
+        foreach (var key in new[] { "matmul", "attention", "elementwise", "zero_grad", "optimizer" })
+            Assert.True(phases.TryGetProperty(key, out _), $"missing phase {key}");
+        Assert.True(phases.GetProperty("matmul").GetDouble() > 0);
+        Assert.Contains("replayed", o.GetProperty("phase_timing").GetString());
+        Assert.InRange(o.GetProperty("non_matmul_share").GetDouble(), 0, 1);
+    }
+
+    [Fact]
+    public void StepReplay_Linears_FollowTheConfigsVariants()
+    {
+        // SmolLM2-135M: 9 query heads and 3 key/value heads of 64, SwiGLU 1536 (gate and up in one product), vocabulary 49152.
+        var cfg = NextToken.Model.GptPresets.Get("smollm2-135m");
+        var linears = NextToken.Cli.StepReplay.Linears(cfg).ToDictionary(l => l.Name, l => (l.C, l.OC, l.Count));
+        Assert.Equal((576, (9 + 2 * 3) * 64, 30), linears["attn.c_attn"]);
+        Assert.Equal((576, 576, 30), linears["attn.c_proj"]);
+        Assert.Equal((576, 2 * 1536, 30), linears["mlp.c_fc"]);
+        Assert.Equal((1536, 576, 30), linears["mlp.c_proj"]);
+        Assert.Equal((576, 49152, 1), linears["lm_head"]);
+        var gpt2 = NextToken.Cli.StepReplay.Linears(NextToken.Model.GptPresets.Get("gpt2")).ToDictionary(l => l.Name, l => (l.C, l.OC));
+        Assert.Equal((768, 2304), gpt2["attn.c_attn"]);
+        Assert.Equal((768, 3072), gpt2["mlp.c_fc"]);
+        // A replay of a tiny step runs and takes time in both phases.
+        var (matmul, attention) = new NextToken.Cli.StepReplay(NextToken.Model.GptPresets.Get("test"), 2, 8).Run();
+        Assert.True(matmul > 0 && attention > 0);
+    }
+
+    [Fact]
     public void BenchTrain_ReferenceLog_PrintsOpenBlasTimeOfTheSameProducts()
     {
         // Every product of a 2-layer, 32-wide, vocabulary-50 model at 2 x 8 = 16 rows, at 10 GFLOP/s in the "log".

@@ -9,7 +9,11 @@ internal static class CliProcess
     public static (int Exit, string Out, string Err) Run(params string[] args) => RunWithEnvironment([], args);
 
     /// <summary>Runs the CLI with extra environment variables set in the child (e.g. DOTNET_EnableAVX2=0).</summary>
-    public static (int Exit, string Out, string Err) RunWithEnvironment(IEnumerable<(string Name, string Value)> environment, params string[] args)
+    public static (int Exit, string Out, string Err) RunWithEnvironment(IEnumerable<(string Name, string Value)> environment, params string[] args) =>
+        RunFor(TimeSpan.FromSeconds(120), environment, args);
+
+    /// <summary>Runs the CLI, allowing it <paramref name="limit"/> (the slow tests' full training runs need minutes).</summary>
+    public static (int Exit, string Out, string Err) RunFor(TimeSpan limit, IEnumerable<(string Name, string Value)> environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
@@ -20,7 +24,7 @@ internal static class CliProcess
         p.StandardInput.Close();
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("nexttoken did not finish in 120 s"); }
+        if (!p.WaitForExit(limit)) { p.Kill(true); throw new TimeoutException($"nexttoken did not finish in {limit.TotalSeconds:F0} s"); }
         return (p.ExitCode, so.Result, se.Result);
     }
 

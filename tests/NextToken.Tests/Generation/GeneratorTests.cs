@@ -126,11 +126,9 @@ public sealed class GeneratorTests
     }
 
     [Theory]
-    [InlineData(DecodingStrategy.Greedy)]
     [InlineData(DecodingStrategy.Beam)]
-    [InlineData(DecodingStrategy.Contrastive)]
     [InlineData(DecodingStrategy.PromptLookup)]
-    public void Generate_ContextFills_StopsWithLength(DecodingStrategy strategy)
+    public void Generate_ContextFills_StopsWithLength(DecodingStrategy strategy) // greedy, sampling, contrastive slide: ContextShiftTests
     {
         var model = TinyModels.Gpt(13, vocab: 6, context: 8);
         var r = new Generator(model).Generate([1, 2, 3, 1, 2], new GenerationOptions { Strategy = strategy, Temperature = 0, MaxNewTokens = 50 });

@@ -1,4 +1,6 @@
-// Trainer tests: exact resume, determinism, overfitting one batch, non-finite loss, atomic checkpoints.
+// Trainer tests: exact resume, a finished run resumed, determinism, overfitting one batch, non-finite loss, the cost of
+// evaluation in tiny runs.
+using System.Text.Json;
 using NextToken.Data;
 using NextToken.Model;
 using NextToken.Tests.Data;
@@ -100,5 +102,67 @@ public sealed class TrainerTests
         var saved = Checkpoint.LoadFull(dir.Path, withOptimizer: true);
         Assert.Equal(4, saved.State!.Step);
         Assert.False(float.IsNaN(saved.Model.Parameters[0]), "the checkpoint on disk must predate the NaN");
+    }
+
+    [Fact]
+    public void Resume_FinishedRun_ReturnsItsSummaryAndWritesNothing()
+    {
+        using var dir = new TempDir();
+        var o = Opts with { Iterations = 6 };
+        var done = Train(dir.Path, o);
+        string checkpoint = Path.Combine(dir.Path, Checkpoint.FileName), log = Path.Combine(dir.Path, TrainingLog.FileName);
+        byte[] before = File.ReadAllBytes(checkpoint);
+        string[] logBefore = File.ReadAllLines(log);
+        var loaded = Checkpoint.LoadFull(dir.Path, withOptimizer: true);
+        var again = Train(dir.Path, loaded.State!.Options!, resume: loaded);
+        Assert.Equal(6, again.Iterations);
+        Assert.Equal(done.FinalTrainLoss, again.FinalTrainLoss);
+        Assert.Equal(done.BestValLoss, again.BestValLoss);
+        Assert.Equal(done.FinalValLoss, again.FinalValLoss);
+        Assert.False(again.Interrupted);
+        Assert.Contains("\"final_train_loss\"", JsonSerializer.Serialize(again)); // no NaN or infinity left to refuse
+        Assert.Equal(before, File.ReadAllBytes(checkpoint));
+        Assert.Equal(logBefore, File.ReadAllLines(log));
+    }
+
+    [Fact]
+    public void Run_NoSteps_SummaryIsValidJson()
+    {
+        var model = new GptModel(Cfg, 1);
+        var loader = new BatchLoader(Tokens(500, 1), 4, 16, BatchOrder.Random, 1);
+        var r = new Trainer(model, loader, null, Opts with { Iterations = 0, GradientAccumulation = 1 }).Run();
+        Assert.Null(r.FinalTrainLoss);
+        Assert.Null(r.BestValLoss);
+        using var doc = JsonDocument.Parse(JsonSerializer.Serialize(r));
+        Assert.Equal(JsonValueKind.Null, doc.RootElement.GetProperty("final_train_loss").ValueKind);
+    }
+
+    [Theory]
+    [InlineData(2, 1, 5000, 1000, 2)]     // a 2-step run evaluates 2 batches, not 1000
+    [InlineData(3, 2, 5000, 1000, 6)]     // 3 steps of 2 micro-batches: 6
+    [InlineData(500, 1, 5000, 20, 20)]    // a real run keeps its EvalIterations
+    [InlineData(500, 1, 16 + 9, 20, 3)]   // 9 distinct windows of a tiny split, 4 per batch: 3 batches cover them
+    [InlineData(500, 1, 16, 20, 0)]       // no window of T + 1 tokens: nothing to evaluate
+    public void EvaluationBatches_TinyRunsAndSplits_Capped(int iterations, int accumulation, int valTokens, int evalIterations, int expected)
+    {
+        var o = Opts with { Iterations = iterations, GradientAccumulation = accumulation, EvalIterations = evalIterations };
+        var model = new GptModel(Cfg, 1);
+        var trainer = new Trainer(model, new BatchLoader(Tokens(500, 1), 4, 16, BatchOrder.Random, 1), null, o, valTokens: Tokens(valTokens, 2));
+        Assert.Equal(expected, trainer.EvaluationBatches);
+    }
+
+    [Fact]
+    public void Evaluate_TinyRun_CostsNoMoreThanTheCap()
+    {
+        // EvalIterations 100,000 on a 2-step run: the loss equals that of a run asking for exactly the 2 batches it may use.
+        var model = new GptModel(Cfg with { Dropout = 0 }, 1);
+        var val = Tokens(3000, 2);
+        float Evaluate(int evalIterations) =>
+            new Trainer(model, new BatchLoader(Tokens(500, 1), 4, 16, BatchOrder.Random, 1), null,
+                        Opts with { Iterations = 2, GradientAccumulation = 1, EvalIterations = evalIterations }, valTokens: val).Evaluate();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        float capped = Evaluate(100_000);
+        Assert.True(clock.Elapsed.TotalSeconds < 20, $"the capped evaluation took {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(Evaluate(2), capped);
     }
 }
