@@ -24,7 +24,7 @@ public class AttentionBenchmarks
         _qkv = new float[B * T * 3 * C]; rng.FillNormal(_qkv, 0, 1);
         _dout = new float[B * T * C]; rng.FillNormal(_dout, 0, 1);
         _out = new float[B * T * C]; _dqkv = new float[B * T * 3 * C];
-        _lse = new float[Attention.ScratchSize(B, T, C, NH)];
+        _lse = new float[Attention.ScratchSize(B, T, NH)];
         _att = new float[B * NH * T * T];
     }
 
@@ -38,7 +38,7 @@ public class AttentionBenchmarks
     [Benchmark]
     public void FusedForwardBackward()
     {
-        Attention.Forward(_qkv, _out, _lse, B, T, C, NH);
-        Attention.Backward(_dout, _qkv, _out, _lse, _dqkv, B, T, C, NH);
+        Attention.Forward(_qkv, _out, _lse, default, B, T, NH, NH, C / NH);
+        Attention.Backward(_dout, _qkv, _out, _lse, default, _dqkv, B, T, NH, NH, C / NH);
     }
 }

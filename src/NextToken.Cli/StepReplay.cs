@@ -120,15 +120,15 @@ internal sealed class StepReplay
             int N = B * T;
             _qkv = Filled((long)N * 3 * _c, ref rng);
             _out = new float[N * _c];
-            _scratch = new float[Attention.ScratchSize(B, T, _c, _nh)];
+            _scratch = new float[Attention.ScratchSize(B, T, _nh)];
             _dout = Filled((long)N * _c, ref rng);
             _dqkv = new float[N * 3 * _c];
         }
 
         public void ForwardBackward()
         {
-            Attention.Forward(_qkv, _out, _scratch, _b, _t, _c, _nh);
-            Attention.Backward(_dout, _qkv, _out, _scratch, _dqkv, _b, _t, _c, _nh);
+            Attention.Forward(_qkv, _out, _scratch, default, _b, _t, _nh, _nh, _c / _nh);
+            Attention.Backward(_dout, _qkv, _out, _scratch, default, _dqkv, _b, _t, _nh, _nh, _c / _nh);
         }
     }
 }

@@ -1,6 +1,7 @@
-#pragma warning disable CS0419 // TEMPORARY: the new overloads live in PendingShims.cs until the generalised kernel lands
-// Attention: fused causal multi-head self-attention (flash-style: O(T) memory per head), forward and backward,
-// plus the KV-cache decode form.
+// Attention: fused causal self-attention (flash-style: O(T) memory per head) with grouped-query heads and per-row key
+// ranges (document masks for packed sequences), forward and backward, plus the KV-cache decode form.
+using System.Diagnostics;
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
@@ -8,8 +9,11 @@ using System.Runtime.Intrinsics;
 namespace NextToken.Kernels;
 
 /// <summary>
-/// Causal self-attention over a fused QKV buffer. Heads are interleaved along C: head h of q occupies columns
-/// h*HS .. h*HS+HS-1 of the first C columns, k the next C, v the last C (GPT-2's c_attn layout).
+/// Causal self-attention over a fused QKV buffer of row width W = (NH + 2·NKV)·HS: query head h occupies columns
+/// h·HS .. h·HS+HS-1, key head g columns (NH + g)·HS .., value head g columns (NH + NKV + g)·HS .. (with NKV = NH this is
+/// GPT-2's c_attn layout). Query head h reads key/value head h / (NH/NKV): grouped-query attention (Ainslie et al. 2023,
+/// GQA); NKV = 1 is multi-query attention (Shazeer 2019). Row t of sequence b attends to keys keyStart[b·T+t] .. t, or
+/// to 0 .. t when keyStart is empty: several documents packed in one row each see only their own earlier tokens.
 /// <para>
 /// The (T, T) attention matrix is never stored (Dao et al. 2022, FlashAttention; Dao 2023, FlashAttention-2).
 /// Forward keeps only the per-row log-sum-exp L_i = m_i + log Σ_j exp(s_ij - m_i) of the scaled scores
@@ -21,8 +25,13 @@ namespace NextToken.Kernels;
 /// </para>
 /// Scores are computed against a transposed copy of the keys (HS, T) so each score vector is a register
 /// accumulator of broadcast(q[d]) × row d (no horizontal sums); P·V accumulates rows of v in registers.
+/// <para>
+/// A row's key blocks start at its own first key, so a document packed in a row gives bit-for-bit the forward it gives
+/// alone (same blocks, same vector lanes, same sums); keys before a row's start are never touched by its forward and get
+/// P = dS = 0 exactly in the backward.
+/// </para>
 /// </summary>
-public static unsafe partial class Attention
+public static unsafe class Attention
 {
     // Query rows per backward block (dK/dV are accumulated over a block of rows at once).
     private const int BackwardRows = 16;
@@ -31,8 +40,8 @@ public static unsafe partial class Attention
 
     [ThreadStatic] private static float[]? t_buffer;
 
-    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads: one log-sum-exp per row and head.</summary>
-    public static long ScratchSize(int B, int T, int C, int NH) => (long)B * NH * T;
+    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads: one log-sum-exp per row and query head (B·NH·T).</summary>
+    public static long ScratchSize(int B, int T, int NH) => (long)B * NH * T;
 
     private static int Pad16(int n) => (n + 15) & ~15;
 
@@ -44,27 +53,75 @@ public static unsafe partial class Attention
         return b;
     }
 
-    private struct FwdCtx
+    private struct Ctx
     {
-        public float* Qkv, Out, Lse;
-        public int B, T, C, NH, HS;
+        public float* DOut, Qkv, Out, Lse, DQkv;
+        public int* KeyStart; // (B·T), or null for plain causal attention
+        public int B, T, NH, NKV, HS;
         public float Scale;
     }
 
-    /// <summary>
-    /// qkv is (B, T, 3C), outp is (B, T, C), scratch is (<see cref="ScratchSize"/>) and receives the log-sum-exp rows.
-    /// Effectively computes, per head, outp = softmax(q k^T / sqrt(HS) + causal mask) v. Parallel over
-    /// (b, head) so the transposed keys are packed once per head (B·NH work items: 48 at GPT-2 batch 4, plenty for
-    /// a few cores); each row is written by one thread, so results do not depend on the thread count.
-    /// </summary>
-    public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, int B, int T, int C, int NH)
+    // The first key row t of sequence b attends to (ks points at the sequence's entries, or is null: 0).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Start(int* ks, int t) => ks == null ? 0 : ks[t];
+
+    // The smallest key start of rows t0 .. t1-1, aligned down to 16: a backward block's key columns begin there, and
+    // the alignment keeps every vector store of a score row (RowTimesPacked*) within the padded row width.
+    private static int BlockStart(int* ks, int t0, int t1)
     {
-        if (B * T == 0) return;
-        if (qkv.Length < (long)B * T * 3 * C || outp.Length < (long)B * T * C || scratch.Length < ScratchSize(B, T, C, NH))
-            throw new ArgumentException($"attention buffers too small for B={B}, T={T}, C={C}, NH={NH}");
-        fixed (float* pq = qkv, po = outp, pa = scratch)
+        if (ks == null) return 0;
+        int s = ks[t0];
+        for (int t = t0 + 1; t < t1; t++) s = Math.Min(s, ks[t]);
+        return s & ~15;
+    }
+
+    private static void CheckDimensions(int B, int T, int NH, int NKV, int HS)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(B);
+        ArgumentOutOfRangeException.ThrowIfNegative(T);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(NH);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(NKV);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(HS);
+        if (NH % NKV != 0)
+            throw new ArgumentException($"key/value heads NKV={NKV} must divide the query heads NH={NH} (NKV = NH for multi-head attention, 1 for multi-query)");
+    }
+
+    // keyStart is empty (plain causal) or holds one start per row with 0 ≤ keyStart[b·T+t] ≤ t.
+    private static void CheckKeyStart(ReadOnlySpan<int> keyStart, int B, int T)
+    {
+        if (keyStart.IsEmpty) return;
+        long n = (long)B * T;
+        if (keyStart.Length < n)
+            throw new ArgumentException($"keyStart has {keyStart.Length} entries but needs one per row, B·T = {B}·{T} = {n} (or none for plain causal attention)", nameof(keyStart));
+        for (int i = 0; i < n; i++)
         {
-            var ctx = new FwdCtx { Qkv = pq, Out = po, Lse = pa, B = B, T = T, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            int t = i % T, s = keyStart[i];
+            if ((uint)s > (uint)t)
+                throw new ArgumentException($"keyStart[{i}] = {s} (sequence {i / T}, row {t}) must be in 0..{t}: a row attends to keys keyStart .. row, so its start can be neither negative nor after the row", nameof(keyStart));
+        }
+    }
+
+    /// <summary>
+    /// qkv is (B, T, (NH + 2·NKV)·HS), outp is (B, T, NH·HS), scratch is (<see cref="ScratchSize"/>) and receives the
+    /// log-sum-exp rows; keyStart is (B·T) or empty. Effectively computes, per query head h and row t,
+    /// outp = Σ_{j = keyStart .. t} softmax_j(q_t·k_j / sqrt(HS)) v_j with k, v from key/value head h / (NH/NKV).
+    /// Parallel over (b, query head), each item packing its key/value head (B·NH work items: the repacking for a group's
+    /// other heads costs HS·T moves against HS·T²/2 multiply-adds, and keeps GQA/MQA at full parallelism); each row is
+    /// written by one thread, so results do not depend on the thread count.
+    /// </summary>
+    public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, ReadOnlySpan<int> keyStart,
+                               int B, int T, int NH, int NKV, int HS)
+    {
+        CheckDimensions(B, T, NH, NKV, HS);
+        if ((long)B * T == 0) return;
+        long W = (long)(NH + 2 * NKV) * HS, C = (long)NH * HS;
+        if (qkv.Length < B * T * W || outp.Length < B * T * C || scratch.Length < ScratchSize(B, T, NH))
+            throw new ArgumentException($"attention buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: qkv needs {B * T * W} floats (has {qkv.Length}), outp {B * T * C} ({outp.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
+        CheckKeyStart(keyStart, B, T);
+        fixed (float* pq = qkv, po = outp, pa = scratch)
+        fixed (int* pk = keyStart)
+        {
+            var ctx = new Ctx { Qkv = pq, Out = po, Lse = pa, KeyStart = keyStart.IsEmpty ? null : pk, B = B, T = T, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS) };
             ParallelRows.For(B * NH, &ctx, &ForwardItem);
         }
     }
@@ -72,34 +129,38 @@ public static unsafe partial class Attention
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ForwardItem(void* p, int bh)
     {
-        ref var x = ref *(FwdCtx*)p;
-        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
-        int h = bh % NH, b = bh / NH;
+        ref var x = ref *(Ctx*)p;
+        int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS;
+        int h = bh % NH, b = bh / NH, g = h / (NH / NKV);
         int ld = Pad16(T);
-        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { ForwardHead4(ref x, b, h, ld); return; }
+        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { ForwardHead4(ref x, b, h, g, ld); return; }
         float[] buf = Buffer(HS * ld + KeyBlock);
         fixed (float* pb = buf)
         {
             float* kt = pb, s = pb + (long)HS * ld;
-            float* baseRow = x.Qkv + (long)b * T * C3;
+            float* baseRow = x.Qkv + (long)b * T * W;
+            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
             // Kᵀ of the whole head once per work item (the transpose costs HS·T moves against HS·T²/2 multiply-adds).
-            PackTransposed(baseRow + C + h * HS, C3, T, HS, kt, ld);
-            float* v0 = baseRow + 2 * C + h * HS;
+            PackTransposed(baseRow + (NH + g) * HS, W, T, HS, kt, ld);
+            float* v0 = baseRow + (NH + NKV + g) * HS;
             for (int t = 0; t < T; t++)
             {
-                float* q = baseRow + (long)t * C3 + h * HS;
+                float* q = baseRow + (long)t * W + h * HS;
                 float* o = x.Out + ((long)b * T + t) * C + h * HS;
                 new Span<float>(o, HS).Clear();
                 float m = float.NegativeInfinity, l = 0f;
-                for (int k0 = 0; k0 <= t; k0 += KeyBlock)
+                // Key blocks from the row's own start: a start that is not a multiple of 16 makes RowTimesPacked read up to
+                // 15 floats past a padded row of Kᵀ (into the next row, or s after the last); those scores are never used.
+                int st = Start(ks, t);
+                for (int k0 = st; k0 <= t; k0 += KeyBlock)
                 {
                     int n = Math.Min(KeyBlock, t + 1 - k0);
                     RowTimesPacked(q, kt + k0, ld, HS, n, s);
                     float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
                     float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
-                    if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
+                    if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
                     l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew);
-                    AxpyRows(s, 1, n, v0 + (long)k0 * C3, C3, HS, o);
+                    AxpyRows(s, 1, n, v0 + (long)k0 * W, W, HS, o);
                     m = mNew;
                 }
                 TensorPrimitives.Multiply(new Span<float>(o, HS), 1f / l, new Span<float>(o, HS));
@@ -110,18 +171,21 @@ public static unsafe partial class Attention
 
     // The forward of one head, four query rows at a time: the four rows share every load of Kᵀ and of V (a head's
     // Kᵀ is 256 KB at T = 1024, so one row at a time would stream it from L2 per row). V is packed contiguous
-    // (T, HS), which also spares the TLB the 3C-float row stride. Same arithmetic per row as the one-row path.
+    // (T, HS), which also spares the TLB the W-float row stride. Same arithmetic per row as the one-row path.
+    // Rows of a group with different key starts (a document starting inside the group) run in separate passes, one per
+    // start, so every row's key blocks begin at its own start.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ForwardHead4(ref FwdCtx x, int b, int h, int ld)
+    private static void ForwardHead4(ref Ctx x, int b, int h, int g, int ld)
     {
-        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS;
         float[] buf = Buffer(HS * ld + T * HS + 4 * KeyBlock + 4 * HS);
         fixed (float* pb = buf)
         {
             float* kt = pb, vp = kt + (long)HS * ld, S = vp + (long)T * HS, dummy = S + 4 * KeyBlock;
-            float* baseRow = x.Qkv + (long)b * T * C3;
-            PackTransposed(baseRow + C + h * HS, C3, T, HS, kt, ld);
-            PackRows(baseRow + 2 * C + h * HS, C3, T, HS, vp);
+            float* baseRow = x.Qkv + (long)b * T * W;
+            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+            PackTransposed(baseRow + (NH + g) * HS, W, T, HS, kt, ld);
+            PackRows(baseRow + (NH + NKV + g) * HS, W, T, HS, vp);
             float* lse = x.Lse + ((long)b * NH + h) * T;
             float** q = stackalloc float*[4];
             float** o = stackalloc float*[4];
@@ -132,142 +196,158 @@ public static unsafe partial class Attention
             for (int t0 = 0; t0 < T; t0 += 4)
             {
                 int R = Math.Min(4, T - t0);
-                for (int r = 0; r < 4; r++)
+                for (int pending = (1 << R) - 1; pending != 0;)
                 {
-                    // Missing rows of the last group repeat row t0 and write to a dummy output.
-                    tr[r] = r < R ? t0 + r : t0;
-                    q[r] = baseRow + (long)tr[r] * C3 + h * HS;
-                    o[r] = r < R ? x.Out + ((long)b * T + tr[r]) * C + h * HS : dummy;
-                    sr[r] = S + r * KeyBlock;
-                    new Span<float>(o[r], HS).Clear();
-                    m[r] = float.NegativeInfinity; l[r] = 0f;
-                }
-                int last = t0 + R - 1;
-                for (int k0 = 0; k0 <= last; k0 += KeyBlock)
-                {
-                    int n = Math.Min(KeyBlock, last + 1 - k0);
-                    RowTimesPacked4(q, kt + k0, ld, HS, n, sr);
+                    int first = BitOperations.TrailingZeroCount(pending), st = Start(ks, t0 + first), active = 0, last = t0 + first;
+                    for (int r = first; r < R; r++)
+                        if ((pending >> r & 1) != 0 && Start(ks, t0 + r) == st) { active |= 1 << r; last = t0 + r; }
+                    pending &= ~active;
                     for (int r = 0; r < 4; r++)
                     {
-                        int nr = Math.Min(n, tr[r] + 1 - k0);
-                        float* s = sr[r];
-                        if (nr <= 0) { new Span<float>(s, n).Clear(); continue; }
-                        float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
-                        float alpha = MathF.Exp(m[r] - mNew);
-                        if (k0 > 0) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
-                        l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
-                        if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
-                        m[r] = mNew;
+                        // Rows outside this pass (missing past T, or of another start) repeat its first row and write to a dummy output.
+                        bool on = (active >> r & 1) != 0;
+                        tr[r] = on ? t0 + r : t0 + first;
+                        q[r] = baseRow + (long)tr[r] * W + h * HS;
+                        o[r] = on ? x.Out + ((long)b * T + tr[r]) * C + h * HS : dummy;
+                        sr[r] = S + r * KeyBlock;
+                        new Span<float>(o[r], HS).Clear();
+                        m[r] = float.NegativeInfinity; l[r] = 0f;
                     }
-                    AxpyRows4(sr, 1, n, vp + (long)k0 * HS, HS, HS, o);
-                }
-                for (int r = 0; r < R; r++)
-                {
-                    TensorPrimitives.Multiply(new Span<float>(o[r], HS), 1f / l[r], new Span<float>(o[r], HS));
-                    lse[tr[r]] = m[r] + MathF.Log(l[r]);
+                    // A start that is not a multiple of 16 makes RowTimesPacked4 read up to 15 floats past a padded row of
+                    // Kᵀ (into the next row, or into vp after the last); those scores are never used.
+                    for (int k0 = st; k0 <= last; k0 += KeyBlock)
+                    {
+                        int n = Math.Min(KeyBlock, last + 1 - k0);
+                        RowTimesPacked4(q, kt + k0, ld, HS, n, sr);
+                        for (int r = 0; r < 4; r++)
+                        {
+                            int nr = Math.Min(n, tr[r] + 1 - k0);
+                            float* s = sr[r];
+                            if (nr <= 0) { new Span<float>(s, n).Clear(); continue; }
+                            float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
+                            float alpha = MathF.Exp(m[r] - mNew);
+                            if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
+                            l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
+                            if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
+                            m[r] = mNew;
+                        }
+                        AxpyRows4(sr, 1, n, vp + (long)k0 * HS, HS, HS, o);
+                    }
+                    for (int r = 0; r < R; r++)
+                    {
+                        if ((active >> r & 1) == 0) continue;
+                        TensorPrimitives.Multiply(new Span<float>(o[r], HS), 1f / l[r], new Span<float>(o[r], HS));
+                        lse[tr[r]] = m[r] + MathF.Log(l[r]);
+                    }
                 }
             }
         }
     }
 
-    private struct BwdCtx
-    {
-        public float* DOut, Qkv, Out, Lse, DQkv;
-        public int B, T, C, NH, HS;
-        public float Scale;
-    }
-
     /// <summary>
-    /// dout is (B, T, C); qkv, outp and scratch as left by <see cref="Forward"/>; accumulates dqkv (B, T, 3C).
-    /// Parallel over (b, head): dk and dv of a position receive contributions from every later query of the same
-    /// head, so a head is owned by one thread and every sum runs in a fixed order (bit-identical for any thread count).
+    /// dout is (B, T, NH·HS); qkv, outp, scratch and keyStart as in <see cref="Forward"/> (scratch as it left it);
+    /// accumulates dqkv (B, T, (NH + 2·NKV)·HS). Parallel over (b, key/value head): dk and dv of a position receive
+    /// contributions from every later query of every query head of its group, so a key/value head is owned by one
+    /// thread, which runs the group's query heads in ascending order; every sum runs in a fixed order (bit-identical for
+    /// any thread count).
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
-                                Span<float> dqkv, int B, int T, int C, int NH)
+                                ReadOnlySpan<int> keyStart, Span<float> dqkv, int B, int T, int NH, int NKV, int HS)
     {
-        if (B * T == 0) return;
-        if (dout.Length < (long)B * T * C || qkv.Length < (long)B * T * 3 * C || outp.Length < (long)B * T * C
-            || scratch.Length < ScratchSize(B, T, C, NH) || dqkv.Length < (long)B * T * 3 * C)
-            throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, C={C}, NH={NH}");
+        CheckDimensions(B, T, NH, NKV, HS);
+        if ((long)B * T == 0) return;
+        long W = (long)(NH + 2 * NKV) * HS, C = (long)NH * HS;
+        if (dout.Length < B * T * C || qkv.Length < B * T * W || outp.Length < B * T * C
+            || scratch.Length < ScratchSize(B, T, NH) || dqkv.Length < B * T * W)
+            throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: dout and outp need {B * T * C} floats (have {dout.Length}, {outp.Length}), qkv and dqkv {B * T * W} ({qkv.Length}, {dqkv.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
+        CheckKeyStart(keyStart, B, T);
         fixed (float* pd = dout, pq = qkv, po = outp, pa = scratch, pdq = dqkv)
+        fixed (int* pk = keyStart)
         {
-            var ctx = new BwdCtx { DOut = pd, Qkv = pq, Out = po, Lse = pa, DQkv = pdq, B = B, T = T, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
-            ParallelRows.For(B * NH, &ctx, &BackwardItem);
+            var ctx = new Ctx { DOut = pd, Qkv = pq, Out = po, Lse = pa, DQkv = pdq, KeyStart = keyStart.IsEmpty ? null : pk, B = B, T = T, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS) };
+            ParallelRows.For(B * NKV, &ctx, &BackwardItem);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardItem(void* p, int bh)
+    private static void BackwardItem(void* p, int bg)
     {
-        ref var x = ref *(BwdCtx*)p;
-        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
-        int h = bh % NH, b = bh / NH;
+        ref var x = ref *(Ctx*)p;
+        int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS, G = NH / NKV;
+        int g = bg % NKV, b = bg / NKV;
         int ld = Pad16(T);
         float scale = x.Scale;
-        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { BackwardHead4(ref x, b, h, ld); return; }
-        // Kᵀ and Vᵀ (HS, ld) for the whole head, then P and dS for one block of query rows (BackwardRows, ld).
+        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { BackwardGroup4(ref x, b, g, ld); return; }
+        // Kᵀ and Vᵀ (HS, ld) of the key/value head, then P and dS for one block of query rows (BackwardRows, ld).
         float[] buf = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
         fixed (float* pb = buf)
         {
             float* kt = pb, vt = pb + (long)HS * ld, P = vt + (long)HS * ld, dS = P + (long)BackwardRows * ld;
-            float* baseRow = x.Qkv + (long)b * T * C3;
-            float* q0 = baseRow + h * HS, k0 = baseRow + C + h * HS, v0 = baseRow + 2 * C + h * HS;
-            float* dBase = x.DQkv + (long)b * T * C3;
-            float* dq0 = dBase + h * HS, dk0 = dBase + C + h * HS, dv0 = dBase + 2 * C + h * HS;
-            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
-            float* lse = x.Lse + ((long)b * NH + h) * T;
-            PackTransposed(k0, C3, T, HS, kt, ld);
-            PackTransposed(v0, C3, T, HS, vt, ld);
-            for (int t0 = 0; t0 < T; t0 += BackwardRows)
+            float* baseRow = x.Qkv + (long)b * T * W, dBase = x.DQkv + (long)b * T * W;
+            float* k0 = baseRow + (NH + g) * HS, v0 = baseRow + (NH + NKV + g) * HS;
+            float* dk0 = dBase + (NH + g) * HS, dv0 = dBase + (NH + NKV + g) * HS;
+            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+            PackTransposed(k0, W, T, HS, kt, ld);
+            PackTransposed(v0, W, T, HS, vt, ld);
+            for (int h = g * G; h < (g + 1) * G; h++)
             {
-                int t1 = Math.Min(T, t0 + BackwardRows);
-                for (int t = t0; t < t1; t++)
+                float* q0 = baseRow + h * HS, dq0 = dBase + h * HS;
+                float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+                float* lse = x.Lse + ((long)b * NH + h) * T;
+                for (int t0 = 0; t0 < T; t0 += BackwardRows)
                 {
-                    int n = t + 1, r = t - t0;
-                    float* q = q0 + (long)t * C3, dO = dO0 + (long)t * C;
-                    float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
-                    // P_tj = exp(s_tj - L_t)
-                    RowTimesPacked(q, kt, ld, HS, n, pr);
-                    VectorMath.ExpScaled(pr, n, scale, lse[t]);
-                    // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
-                    RowTimesPacked(dO, vt, ld, HS, n, dr);
-                    float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
-                    SoftmaxGradient(pr, dr, n, D, scale);
-                    // dQ_t += Σ_j dS_tj k_j
-                    AxpyRows(dr, 1, n, k0, C3, HS, dq0 + (long)t * C3);
-                }
-                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
-                for (int j = 0; j < t1; j++)
-                {
-                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
-                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * C3);
-                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dk0 + (long)j * C3);
+                    int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
+                    for (int t = t0; t < t1; t++)
+                    {
+                        int st = Start(ks, t), n = t + 1, r = t - t0;
+                        float* q = q0 + (long)t * W, dO = dO0 + (long)t * C;
+                        float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
+                        // P_tj = exp(s_tj - L_t) for j in st .. t (elementwise from st, as the forward's blocks ran)
+                        RowTimesPacked(q, kt + kB, ld, HS, n - kB, pr + kB);
+                        VectorMath.ExpScaled(pr + st, n - st, scale, lse[t]);
+                        // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                        RowTimesPacked(dO, vt + kB, ld, HS, n - kB, dr + kB);
+                        float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
+                        SoftmaxGradient(pr + st, dr + st, n - st, D, scale);
+                        // Keys kB .. st-1 are outside the row's range: P = dS = 0 for the dK/dV sums below.
+                        if (st > kB) { new Span<float>(pr + kB, st - kB).Clear(); new Span<float>(dr + kB, st - kB).Clear(); }
+                        // dQ_t += Σ_j dS_tj k_j
+                        AxpyRows(dr + st, 1, n - st, k0 + (long)st * W, W, HS, dq0 + (long)t * W);
+                    }
+                    // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
+                    for (int j = kB; j < t1; j++)
+                    {
+                        int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                        AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * W);
+                        AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dk0 + (long)j * W);
+                    }
                 }
             }
         }
     }
 
-    // The backward of one head with the four-row kernels for P, dP and dQ (K packed contiguous for dQ); dK and dV
-    // as in the one-row path. Rows past the causal limit of each row are zeroed so the four rows can share n.
+    // The backward of one key/value head's group with the four-row kernels for P, dP and dQ (K packed contiguous for
+    // dQ) and four keys at a time for dK and dV. Entries of a row outside its range (before its start, after the row,
+    // up to the block's last key) are zeroed so the four rows, and the rows of a block, can share key ranges.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void BackwardHead4(ref BwdCtx x, int b, int h, int ld)
+    private static void BackwardGroup4(ref Ctx x, int b, int g, int ld)
     {
-        int T = x.T, C = x.C, C3 = 3 * C, HS = x.HS, NH = x.NH;
+        int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS, G = NH / NKV;
         float scale = x.Scale;
         const int rowsBuf = BackwardRows + 4;
-        float[] buf = Buffer(2 * HS * ld + T * HS + 2 * rowsBuf * ld + HS);
+        float[] buf = Buffer(2 * HS * ld + T * HS + 2 * rowsBuf * ld + 2 * HS);
         fixed (float* pb = buf)
         {
-            float* kt = pb, vt = kt + (long)HS * ld, kp = vt + (long)HS * ld, P = kp + (long)T * HS, dS = P + (long)rowsBuf * ld, dummy = dS + (long)rowsBuf * ld;
-            float* baseRow = x.Qkv + (long)b * T * C3;
-            float* q0 = baseRow + h * HS, k0 = baseRow + C + h * HS, v0 = baseRow + 2 * C + h * HS;
-            float* dBase = x.DQkv + (long)b * T * C3;
-            float* dq0 = dBase + h * HS, dk0 = dBase + C + h * HS, dv0 = dBase + 2 * C + h * HS;
-            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
-            float* lse = x.Lse + ((long)b * NH + h) * T;
-            PackTransposed(k0, C3, T, HS, kt, ld);
-            PackTransposed(v0, C3, T, HS, vt, ld);
-            PackRows(k0, C3, T, HS, kp);
+            float* kt = pb, vt = kt + (long)HS * ld, kp = vt + (long)HS * ld, P = kp + (long)T * HS, dS = P + (long)rowsBuf * ld;
+            float* dummy = dS + (long)rowsBuf * ld, dummyKey = dummy + HS;
+            float* baseRow = x.Qkv + (long)b * T * W, dBase = x.DQkv + (long)b * T * W;
+            float* k0 = baseRow + (NH + g) * HS, v0 = baseRow + (NH + NKV + g) * HS;
+            float* dk0 = dBase + (NH + g) * HS, dv0 = dBase + (NH + NKV + g) * HS;
+            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+            PackTransposed(k0, W, T, HS, kt, ld);
+            PackTransposed(v0, W, T, HS, vt, ld);
+            PackRows(k0, W, T, HS, kp);
+            new Span<float>(dummyKey, HS).Clear();
             float** q = stackalloc float*[4];
             float** dO = stackalloc float*[4];
             float** pr = stackalloc float*[4];
@@ -278,58 +358,64 @@ public static unsafe partial class Attention
             float** sw = stackalloc float*[4];
             float** dvj = stackalloc float*[4];
             float** dkj = stackalloc float*[4];
-            for (int t0 = 0; t0 < T; t0 += BackwardRows)
+            for (int h = g * G; h < (g + 1) * G; h++)
             {
-                int t1 = Math.Min(T, t0 + BackwardRows);
-                for (int g = t0; g < t1; g += 4)
+                float* q0 = baseRow + h * HS, dq0 = dBase + h * HS;
+                float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+                float* lse = x.Lse + ((long)b * NH + h) * T;
+                for (int t0 = 0; t0 < T; t0 += BackwardRows)
                 {
-                    int R = Math.Min(4, t1 - g), last = g + R - 1, n = last + 1;
-                    for (int r = 0; r < 4; r++)
+                    // Key columns kB .. t1-1 of P and dS (row t at P row t - t0) are valid for every row of the block.
+                    int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
+                    for (int gr = t0; gr < t1; gr += 4)
                     {
-                        tr[r] = r < R ? g + r : g;
-                        q[r] = q0 + (long)tr[r] * C3;
-                        dO[r] = dO0 + (long)tr[r] * C;
-                        // Rows of the block live at P/dS row (t - t0); a missing row uses the spare rows past the block.
-                        int row = r < R ? g + r - t0 : BackwardRows + r;
-                        pr[r] = P + (long)row * ld;
-                        dr[r] = dS + (long)row * ld;
-                        dq[r] = r < R ? dq0 + (long)tr[r] * C3 : dummy;
+                        int R = Math.Min(4, t1 - gr), last = gr + R - 1, n = last + 1;
+                        for (int r = 0; r < 4; r++)
+                        {
+                            tr[r] = r < R ? gr + r : gr;
+                            q[r] = q0 + (long)tr[r] * W;
+                            dO[r] = dO0 + (long)tr[r] * C;
+                            // Rows of the block live at P/dS row (t - t0); a missing row uses the spare rows past the block.
+                            int row = r < R ? gr + r - t0 : BackwardRows + r;
+                            pr[r] = P + (long)row * ld + kB;
+                            dr[r] = dS + (long)row * ld + kB;
+                            dq[r] = r < R ? dq0 + (long)tr[r] * W : dummy;
+                        }
+                        RowTimesPacked4(q, kt + kB, ld, HS, n - kB, pr);
+                        RowTimesPacked4(dO, vt + kB, ld, HS, n - kB, dr);
+                        for (int r = 0; r < 4; r++)
+                        {
+                            int t = tr[r], st = Start(ks, t), nr = t + 1 - st;
+                            float* pa = pr[r] - kB, da = dr[r] - kB; // indexed by key
+                            VectorMath.ExpScaled(pa + st, nr, scale, lse[t]);                    // P_tj = exp(s_tj - L_t)
+                            float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
+                            SoftmaxGradient(pa + st, da + st, nr, D, scale);                     // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                            // Zero before the row's start and past the row up to the block's last key: dQ below shares the
+                            // group's keys, and dK/dV below read four keys at once from every row of the block.
+                            if (st > kB) { new Span<float>(pa + kB, st - kB).Clear(); new Span<float>(da + kB, st - kB).Clear(); }
+                            int zero = t1 - (t + 1);
+                            if (zero > 0) { new Span<float>(pa + t + 1, zero).Clear(); new Span<float>(da + t + 1, zero).Clear(); }
+                        }
+                        if (R < 4) new Span<float>(dummy, HS).Clear();
+                        AxpyRows4(dr, 1, n - kB, kp + (long)kB * HS, HS, HS, dq);           // dQ_t += Σ_j dS_tj k_j
                     }
-                    RowTimesPacked4(q, kt, ld, HS, n, pr);
-                    RowTimesPacked4(dO, vt, ld, HS, n, dr);
-                    for (int r = 0; r < 4; r++)
+                    // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t. Four keys
+                    // at a time share each load of a dO / q row; a row outside a key's range contributes P = dS = 0. Keys
+                    // past the block's last repeat key j into a dummy, so every key sums its rows in one chain, in
+                    // ascending order, whatever its place in the group (the same sums as for the document alone).
+                    for (int j = kB; j < t1; j += 4)
                     {
-                        int nr = tr[r] + 1;
-                        VectorMath.ExpScaled(pr[r], nr, scale, lse[tr[r]]);                     // P_tj = exp(s_tj - L_t)
-                        float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)tr[r] * C, HS));
-                        SoftmaxGradient(pr[r], dr[r], nr, D, scale);               // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
-                        // Zero past the causal limit up to the block's last key: dQ below shares n, and dK/dV below read
-                        // four keys at once from rows that may end before the largest of them.
-                        int zero = Math.Max(n, t1) - nr;
-                        if (zero > 0) { new Span<float>(pr[r] + nr, zero).Clear(); new Span<float>(dr[r] + nr, zero).Clear(); }
+                        int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                        for (int k = 0; k < 4; k++)
+                        {
+                            bool on = j + k < t1;
+                            int jk = on ? j + k : j;
+                            pw[k] = P + (long)r0 * ld + jk; sw[k] = dS + (long)r0 * ld + jk;
+                            dvj[k] = on ? dv0 + (long)jk * W : dummyKey; dkj[k] = on ? dk0 + (long)jk * W : dummyKey;
+                        }
+                        AxpyRows4(pw, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dvj);
+                        AxpyRows4(sw, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dkj);
                     }
-                    if (R < 4) new Span<float>(dummy, HS).Clear();
-                    AxpyRows4(dr, 1, n, kp, HS, HS, dq);                                // dQ_t += Σ_j dS_tj k_j
-                }
-                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t. Four keys
-                // at a time share each load of a dO / q row; a row before a key's causal start contributes P = dS = 0.
-                int j = 0;
-                for (; j + 4 <= t1; j += 4)
-                {
-                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
-                    for (int k = 0; k < 4; k++)
-                    {
-                        pw[k] = P + (long)r0 * ld + j + k; sw[k] = dS + (long)r0 * ld + j + k;
-                        dvj[k] = dv0 + (long)(j + k) * C3; dkj[k] = dk0 + (long)(j + k) * C3;
-                    }
-                    AxpyRows4(pw, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dvj);
-                    AxpyRows4(sw, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dkj);
-                }
-                for (; j < t1; j++)
-                {
-                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
-                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * C3);
-                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * C3, C3, HS, dk0 + (long)j * C3);
                 }
             }
         }
@@ -338,24 +424,27 @@ public static unsafe partial class Attention
     private struct DecodeCtx
     {
         public float* Q, K, V, Out;
-        public int TN, Tk, C, NH, HS;
+        public int TN, Tk, NH, NKV, HS;
         public float Scale;
     }
 
     /// <summary>
-    /// Decode form for generation. q is (TN, C) for TN new positions whose keys/values are already written to
-    /// keys/values (Tk, C) at rows Tk-TN .. Tk-1; outp is (TN, C). New position i attends to rows 0 .. Tk-TN+i.
-    /// Parallel over (position, head); scores live in a per-thread buffer, so a call allocates nothing.
+    /// Decode form for generation. q is (TN, NH·HS) for TN new positions whose keys/values are already written to
+    /// keys/values (Tk, NKV·HS) at rows Tk-TN .. Tk-1; outp is (TN, NH·HS). New position i attends to rows 0 .. Tk-TN+i;
+    /// query head h reads key/value head h / (NH/NKV). Parallel over (position, query head); scores live in a per-thread
+    /// buffer, so a call allocates nothing.
     /// </summary>
     public static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> outp,
-                              int TN, int Tk, int C, int NH)
+                              int TN, int Tk, int NH, int NKV, int HS)
     {
+        CheckDimensions(1, TN, NH, NKV, HS);
         if (TN == 0) return;
-        if (q.Length < (long)TN * C || keys.Length < (long)Tk * C || values.Length < (long)Tk * C || outp.Length < (long)TN * C || Tk < TN)
-            throw new ArgumentException($"attention decode buffers too small for TN={TN}, Tk={Tk}, C={C}");
+        long C = (long)NH * HS, KV = (long)NKV * HS;
+        if (q.Length < TN * C || keys.Length < Tk * KV || values.Length < Tk * KV || outp.Length < TN * C || Tk < TN)
+            throw new ArgumentException($"attention decode buffers too small for TN={TN}, Tk={Tk}, NH={NH}, NKV={NKV}, HS={HS}: q and outp need {TN * C} floats (have {q.Length}, {outp.Length}), keys and values {Tk * KV} ({keys.Length}, {values.Length}), and Tk ≥ TN");
         fixed (float* pq = q, pk = keys, pv = values, po = outp)
         {
-            var ctx = new DecodeCtx { Q = pq, K = pk, V = pv, Out = po, TN = TN, Tk = Tk, C = C, NH = NH, HS = C / NH, Scale = 1f / MathF.Sqrt(C / NH) };
+            var ctx = new DecodeCtx { Q = pq, K = pk, V = pv, Out = po, TN = TN, Tk = Tk, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS) };
             ParallelRows.For(TN * NH, &ctx, &DecodeItem);
         }
     }
@@ -364,20 +453,20 @@ public static unsafe partial class Attention
     private static void DecodeItem(void* p, int idx)
     {
         ref var x = ref *(DecodeCtx*)p;
-        int C = x.C, HS = x.HS, h = idx % x.NH, i = idx / x.NH;
+        int HS = x.HS, NH = x.NH, C = NH * HS, KV = x.NKV * HS, h = idx % NH, i = idx / NH, g = h / (NH / x.NKV);
         int n = x.Tk - x.TN + i + 1;
         float[] buf = Buffer(n);
         fixed (float* s = buf)
         {
             var qs = new ReadOnlySpan<float>(x.Q + (long)i * C + h * HS, HS);
-            float* k = x.K + h * HS;
-            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * C, HS));
+            float* k = x.K + g * HS;
+            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * KV, HS));
             var ss = new Span<float>(s, n);
             float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
             TensorPrimitives.Multiply(ss, 1f / sum, ss);
             float* o = x.Out + (long)i * C + h * HS;
             new Span<float>(o, HS).Clear();
-            AxpyRows(s, 1, n, x.V + h * HS, C, HS, o);
+            AxpyRows(s, 1, n, x.V + g * HS, KV, HS, o);
         }
     }
 

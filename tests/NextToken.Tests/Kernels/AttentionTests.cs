@@ -1,7 +1,12 @@
-// Fused causal attention against a naive double-precision reference, its backward against finite differences of that
-// reference, the KV-cache decode form against the training forward, and run-to-run / thread-count determinism.
+// Fused causal attention (multi-head, grouped-query, multi-query; plain causal or per-row key ranges) against a naive
+// double-precision reference, its backward against that reference's analytic backward and finite differences, packed
+// documents against each document alone, the KV-cache decode form against the training forward, and run-to-run /
+// thread-count determinism. Run the file again with DOTNET_EnableAVX512F=0 DOTNET_EnableAVX512=0 (Vector256) and
+// DOTNET_EnableAVX2=0 (scalar) to cover the fallback paths.
+using System.Runtime.Intrinsics;
 using NextToken.Kernels;
 using NextToken.Tensors;
+using NextToken.Tests.Reference;
 
 namespace NextToken.Tests.Kernels;
 
@@ -13,6 +18,28 @@ public sealed class AttentionTests
         { 1, 2, 16 }, { 2, 1, 1 }, { 3, 1, 64 }, { 7, 2, 64 }, { 18, 1, 128 }, { 7, 2, 17 }, { 17, 3, 33 }, { 64, 2, 64 }, { 65, 2, 9 }, { 33, 1, 8 }, { 17, 2, 65 }, { 19, 2, 32 }, { 66, 1, 48 },
     };
 
+    // (T, HS) of the shapes above with grouped-query (NH, NKV) = (6, 2), (4, 2) and multi-query (4, 1).
+    public static TheoryData<int, int, int, int> GroupedShapes()
+    {
+        var d = new TheoryData<int, int, int, int>();
+        foreach (var row in Shapes())
+            foreach (var (nh, nkv) in new[] { (6, 2), (4, 2), (4, 1) }) d.Add((int)row[0], nh, nkv, (int)row[2]);
+        return d;
+    }
+
+    // Head sizes straddling the vector widths, for the key-range tests.
+    public static readonly int[] HeadSizes = [1, 8, 9, 16, 17, 32, 33, 48, 64, 65, 128];
+
+    // (HS, NH, NKV, layout) for the key-range tests: every head size with multi-head, grouped-query and multi-query heads.
+    public static TheoryData<int, int, int, string> KeyRangeCases()
+    {
+        var d = new TheoryData<int, int, int, string>();
+        foreach (int hs in HeadSizes)
+            foreach (var (nh, nkv) in new[] { (2, 2), (6, 2), (4, 1) })
+                foreach (var layout in new[] { "documents", "random" }) d.Add(hs, nh, nkv, layout);
+        return d;
+    }
+
     private static float[] Random(int n, ulong seed, double scale = 1)
     {
         var r = new Rng(seed);
@@ -21,30 +48,54 @@ public sealed class AttentionTests
         return a;
     }
 
-    // out[b,t,h] = Σ_{j≤t} softmax_j(q·k_j / sqrt(HS)) v_j, in double.
-    private static double[] ReferenceForward(double[] qkv, int B, int T, int C, int NH)
+    private static double[] ToDouble(float[] a) => a.Select(v => (double)v).ToArray();
+
+    // Documents of these lengths packed one after another in each of B rows: keyStart of a row is its document's first.
+    private static int[] Packed(int B, params int[] lengths)
     {
-        int HS = C / NH, C3 = 3 * C;
-        var o = new double[B * T * C];
-        var s = new double[T];
-        for (int b = 0; b < B; b++)
-            for (int h = 0; h < NH; h++)
-                for (int t = 0; t < T; t++)
-                {
-                    double max = double.NegativeInfinity;
-                    for (int j = 0; j <= t; j++)
-                    {
-                        double d = 0;
-                        for (int c = 0; c < HS; c++) d += qkv[(b * T + t) * C3 + h * HS + c] * qkv[(b * T + j) * C3 + C + h * HS + c];
-                        s[j] = d / Math.Sqrt(HS);
-                        max = Math.Max(max, s[j]);
-                    }
-                    double sum = 0;
-                    for (int j = 0; j <= t; j++) { s[j] = Math.Exp(s[j] - max); sum += s[j]; }
-                    for (int j = 0; j <= t; j++)
-                        for (int c = 0; c < HS; c++) o[(b * T + t) * C + h * HS + c] += s[j] / sum * qkv[(b * T + j) * C3 + 2 * C + h * HS + c];
-                }
-        return o;
+        var starts = new List<int>();
+        foreach (int n in lengths)
+        {
+            int first = starts.Count;
+            for (int i = 0; i < n; i++) starts.Add(first);
+        }
+        return Enumerable.Range(0, B).SelectMany(_ => starts).ToArray();
+    }
+
+    // T = 70 as documents of 6, 15, 1, 2, 17 and 29 tokens: boundaries at 6 (inside the 4-row group 4..7), 21 and 22
+    // (the group 20..23 holds three starts; inside the 16-row block 16..31), 24 (on a group edge) and 41 (inside the
+    // group 40..43 and the block 32..47).
+    private static readonly int[] DocumentLengths = [6, 15, 1, 2, 17, 29];
+
+    // A valid start drawn uniformly from 0 .. t for every row (every row of a group and a block may differ).
+    private static int[] RandomStarts(int B, int T, ulong seed)
+    {
+        var r = new Rng(seed);
+        var s = new int[B * T];
+        for (int i = 0; i < s.Length; i++) s[i] = r.NextInt(i % T + 1);
+        return s;
+    }
+
+    private static int[] Layout(string name, int B, int T) => name switch
+    {
+        "documents" => Packed(B, DocumentLengths),
+        "random" => RandomStarts(B, T, 7),
+        _ => throw new ArgumentException(name),
+    };
+
+    private static (float[] o, float[] lse) Forward(float[] qkv, int[]? keyStart, int B, int T, int NH, int NKV, int HS)
+    {
+        var o = new float[B * T * NH * HS];
+        var lse = new float[Attention.ScratchSize(B, T, NH)];
+        Attention.Forward(qkv, o, lse, keyStart, B, T, NH, NKV, HS);
+        return (o, lse);
+    }
+
+    private static void AssertClose(double[] expected, float[] actual, double abs, double rel, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= abs + rel * Math.Abs(expected[i]), $"{what}[{i}] = {actual[i]}, reference {expected[i]}");
     }
 
     [Theory]
@@ -52,30 +103,47 @@ public sealed class AttentionTests
     public void Forward_MatchesDoubleReference(int T, int NH, int HS)
     {
         const int B = 2;
-        int C = NH * HS;
-        var qkv = Random(B * T * 3 * C, 11, 1.5);
-        var outp = new float[B * T * C];
-        var scratch = new float[Attention.ScratchSize(B, T, C, NH)];
-        Attention.Forward(qkv, outp, scratch, B, T, C, NH);
-        var expected = ReferenceForward(qkv.Select(v => (double)v).ToArray(), B, T, C, NH);
-        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - outp[i]) <= 1e-5 + 1e-5 * Math.Abs(expected[i]), $"out[{i}] = {outp[i]}, reference {expected[i]}");
+        var qkv = Random(B * T * 3 * NH * HS, 11, 1.5);
+        var (outp, _) = Forward(qkv, null, B, T, NH, NH, HS);
+        AssertClose(ReferenceAttention.Forward(ToDouble(qkv), null, B, T, NH, NH, HS), outp, 1e-5, 1e-5, "out");
     }
 
     [Theory]
-    [InlineData(5)]
-    [InlineData(32)] // the four-row kernels, 16-column tail only
-    [InlineData(64)] // the four-row kernels
-    public void Forward_LongerThanOneKeyBlock_MatchesDoubleReference(int HS)
+    [MemberData(nameof(GroupedShapes))]
+    public void Forward_GroupedAndMultiQuery_MatchesDoubleReference(int T, int NH, int NKV, int HS)
     {
-        // T = 301 crosses the online-softmax key block (256), so the running max and sum are rescaled.
-        const int B = 1, T = 301, NH = 2;
-        int C = NH * HS;
-        var qkv = Random(B * T * 3 * C, 12, HS >= 32 ? 1 : 3); // scores of similar spread for both head sizes
-        var outp = new float[B * T * C];
-        var scratch = new float[Attention.ScratchSize(B, T, C, NH)];
-        Attention.Forward(qkv, outp, scratch, B, T, C, NH);
-        var expected = ReferenceForward(qkv.Select(v => (double)v).ToArray(), B, T, C, NH);
-        for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - outp[i]) <= 2e-5 + 2e-5 * Math.Abs(expected[i]), $"out[{i}] = {outp[i]}, reference {expected[i]}");
+        const int B = 2;
+        var qkv = Random(B * T * (NH + 2 * NKV) * HS, 13, 1.5);
+        var (outp, _) = Forward(qkv, null, B, T, NH, NKV, HS);
+        AssertClose(ReferenceAttention.Forward(ToDouble(qkv), null, B, T, NH, NKV, HS), outp, 1e-5, 1e-5, "out");
+    }
+
+    [Theory]
+    [InlineData(5, 2, 2, false)]
+    [InlineData(32, 2, 2, false)] // the four-row kernels, 16-column tail only
+    [InlineData(64, 2, 2, false)] // the four-row kernels
+    [InlineData(5, 4, 2, true)]
+    [InlineData(64, 4, 1, true)]
+    public void Forward_LongerThanOneKeyBlock_MatchesDoubleReference(int HS, int NH, int NKV, bool documents)
+    {
+        // T = 301 crosses the online-softmax key block (256), so the running max and sum are rescaled; with documents of
+        // 37 and 264 tokens the second one crosses a key block counted from its own start.
+        const int B = 1, T = 301;
+        var qkv = Random(B * T * (NH + 2 * NKV) * HS, 12, HS >= 32 ? 1 : 3); // scores of similar spread for both head sizes
+        int[]? ks = documents ? Packed(B, 37, 264) : null;
+        var (outp, _) = Forward(qkv, ks, B, T, NH, NKV, HS);
+        AssertClose(ReferenceAttention.Forward(ToDouble(qkv), ks, B, T, NH, NKV, HS), outp, 2e-5, 2e-5, "out");
+    }
+
+    [Theory]
+    [MemberData(nameof(KeyRangeCases))]
+    public void Forward_KeyRanges_MatchesDoubleReference(int HS, int NH, int NKV, string layout)
+    {
+        const int B = 2, T = 70;
+        var qkv = Random(B * T * (NH + 2 * NKV) * HS, 14, HS >= 32 ? 1 : 2);
+        var ks = Layout(layout, B, T);
+        var (outp, _) = Forward(qkv, ks, B, T, NH, NKV, HS);
+        AssertClose(ReferenceAttention.Forward(ToDouble(qkv), ks, B, T, NH, NKV, HS), outp, 1e-5, 1e-5, "out");
     }
 
     [Theory]
@@ -86,16 +154,14 @@ public sealed class AttentionTests
         int C = NH * HS;
         var qkv = Random(B * T * 3 * C, 21);
         var dout = Random(B * T * C, 22);
-        var outp = new float[B * T * C];
-        var scratch = new float[Attention.ScratchSize(B, T, C, NH)];
-        Attention.Forward(qkv, outp, scratch, B, T, C, NH);
+        var (outp, scratch) = Forward(qkv, null, B, T, NH, NH, HS);
         var dqkv = Random(B * T * 3 * C, 23); // backward accumulates: start from non-zero
         var before = (float[])dqkv.Clone();
-        Attention.Backward(dout, qkv, outp, scratch, dqkv, B, T, C, NH);
-        var x = qkv.Select(v => (double)v).ToArray();
+        Attention.Backward(dout, qkv, outp, scratch, default, dqkv, B, T, NH, NH, HS);
+        var x = ToDouble(qkv);
         double Loss()
         {
-            var o = ReferenceForward(x, B, T, C, NH);
+            var o = ReferenceAttention.Forward(x, null, B, T, NH, NH, HS);
             double s = 0;
             for (int i = 0; i < o.Length; i++) s += o[i] * dout[i];
             return s;
@@ -112,51 +178,137 @@ public sealed class AttentionTests
         }
     }
 
+    // Every entry of dqkv against the analytic double backward (which is itself checked against finite differences of the
+    // double forward at a stride of entries), for grouped-query and multi-query heads with key ranges.
     [Theory]
-    [InlineData(17, 2, 16)]
-    [InlineData(65, 3, 7)]
-    public void Decode_EachNewPosition_MatchesForwardRows(int T, int NH, int HS)
+    [MemberData(nameof(KeyRangeCases))]
+    public void Backward_KeyRanges_MatchesReferenceAndFiniteDifferences(int HS, int NH, int NKV, string layout)
     {
-        int C = NH * HS;
-        var qkv = Random(T * 3 * C, 31);
-        var outp = new float[T * C];
-        Attention.Forward(qkv, outp, new float[Attention.ScratchSize(1, T, C, NH)], 1, T, C, NH);
-        var keys = new float[T * C]; var values = new float[T * C];
+        const int B = 2, T = 70;
+        int W = (NH + 2 * NKV) * HS, C = NH * HS;
+        var qkv = Random(B * T * W, 24);
+        var dout = Random(B * T * C, 25);
+        var ks = Layout(layout, B, T);
+        var (outp, scratch) = Forward(qkv, ks, B, T, NH, NKV, HS);
+        var dqkv = Random(B * T * W, 26);
+        var before = (float[])dqkv.Clone();
+        Attention.Backward(dout, qkv, outp, scratch, ks, dqkv, B, T, NH, NKV, HS);
+        var x = ToDouble(qkv);
+        var expected = ReferenceAttention.Backward(x, ToDouble(dout), ks, B, T, NH, NKV, HS);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double got = (double)dqkv[i] - before[i];
+            Assert.True(Math.Abs(got - expected[i]) <= 2e-5 + 1e-4 * Math.Abs(expected[i]), $"dqkv[{i}] = {got}, reference {expected[i]}");
+        }
+        double Loss()
+        {
+            var o = ReferenceAttention.Forward(x, ks, B, T, NH, NKV, HS);
+            double s = 0;
+            for (int i = 0; i < o.Length; i++) s += o[i] * dout[i];
+            return s;
+        }
+        int stride = Math.Max(1, x.Length / 40) | 1;
+        for (int i = 0; i < x.Length; i += stride)
+        {
+            double orig = x[i], h = 1e-5;
+            x[i] = orig + h; double lp = Loss();
+            x[i] = orig - h; double lm = Loss();
+            x[i] = orig;
+            double fd = (lp - lm) / (2 * h);
+            Assert.True(Math.Abs(expected[i] - fd) <= 1e-6 + 1e-5 * Math.Abs(fd), $"reference dqkv[{i}] = {expected[i]}, finite differences {fd}");
+        }
+    }
+
+    // Several documents packed in one row give each document's outputs, log-sum-exps and gradients bit for bit: a row's
+    // key blocks start at its own first key, keys outside its range get probability exactly 0, and every dK/dV sum runs
+    // over its rows in one ascending chain. The exception: the one-row backward (HS not a multiple of 16) on Vector512
+    // sums dK/dV with two FMA chains (even and odd rows) per 16-row block, and the blocks of a packed document are
+    // shifted against its blocks alone, so there its dK/dV agree to rounding only.
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(8, 2, 2)]
+    [InlineData(9, 6, 2)]
+    [InlineData(17, 4, 1)]
+    [InlineData(33, 2, 1)]
+    [InlineData(48, 6, 2)]
+    [InlineData(64, 2, 2)]
+    [InlineData(64, 4, 2)]
+    [InlineData(65, 4, 2)]
+    [InlineData(128, 2, 1)]
+    public void ForwardBackward_PackedDocuments_EqualEachDocumentAlone(int HS, int NH, int NKV)
+    {
+        int W = (NH + 2 * NKV) * HS, C = NH * HS, T = DocumentLengths.Sum();
+        var qkv = Random(T * W, 51);
+        var dout = Random(T * C, 52);
+        var ks = Packed(1, DocumentLengths);
+        var (o, lse) = Forward(qkv, ks, 1, T, NH, NKV, HS);
+        var d = new float[T * W];
+        Attention.Backward(dout, qkv, o, lse, ks, d, 1, T, NH, NKV, HS);
+        bool exactBackward = !(Vector512.IsHardwareAccelerated && HS % 16 != 0 && HS >= 64);
+        int first = 0;
+        foreach (int n in DocumentLengths)
+        {
+            var (o1, lse1) = Forward(qkv.AsSpan(first * W, n * W).ToArray(), null, 1, n, NH, NKV, HS);
+            var d1 = new float[n * W];
+            Attention.Backward(dout.AsSpan(first * C, n * C).ToArray(), qkv.AsSpan(first * W, n * W).ToArray(), o1, lse1, default, d1, 1, n, NH, NKV, HS);
+            Assert.Equal(o1, o.AsSpan(first * C, n * C).ToArray());
+            for (int h = 0; h < NH; h++) Assert.Equal(lse1.AsSpan(h * n, n).ToArray(), lse.AsSpan(h * T + first, n).ToArray());
+            var dp = d.AsSpan(first * W, n * W).ToArray();
+            if (exactBackward) Assert.Equal(d1, dp);
+            else
+                for (int i = 0; i < d1.Length; i++) Assert.True(Math.Abs(d1[i] - dp[i]) <= 1e-6 + 1e-5 * Math.Abs(d1[i]), $"document at {first}: dqkv[{i}] = {dp[i]} packed, {d1[i]} alone");
+            first += n;
+        }
+    }
+
+    [Theory]
+    [InlineData(17, 2, 2, 16)]
+    [InlineData(65, 3, 3, 7)]
+    [InlineData(33, 6, 2, 16)]
+    [InlineData(21, 4, 1, 9)]
+    public void Decode_EachNewPosition_MatchesForwardRows(int T, int NH, int NKV, int HS)
+    {
+        int W = (NH + 2 * NKV) * HS, C = NH * HS, KV = NKV * HS;
+        var qkv = Random(T * W, 31);
+        var (outp, _) = Forward(qkv, null, 1, T, NH, NKV, HS);
+        var keys = new float[T * KV]; var values = new float[T * KV];
         for (int t = 0; t < T; t++)
         {
-            qkv.AsSpan(t * 3 * C + C, C).CopyTo(keys.AsSpan(t * C));
-            qkv.AsSpan(t * 3 * C + 2 * C, C).CopyTo(values.AsSpan(t * C));
+            qkv.AsSpan(t * W + C, KV).CopyTo(keys.AsSpan(t * KV));
+            qkv.AsSpan(t * W + C + KV, KV).CopyTo(values.AsSpan(t * KV));
         }
         // One position at a time, then the last three together (speculative verification's shape).
         var o = new float[3 * C];
         for (int t = 0; t < T; t++)
         {
-            Attention.Decode(qkv.AsSpan(t * 3 * C, C), keys, values, o, 1, t + 1, C, NH);
+            Attention.Decode(qkv.AsSpan(t * W, C), keys, values, o, 1, t + 1, NH, NKV, HS);
             for (int c = 0; c < C; c++) Assert.Equal(outp[t * C + c], o[c], 1e-5f);
         }
         var q3 = new float[3 * C];
-        for (int i = 0; i < 3; i++) qkv.AsSpan((T - 3 + i) * 3 * C, C).CopyTo(q3.AsSpan(i * C));
-        Attention.Decode(q3, keys, values, o, 3, T, C, NH);
+        for (int i = 0; i < 3; i++) qkv.AsSpan((T - 3 + i) * W, C).CopyTo(q3.AsSpan(i * C));
+        Attention.Decode(q3, keys, values, o, 3, T, NH, NKV, HS);
         for (int i = 0; i < 3 * C; i++) Assert.Equal(outp[(T - 3) * C + i], o[i], 1e-5f);
     }
 
     [Theory]
-    [InlineData(20)]
-    [InlineData(48)] // the four-row kernels with a 16-column tail
-    [InlineData(64)] // the four-row kernels
-    public void ForwardBackward_OneAndTwoThreads_BitIdentical(int HS)
+    [InlineData(20, 3, 3, false)]
+    [InlineData(48, 3, 3, false)] // the four-row kernels with a 16-column tail
+    [InlineData(64, 3, 3, false)] // the four-row kernels
+    [InlineData(20, 6, 2, true)]
+    [InlineData(64, 6, 2, true)]
+    [InlineData(64, 4, 1, true)]
+    public void ForwardBackward_OneAndTwoThreads_BitIdentical(int HS, int NH, int NKV, bool documents)
     {
-        const int B = 2, T = 70, NH = 3;
-        int C = NH * HS;
-        var qkv = Random(B * T * 3 * C, 41);
+        const int B = 2, T = 70;
+        int W = (NH + 2 * NKV) * HS, C = NH * HS;
+        var qkv = Random(B * T * W, 41);
         var dout = Random(B * T * C, 42);
+        int[]? ks = documents ? Packed(B, DocumentLengths) : null;
         (float[] o, float[] d) Run()
         {
-            var o = new float[B * T * C];
-            var s = new float[Attention.ScratchSize(B, T, C, NH)];
-            Attention.Forward(qkv, o, s, B, T, C, NH);
-            var d = new float[B * T * 3 * C];
-            Attention.Backward(dout, qkv, o, s, d, B, T, C, NH);
+            var (o, s) = Forward(qkv, ks, B, T, NH, NKV, HS);
+            var d = new float[B * T * W];
+            Attention.Backward(dout, qkv, o, s, ks, d, B, T, NH, NKV, HS);
             return (o, d);
         }
         int saved = ParallelRows.MaxThreads;
@@ -172,5 +324,31 @@ public sealed class AttentionTests
             Assert.Equal(two.d, again.d);
         }
         finally { ParallelRows.MaxThreads = saved; }
+    }
+
+    [Fact]
+    public void ForwardBackward_KeyStartOutOfRange_ThrowsNamingTheRow()
+    {
+        const int B = 2, T = 5, NH = 2, HS = 4;
+        var qkv = new float[B * T * 3 * NH * HS]; var o = new float[B * T * NH * HS]; var s = new float[Attention.ScratchSize(B, T, NH)];
+        var ks = new int[B * T];
+        ks[T + 3] = 4; // sequence 1, row 3: a start after the row
+        var e = Assert.Throws<ArgumentException>(() => Attention.Forward(qkv, o, s, ks, B, T, NH, NH, HS));
+        Assert.Contains("keyStart[8] = 4 (sequence 1, row 3)", e.Message);
+        ks[T + 3] = 0; ks[2] = -1;
+        e = Assert.Throws<ArgumentException>(() => Attention.Backward(o, qkv, o, s, ks, new float[qkv.Length], B, T, NH, NH, HS));
+        Assert.Contains("keyStart[2] = -1 (sequence 0, row 2)", e.Message);
+        e = Assert.Throws<ArgumentException>(() => Attention.Forward(qkv, o, s, new int[T], B, T, NH, NH, HS));
+        Assert.Contains("one per row", e.Message);
+    }
+
+    [Fact]
+    public void Forward_KvHeadsNotDividingHeads_Throws()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[100], new float[100], new float[100], default, 1, 2, 3, 2, 4));
+        Assert.Contains("NKV=2 must divide the query heads NH=3", e.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.Decode(default, default, default, default, 1, 1, 2, 0, 4));
+        e = Assert.Throws<ArgumentException>(() => Attention.Forward(new float[10], new float[100], new float[100], default, 1, 2, 4, 2, 4));
+        Assert.Contains("qkv needs 64 floats", e.Message);
     }
 }

@@ -48,7 +48,7 @@ public sealed class AllocationTests
     {
         // One thread per kernel loop would hide worker allocations; the total over all threads catches them.
         const int B = 2, T = 40, C = 48, NH = 3, N = B * T, V = 67;
-        var qkv = new float[N * 3 * C]; var o = new float[N * C]; var s = new float[Attention.ScratchSize(B, T, C, NH)];
+        var qkv = new float[N * 3 * C]; var o = new float[N * C]; var s = new float[Attention.ScratchSize(B, T, NH)];
         var d = new float[N * 3 * C]; var x = new float[N * C]; var w = new float[C]; var mean = new float[N]; var rstd = new float[N];
         var logits = new float[N * V]; var targets = new int[N]; var losses = new float[N];
         for (int i = 0; i < qkv.Length; i++) qkv[i] = MathF.Sin(i);
@@ -56,9 +56,9 @@ public sealed class AllocationTests
         w.AsSpan().Fill(1f);
         void Run()
         {
-            Attention.Forward(qkv, o, s, B, T, C, NH);
-            Attention.Backward(o, qkv, o, s, d, B, T, C, NH);
-            Attention.Decode(qkv.AsSpan(0, C), x, x, o, 1, T, C, NH);
+            Attention.Forward(qkv, o, s, default, B, T, NH, NH, C / NH);
+            Attention.Backward(o, qkv, o, s, default, d, B, T, NH, NH, C / NH);
+            Attention.Decode(qkv.AsSpan(0, C), x, x, o, 1, T, NH, NH, C / NH);
             LayerNorm.Forward(x, w, w, o, mean, rstd, N, C, 1e-5f);
             LayerNorm.Backward(x, x, w, mean, rstd, o, w, w, N, C);
             Gelu.Forward(x, o, N * C);
