@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace NextToken.Kernels;
@@ -45,12 +46,15 @@ public static unsafe class Attention
 
     private static int Pad16(int n) => (n + 15) & ~15;
 
-    // A per-thread buffer of at least n floats (pinned, kept between calls: no allocation in steady state).
-    private static float[] Buffer(int n)
+    // A per-thread buffer of at least n floats (pinned, kept between calls: no allocation in steady state), 64-byte
+    // aligned: the packed panels and score rows are read and written in whole Vector512s at multiples of 16 floats, which
+    // then never straddle a cache line (the array itself only comes 8-byte aligned).
+    private static float* Buffer(int n)
     {
         var b = t_buffer;
-        if (b is null || b.Length < n) t_buffer = b = GC.AllocateUninitializedArray<float>(Math.Max(n, 4096), pinned: true);
-        return b;
+        if (b is null || b.Length < n + 15) t_buffer = b = GC.AllocateUninitializedArray<float>(Math.Max(n + 15, 4096), pinned: true);
+        nuint p = (nuint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(b)); // pinned: the address never changes
+        return (float*)((p + 63) & ~(nuint)63);
     }
 
     private struct Ctx
@@ -134,38 +138,35 @@ public static unsafe class Attention
         int h = bh % NH, b = bh / NH, g = h / (NH / NKV);
         int ld = Pad16(T);
         if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { ForwardHead4(ref x, b, h, g, ld); return; }
-        float[] buf = Buffer(HS * ld + KeyBlock);
-        fixed (float* pb = buf)
+        float* pb = Buffer(HS * ld + KeyBlock);
+        float* kt = pb, s = pb + (long)HS * ld;
+        float* baseRow = x.Qkv + (long)b * T * W;
+        int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+        // Kᵀ of the whole head once per work item (the transpose costs HS·T moves against HS·T²/2 multiply-adds).
+        PackTransposed(baseRow + (NH + g) * HS, W, T, HS, kt, ld);
+        float* v0 = baseRow + (NH + NKV + g) * HS;
+        for (int t = 0; t < T; t++)
         {
-            float* kt = pb, s = pb + (long)HS * ld;
-            float* baseRow = x.Qkv + (long)b * T * W;
-            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
-            // Kᵀ of the whole head once per work item (the transpose costs HS·T moves against HS·T²/2 multiply-adds).
-            PackTransposed(baseRow + (NH + g) * HS, W, T, HS, kt, ld);
-            float* v0 = baseRow + (NH + NKV + g) * HS;
-            for (int t = 0; t < T; t++)
+            float* q = baseRow + (long)t * W + h * HS;
+            float* o = x.Out + ((long)b * T + t) * C + h * HS;
+            new Span<float>(o, HS).Clear();
+            float m = float.NegativeInfinity, l = 0f;
+            // Key blocks from the row's own start: a start that is not a multiple of 16 makes RowTimesPacked read up to
+            // 15 floats past a padded row of Kᵀ (into the next row, or s after the last); those scores are never used.
+            int st = Start(ks, t);
+            for (int k0 = st; k0 <= t; k0 += KeyBlock)
             {
-                float* q = baseRow + (long)t * W + h * HS;
-                float* o = x.Out + ((long)b * T + t) * C + h * HS;
-                new Span<float>(o, HS).Clear();
-                float m = float.NegativeInfinity, l = 0f;
-                // Key blocks from the row's own start: a start that is not a multiple of 16 makes RowTimesPacked read up to
-                // 15 floats past a padded row of Kᵀ (into the next row, or s after the last); those scores are never used.
-                int st = Start(ks, t);
-                for (int k0 = st; k0 <= t; k0 += KeyBlock)
-                {
-                    int n = Math.Min(KeyBlock, t + 1 - k0);
-                    RowTimesPacked(q, kt + k0, ld, HS, n, s);
-                    float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
-                    float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
-                    if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
-                    l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew);
-                    AxpyRows(s, 1, n, v0 + (long)k0 * W, W, HS, o);
-                    m = mNew;
-                }
-                TensorPrimitives.Multiply(new Span<float>(o, HS), 1f / l, new Span<float>(o, HS));
-                x.Lse[((long)b * NH + h) * T + t] = m + MathF.Log(l);
+                int n = Math.Min(KeyBlock, t + 1 - k0);
+                RowTimesPacked(q, kt + k0, ld, HS, n, s);
+                float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
+                float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
+                if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
+                l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew);
+                AxpyRows(s, 1, n, v0 + (long)k0 * W, W, HS, o);
+                m = mNew;
             }
+            TensorPrimitives.Multiply(new Span<float>(o, HS), 1f / l, new Span<float>(o, HS));
+            x.Lse[((long)b * NH + h) * T + t] = m + MathF.Log(l);
         }
     }
 
@@ -178,67 +179,64 @@ public static unsafe class Attention
     private static void ForwardHead4(ref Ctx x, int b, int h, int g, int ld)
     {
         int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS;
-        float[] buf = Buffer(HS * ld + T * HS + 4 * KeyBlock + 4 * HS);
-        fixed (float* pb = buf)
+        float* pb = Buffer(HS * ld + T * HS + 4 * KeyBlock + 4 * HS);
+        float* kt = pb, vp = kt + (long)HS * ld, S = vp + (long)T * HS, dummy = S + 4 * KeyBlock;
+        float* baseRow = x.Qkv + (long)b * T * W;
+        int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+        PackTransposed(baseRow + (NH + g) * HS, W, T, HS, kt, ld);
+        PackRows(baseRow + (NH + NKV + g) * HS, W, T, HS, vp);
+        float* lse = x.Lse + ((long)b * NH + h) * T;
+        float** q = stackalloc float*[4];
+        float** o = stackalloc float*[4];
+        float** sr = stackalloc float*[4];
+        float* m = stackalloc float[4];
+        float* l = stackalloc float[4];
+        int* tr = stackalloc int[4];
+        for (int t0 = 0; t0 < T; t0 += 4)
         {
-            float* kt = pb, vp = kt + (long)HS * ld, S = vp + (long)T * HS, dummy = S + 4 * KeyBlock;
-            float* baseRow = x.Qkv + (long)b * T * W;
-            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
-            PackTransposed(baseRow + (NH + g) * HS, W, T, HS, kt, ld);
-            PackRows(baseRow + (NH + NKV + g) * HS, W, T, HS, vp);
-            float* lse = x.Lse + ((long)b * NH + h) * T;
-            float** q = stackalloc float*[4];
-            float** o = stackalloc float*[4];
-            float** sr = stackalloc float*[4];
-            float* m = stackalloc float[4];
-            float* l = stackalloc float[4];
-            int* tr = stackalloc int[4];
-            for (int t0 = 0; t0 < T; t0 += 4)
+            int R = Math.Min(4, T - t0);
+            for (int pending = (1 << R) - 1; pending != 0;)
             {
-                int R = Math.Min(4, T - t0);
-                for (int pending = (1 << R) - 1; pending != 0;)
+                int first = BitOperations.TrailingZeroCount(pending), st = Start(ks, t0 + first), active = 0, last = t0 + first;
+                for (int r = first; r < R; r++)
+                    if ((pending >> r & 1) != 0 && Start(ks, t0 + r) == st) { active |= 1 << r; last = t0 + r; }
+                pending &= ~active;
+                for (int r = 0; r < 4; r++)
                 {
-                    int first = BitOperations.TrailingZeroCount(pending), st = Start(ks, t0 + first), active = 0, last = t0 + first;
-                    for (int r = first; r < R; r++)
-                        if ((pending >> r & 1) != 0 && Start(ks, t0 + r) == st) { active |= 1 << r; last = t0 + r; }
-                    pending &= ~active;
+                    // Rows outside this pass (missing past T, or of another start) repeat its first row and write to a dummy output.
+                    bool on = (active >> r & 1) != 0;
+                    tr[r] = on ? t0 + r : t0 + first;
+                    q[r] = baseRow + (long)tr[r] * W + h * HS;
+                    o[r] = on ? x.Out + ((long)b * T + tr[r]) * C + h * HS : dummy;
+                    sr[r] = S + r * KeyBlock;
+                    new Span<float>(o[r], HS).Clear();
+                    m[r] = float.NegativeInfinity; l[r] = 0f;
+                }
+                // A start that is not a multiple of 16 makes RowTimesPacked4 read up to 15 floats past a padded row of
+                // Kᵀ (into the next row, or into vp after the last); those scores are never used.
+                for (int k0 = st; k0 <= last; k0 += KeyBlock)
+                {
+                    int n = Math.Min(KeyBlock, last + 1 - k0);
+                    RowTimesPacked4(q, kt + k0, ld, HS, n, sr);
                     for (int r = 0; r < 4; r++)
                     {
-                        // Rows outside this pass (missing past T, or of another start) repeat its first row and write to a dummy output.
-                        bool on = (active >> r & 1) != 0;
-                        tr[r] = on ? t0 + r : t0 + first;
-                        q[r] = baseRow + (long)tr[r] * W + h * HS;
-                        o[r] = on ? x.Out + ((long)b * T + tr[r]) * C + h * HS : dummy;
-                        sr[r] = S + r * KeyBlock;
-                        new Span<float>(o[r], HS).Clear();
-                        m[r] = float.NegativeInfinity; l[r] = 0f;
+                        int nr = Math.Min(n, tr[r] + 1 - k0);
+                        float* s = sr[r];
+                        if (nr <= 0) { new Span<float>(s, n).Clear(); continue; }
+                        float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
+                        float alpha = MathF.Exp(m[r] - mNew);
+                        if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
+                        l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
+                        if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
+                        m[r] = mNew;
                     }
-                    // A start that is not a multiple of 16 makes RowTimesPacked4 read up to 15 floats past a padded row of
-                    // Kᵀ (into the next row, or into vp after the last); those scores are never used.
-                    for (int k0 = st; k0 <= last; k0 += KeyBlock)
-                    {
-                        int n = Math.Min(KeyBlock, last + 1 - k0);
-                        RowTimesPacked4(q, kt + k0, ld, HS, n, sr);
-                        for (int r = 0; r < 4; r++)
-                        {
-                            int nr = Math.Min(n, tr[r] + 1 - k0);
-                            float* s = sr[r];
-                            if (nr <= 0) { new Span<float>(s, n).Clear(); continue; }
-                            float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
-                            float alpha = MathF.Exp(m[r] - mNew);
-                            if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
-                            l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
-                            if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
-                            m[r] = mNew;
-                        }
-                        AxpyRows4(sr, 1, n, vp + (long)k0 * HS, HS, HS, o);
-                    }
-                    for (int r = 0; r < R; r++)
-                    {
-                        if ((active >> r & 1) == 0) continue;
-                        TensorPrimitives.Multiply(new Span<float>(o[r], HS), 1f / l[r], new Span<float>(o[r], HS));
-                        lse[tr[r]] = m[r] + MathF.Log(l[r]);
-                    }
+                    AxpyRows4(sr, 1, n, vp + (long)k0 * HS, HS, HS, o);
+                }
+                for (int r = 0; r < R; r++)
+                {
+                    if ((active >> r & 1) == 0) continue;
+                    TensorPrimitives.Multiply(new Span<float>(o[r], HS), 1f / l[r], new Span<float>(o[r], HS));
+                    lse[tr[r]] = m[r] + MathF.Log(l[r]);
                 }
             }
         }
@@ -279,48 +277,45 @@ public static unsafe class Attention
         float scale = x.Scale;
         if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { BackwardGroup4(ref x, b, g, ld); return; }
         // Kᵀ and Vᵀ (HS, ld) of the key/value head, then P and dS for one block of query rows (BackwardRows, ld).
-        float[] buf = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
-        fixed (float* pb = buf)
+        float* pb = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
+        float* kt = pb, vt = pb + (long)HS * ld, P = vt + (long)HS * ld, dS = P + (long)BackwardRows * ld;
+        float* baseRow = x.Qkv + (long)b * T * W, dBase = x.DQkv + (long)b * T * W;
+        float* k0 = baseRow + (NH + g) * HS, v0 = baseRow + (NH + NKV + g) * HS;
+        float* dk0 = dBase + (NH + g) * HS, dv0 = dBase + (NH + NKV + g) * HS;
+        int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+        PackTransposed(k0, W, T, HS, kt, ld);
+        PackTransposed(v0, W, T, HS, vt, ld);
+        for (int h = g * G; h < (g + 1) * G; h++)
         {
-            float* kt = pb, vt = pb + (long)HS * ld, P = vt + (long)HS * ld, dS = P + (long)BackwardRows * ld;
-            float* baseRow = x.Qkv + (long)b * T * W, dBase = x.DQkv + (long)b * T * W;
-            float* k0 = baseRow + (NH + g) * HS, v0 = baseRow + (NH + NKV + g) * HS;
-            float* dk0 = dBase + (NH + g) * HS, dv0 = dBase + (NH + NKV + g) * HS;
-            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
-            PackTransposed(k0, W, T, HS, kt, ld);
-            PackTransposed(v0, W, T, HS, vt, ld);
-            for (int h = g * G; h < (g + 1) * G; h++)
+            float* q0 = baseRow + h * HS, dq0 = dBase + h * HS;
+            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+            float* lse = x.Lse + ((long)b * NH + h) * T;
+            for (int t0 = 0; t0 < T; t0 += BackwardRows)
             {
-                float* q0 = baseRow + h * HS, dq0 = dBase + h * HS;
-                float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
-                float* lse = x.Lse + ((long)b * NH + h) * T;
-                for (int t0 = 0; t0 < T; t0 += BackwardRows)
+                int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
+                for (int t = t0; t < t1; t++)
                 {
-                    int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
-                    for (int t = t0; t < t1; t++)
-                    {
-                        int st = Start(ks, t), n = t + 1, r = t - t0;
-                        float* q = q0 + (long)t * W, dO = dO0 + (long)t * C;
-                        float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
-                        // P_tj = exp(s_tj - L_t) for j in st .. t (elementwise from st, as the forward's blocks ran)
-                        RowTimesPacked(q, kt + kB, ld, HS, n - kB, pr + kB);
-                        VectorMath.ExpScaled(pr + st, n - st, scale, lse[t]);
-                        // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
-                        RowTimesPacked(dO, vt + kB, ld, HS, n - kB, dr + kB);
-                        float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
-                        SoftmaxGradient(pr + st, dr + st, n - st, D, scale);
-                        // Keys kB .. st-1 are outside the row's range: P = dS = 0 for the dK/dV sums below.
-                        if (st > kB) { new Span<float>(pr + kB, st - kB).Clear(); new Span<float>(dr + kB, st - kB).Clear(); }
-                        // dQ_t += Σ_j dS_tj k_j
-                        AxpyRows(dr + st, 1, n - st, k0 + (long)st * W, W, HS, dq0 + (long)t * W);
-                    }
-                    // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
-                    for (int j = kB; j < t1; j++)
-                    {
-                        int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
-                        AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * W);
-                        AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dk0 + (long)j * W);
-                    }
+                    int st = Start(ks, t), n = t + 1, r = t - t0;
+                    float* q = q0 + (long)t * W, dO = dO0 + (long)t * C;
+                    float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
+                    // P_tj = exp(s_tj - L_t) for j in st .. t (elementwise from st, as the forward's blocks ran)
+                    RowTimesPacked(q, kt + kB, ld, HS, n - kB, pr + kB);
+                    VectorMath.ExpScaled(pr + st, n - st, scale, lse[t]);
+                    // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                    RowTimesPacked(dO, vt + kB, ld, HS, n - kB, dr + kB);
+                    float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
+                    SoftmaxGradient(pr + st, dr + st, n - st, D, scale);
+                    // Keys kB .. st-1 are outside the row's range: P = dS = 0 for the dK/dV sums below.
+                    if (st > kB) { new Span<float>(pr + kB, st - kB).Clear(); new Span<float>(dr + kB, st - kB).Clear(); }
+                    // dQ_t += Σ_j dS_tj k_j
+                    AxpyRows(dr + st, 1, n - st, k0 + (long)st * W, W, HS, dq0 + (long)t * W);
+                }
+                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
+                for (int j = kB; j < t1; j++)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * W);
+                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dk0 + (long)j * W);
                 }
             }
         }
@@ -335,87 +330,84 @@ public static unsafe class Attention
         int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS, G = NH / NKV;
         float scale = x.Scale;
         const int rowsBuf = BackwardRows + 4;
-        float[] buf = Buffer(2 * HS * ld + T * HS + 2 * rowsBuf * ld + 2 * HS);
-        fixed (float* pb = buf)
+        float* pb = Buffer(2 * HS * ld + T * HS + 2 * rowsBuf * ld + 2 * HS);
+        float* kt = pb, vt = kt + (long)HS * ld, kp = vt + (long)HS * ld, P = kp + (long)T * HS, dS = P + (long)rowsBuf * ld;
+        float* dummy = dS + (long)rowsBuf * ld, dummyKey = dummy + HS;
+        float* baseRow = x.Qkv + (long)b * T * W, dBase = x.DQkv + (long)b * T * W;
+        float* k0 = baseRow + (NH + g) * HS, v0 = baseRow + (NH + NKV + g) * HS;
+        float* dk0 = dBase + (NH + g) * HS, dv0 = dBase + (NH + NKV + g) * HS;
+        int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
+        PackTransposed(k0, W, T, HS, kt, ld);
+        PackTransposed(v0, W, T, HS, vt, ld);
+        PackRows(k0, W, T, HS, kp);
+        new Span<float>(dummyKey, HS).Clear();
+        float** q = stackalloc float*[4];
+        float** dO = stackalloc float*[4];
+        float** pr = stackalloc float*[4];
+        float** dr = stackalloc float*[4];
+        float** dq = stackalloc float*[4];
+        int* tr = stackalloc int[4];
+        float** pw = stackalloc float*[4];
+        float** sw = stackalloc float*[4];
+        float** dvj = stackalloc float*[4];
+        float** dkj = stackalloc float*[4];
+        for (int h = g * G; h < (g + 1) * G; h++)
         {
-            float* kt = pb, vt = kt + (long)HS * ld, kp = vt + (long)HS * ld, P = kp + (long)T * HS, dS = P + (long)rowsBuf * ld;
-            float* dummy = dS + (long)rowsBuf * ld, dummyKey = dummy + HS;
-            float* baseRow = x.Qkv + (long)b * T * W, dBase = x.DQkv + (long)b * T * W;
-            float* k0 = baseRow + (NH + g) * HS, v0 = baseRow + (NH + NKV + g) * HS;
-            float* dk0 = dBase + (NH + g) * HS, dv0 = dBase + (NH + NKV + g) * HS;
-            int* ks = x.KeyStart == null ? null : x.KeyStart + (long)b * T;
-            PackTransposed(k0, W, T, HS, kt, ld);
-            PackTransposed(v0, W, T, HS, vt, ld);
-            PackRows(k0, W, T, HS, kp);
-            new Span<float>(dummyKey, HS).Clear();
-            float** q = stackalloc float*[4];
-            float** dO = stackalloc float*[4];
-            float** pr = stackalloc float*[4];
-            float** dr = stackalloc float*[4];
-            float** dq = stackalloc float*[4];
-            int* tr = stackalloc int[4];
-            float** pw = stackalloc float*[4];
-            float** sw = stackalloc float*[4];
-            float** dvj = stackalloc float*[4];
-            float** dkj = stackalloc float*[4];
-            for (int h = g * G; h < (g + 1) * G; h++)
+            float* q0 = baseRow + h * HS, dq0 = dBase + h * HS;
+            float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
+            float* lse = x.Lse + ((long)b * NH + h) * T;
+            for (int t0 = 0; t0 < T; t0 += BackwardRows)
             {
-                float* q0 = baseRow + h * HS, dq0 = dBase + h * HS;
-                float* dO0 = x.DOut + (long)b * T * C + h * HS, o0 = x.Out + (long)b * T * C + h * HS;
-                float* lse = x.Lse + ((long)b * NH + h) * T;
-                for (int t0 = 0; t0 < T; t0 += BackwardRows)
+                // Key columns kB .. t1-1 of P and dS (row t at P row t - t0) are valid for every row of the block.
+                int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
+                for (int gr = t0; gr < t1; gr += 4)
                 {
-                    // Key columns kB .. t1-1 of P and dS (row t at P row t - t0) are valid for every row of the block.
-                    int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
-                    for (int gr = t0; gr < t1; gr += 4)
+                    int R = Math.Min(4, t1 - gr), last = gr + R - 1, n = last + 1;
+                    for (int r = 0; r < 4; r++)
                     {
-                        int R = Math.Min(4, t1 - gr), last = gr + R - 1, n = last + 1;
-                        for (int r = 0; r < 4; r++)
-                        {
-                            tr[r] = r < R ? gr + r : gr;
-                            q[r] = q0 + (long)tr[r] * W;
-                            dO[r] = dO0 + (long)tr[r] * C;
-                            // Rows of the block live at P/dS row (t - t0); a missing row uses the spare rows past the block.
-                            int row = r < R ? gr + r - t0 : BackwardRows + r;
-                            pr[r] = P + (long)row * ld + kB;
-                            dr[r] = dS + (long)row * ld + kB;
-                            dq[r] = r < R ? dq0 + (long)tr[r] * W : dummy;
-                        }
-                        RowTimesPacked4(q, kt + kB, ld, HS, n - kB, pr);
-                        RowTimesPacked4(dO, vt + kB, ld, HS, n - kB, dr);
-                        for (int r = 0; r < 4; r++)
-                        {
-                            int t = tr[r], st = Start(ks, t), nr = t + 1 - st;
-                            float* pa = pr[r] - kB, da = dr[r] - kB; // indexed by key
-                            VectorMath.ExpScaled(pa + st, nr, scale, lse[t]);                    // P_tj = exp(s_tj - L_t)
-                            float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
-                            SoftmaxGradient(pa + st, da + st, nr, D, scale);                     // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
-                            // Zero before the row's start and past the row up to the block's last key: dQ below shares the
-                            // group's keys, and dK/dV below read four keys at once from every row of the block.
-                            if (st > kB) { new Span<float>(pa + kB, st - kB).Clear(); new Span<float>(da + kB, st - kB).Clear(); }
-                            int zero = t1 - (t + 1);
-                            if (zero > 0) { new Span<float>(pa + t + 1, zero).Clear(); new Span<float>(da + t + 1, zero).Clear(); }
-                        }
-                        if (R < 4) new Span<float>(dummy, HS).Clear();
-                        AxpyRows4(dr, 1, n - kB, kp + (long)kB * HS, HS, HS, dq);           // dQ_t += Σ_j dS_tj k_j
+                        tr[r] = r < R ? gr + r : gr;
+                        q[r] = q0 + (long)tr[r] * W;
+                        dO[r] = dO0 + (long)tr[r] * C;
+                        // Rows of the block live at P/dS row (t - t0); a missing row uses the spare rows past the block.
+                        int row = r < R ? gr + r - t0 : BackwardRows + r;
+                        pr[r] = P + (long)row * ld + kB;
+                        dr[r] = dS + (long)row * ld + kB;
+                        dq[r] = r < R ? dq0 + (long)tr[r] * W : dummy;
                     }
-                    // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t. Four keys
-                    // at a time share each load of a dO / q row; a row outside a key's range contributes P = dS = 0. Keys
-                    // past the block's last repeat key j into a dummy, so every key sums its rows in one chain, in
-                    // ascending order, whatever its place in the group (the same sums as for the document alone).
-                    for (int j = kB; j < t1; j += 4)
+                    RowTimesPacked4(q, kt + kB, ld, HS, n - kB, pr);
+                    RowTimesPacked4(dO, vt + kB, ld, HS, n - kB, dr);
+                    for (int r = 0; r < 4; r++)
                     {
-                        int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
-                        for (int k = 0; k < 4; k++)
-                        {
-                            bool on = j + k < t1;
-                            int jk = on ? j + k : j;
-                            pw[k] = P + (long)r0 * ld + jk; sw[k] = dS + (long)r0 * ld + jk;
-                            dvj[k] = on ? dv0 + (long)jk * W : dummyKey; dkj[k] = on ? dk0 + (long)jk * W : dummyKey;
-                        }
-                        AxpyRows4(pw, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dvj);
-                        AxpyRows4(sw, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dkj);
+                        int t = tr[r], st = Start(ks, t), nr = t + 1 - st;
+                        float* pa = pr[r] - kB, da = dr[r] - kB; // indexed by key
+                        VectorMath.ExpScaled(pa + st, nr, scale, lse[t]);                    // P_tj = exp(s_tj - L_t)
+                        float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
+                        SoftmaxGradient(pa + st, da + st, nr, D, scale);                     // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                        // Zero before the row's start and past the row up to the block's last key: dQ below shares the
+                        // group's keys, and dK/dV below read four keys at once from every row of the block.
+                        if (st > kB) { new Span<float>(pa + kB, st - kB).Clear(); new Span<float>(da + kB, st - kB).Clear(); }
+                        int zero = t1 - (t + 1);
+                        if (zero > 0) { new Span<float>(pa + t + 1, zero).Clear(); new Span<float>(da + t + 1, zero).Clear(); }
                     }
+                    if (R < 4) new Span<float>(dummy, HS).Clear();
+                    AxpyRows4(dr, 1, n - kB, kp + (long)kB * HS, HS, HS, dq);           // dQ_t += Σ_j dS_tj k_j
+                }
+                // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t. Four keys
+                // at a time share each load of a dO / q row; a row outside a key's range contributes P = dS = 0. Keys
+                // past the block's last repeat key j into a dummy, so every key sums its rows in one chain, in
+                // ascending order, whatever its place in the group (the same sums as for the document alone).
+                for (int j = kB; j < t1; j += 4)
+                {
+                    int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
+                    for (int k = 0; k < 4; k++)
+                    {
+                        bool on = j + k < t1;
+                        int jk = on ? j + k : j;
+                        pw[k] = P + (long)r0 * ld + jk; sw[k] = dS + (long)r0 * ld + jk;
+                        dvj[k] = on ? dv0 + (long)jk * W : dummyKey; dkj[k] = on ? dk0 + (long)jk * W : dummyKey;
+                    }
+                    AxpyRows4(pw, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dvj);
+                    AxpyRows4(sw, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dkj);
                 }
             }
         }
@@ -455,19 +447,16 @@ public static unsafe class Attention
         ref var x = ref *(DecodeCtx*)p;
         int HS = x.HS, NH = x.NH, C = NH * HS, KV = x.NKV * HS, h = idx % NH, i = idx / NH, g = h / (NH / x.NKV);
         int n = x.Tk - x.TN + i + 1;
-        float[] buf = Buffer(n);
-        fixed (float* s = buf)
-        {
-            var qs = new ReadOnlySpan<float>(x.Q + (long)i * C + h * HS, HS);
-            float* k = x.K + g * HS;
-            for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * KV, HS));
-            var ss = new Span<float>(s, n);
-            float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
-            TensorPrimitives.Multiply(ss, 1f / sum, ss);
-            float* o = x.Out + (long)i * C + h * HS;
-            new Span<float>(o, HS).Clear();
-            AxpyRows(s, 1, n, x.V + g * HS, KV, HS, o);
-        }
+        float* s = Buffer(n);
+        var qs = new ReadOnlySpan<float>(x.Q + (long)i * C + h * HS, HS);
+        float* k = x.K + g * HS;
+        for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * KV, HS));
+        var ss = new Span<float>(s, n);
+        float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
+        TensorPrimitives.Multiply(ss, 1f / sum, ss);
+        float* o = x.Out + (long)i * C + h * HS;
+        new Span<float>(o, HS).Clear();
+        AxpyRows(s, 1, n, x.V + g * HS, KV, HS, o);
     }
 
     /// <summary>Softmax backward for one row: dp[j] = p[j] (dp[j] - D) · scale for j &lt; n.</summary>
