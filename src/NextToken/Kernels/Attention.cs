@@ -119,8 +119,9 @@ public static unsafe class Attention
         CheckDimensions(B, T, NH, NKV, HS);
         if ((long)B * T == 0) return;
         long W = (long)(NH + 2 * NKV) * HS, C = (long)NH * HS;
-        if (qkv.Length < B * T * W || outp.Length < B * T * C || scratch.Length < ScratchSize(B, T, NH))
-            throw new ArgumentException($"attention buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: qkv needs {B * T * W} floats (has {qkv.Length}), outp {B * T * C} ({outp.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
+        long N = (long)B * T;
+        if (qkv.Length < N * W || outp.Length < N * C || scratch.Length < ScratchSize(B, T, NH))
+            throw new ArgumentException($"attention buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: qkv needs {N * W} floats (has {qkv.Length}), outp {N * C} ({outp.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
         CheckKeyStart(keyStart, B, T);
         fixed (float* pq = qkv, po = outp, pa = scratch)
         fixed (int* pk = keyStart)
@@ -154,6 +155,7 @@ public static unsafe class Attention
             // Key blocks from the row's own start: a start that is not a multiple of 16 makes RowTimesPacked read up to
             // 15 floats past a padded row of Kᵀ (into the next row, or s after the last); those scores are never used.
             int st = Start(ks, t);
+            Debug.Assert((uint)st <= (uint)t);
             for (int k0 = st; k0 <= t; k0 += KeyBlock)
             {
                 int n = Math.Min(KeyBlock, t + 1 - k0);
@@ -255,9 +257,10 @@ public static unsafe class Attention
         CheckDimensions(B, T, NH, NKV, HS);
         if ((long)B * T == 0) return;
         long W = (long)(NH + 2 * NKV) * HS, C = (long)NH * HS;
-        if (dout.Length < B * T * C || qkv.Length < B * T * W || outp.Length < B * T * C
-            || scratch.Length < ScratchSize(B, T, NH) || dqkv.Length < B * T * W)
-            throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: dout and outp need {B * T * C} floats (have {dout.Length}, {outp.Length}), qkv and dqkv {B * T * W} ({qkv.Length}, {dqkv.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
+        long N = (long)B * T;
+        if (dout.Length < N * C || qkv.Length < N * W || outp.Length < N * C
+            || scratch.Length < ScratchSize(B, T, NH) || dqkv.Length < N * W)
+            throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: dout and outp need {N * C} floats (have {dout.Length}, {outp.Length}), qkv and dqkv {N * W} ({qkv.Length}, {dqkv.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
         CheckKeyStart(keyStart, B, T);
         fixed (float* pd = dout, pq = qkv, po = outp, pa = scratch, pdq = dqkv)
         fixed (int* pk = keyStart)
@@ -360,6 +363,7 @@ public static unsafe class Attention
             {
                 // Key columns kB .. t1-1 of P and dS (row t at P row t - t0) are valid for every row of the block.
                 int t1 = Math.Min(T, t0 + BackwardRows), kB = BlockStart(ks, t0, t1);
+                Debug.Assert(kB % 16 == 0 && kB <= t0);
                 for (int gr = t0; gr < t1; gr += 4)
                 {
                     int R = Math.Min(4, t1 - gr), last = gr + R - 1, n = last + 1;
