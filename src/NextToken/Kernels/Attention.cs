@@ -41,7 +41,7 @@ public static unsafe class Attention
 
     [ThreadStatic] private static float[]? t_buffer;
 
-    /// <summary>Floats of scratch that <see cref="Forward"/> fills and <see cref="Backward"/> reads: one log-sum-exp per row and query head (B·NH·T).</summary>
+    /// <summary>Floats of scratch that <see cref="Forward(ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, int, int, int, int, int)"/> fills and <see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, int, int, int, int, int)"/> reads: one log-sum-exp per row and query head (B·NH·T).</summary>
     public static long ScratchSize(int B, int T, int NH) => (long)B * NH * T;
 
     private static int Pad16(int n) => (n + 15) & ~15;
@@ -63,6 +63,7 @@ public static unsafe class Attention
         public int* KeyStart; // (B·T), or null for plain causal attention
         public int B, T, NH, NKV, HS;
         public float Scale;
+        public GemmIsa Isa; // resolved
     }
 
     // The first key row t of sequence b attends to (ks points at the sequence's entries, or is null: 0).
@@ -115,6 +116,15 @@ public static unsafe class Attention
     /// </summary>
     public static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, ReadOnlySpan<int> keyStart,
                                int B, int T, int NH, int NKV, int HS)
+        => Forward(qkv, outp, scratch, keyStart, B, T, NH, NKV, HS, GemmIsa.Auto);
+
+    /// <summary>
+    /// <see cref="Forward(ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, int, int, int, int, int)"/> on a
+    /// chosen instruction-set path (tests): Vector512 runs the four-row kernels when HS is a multiple of 16. The
+    /// TensorPrimitives calls (row max, rescale, dot) keep their own dispatch.
+    /// </summary>
+    internal static void Forward(ReadOnlySpan<float> qkv, Span<float> outp, Span<float> scratch, ReadOnlySpan<int> keyStart,
+                                 int B, int T, int NH, int NKV, int HS, GemmIsa isa)
     {
         CheckDimensions(B, T, NH, NKV, HS);
         if ((long)B * T == 0) return;
@@ -126,7 +136,7 @@ public static unsafe class Attention
         fixed (float* pq = qkv, po = outp, pa = scratch)
         fixed (int* pk = keyStart)
         {
-            var ctx = new Ctx { Qkv = pq, Out = po, Lse = pa, KeyStart = keyStart.IsEmpty ? null : pk, B = B, T = T, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS) };
+            var ctx = new Ctx { Qkv = pq, Out = po, Lse = pa, KeyStart = keyStart.IsEmpty ? null : pk, B = B, T = T, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS), Isa = isa.Resolve() };
             ParallelRows.For(B * NH, &ctx, &ForwardItem);
         }
     }
@@ -138,7 +148,7 @@ public static unsafe class Attention
         int T = x.T, HS = x.HS, NH = x.NH, NKV = x.NKV, W = (NH + 2 * NKV) * HS, C = NH * HS;
         int h = bh % NH, b = bh / NH, g = h / (NH / NKV);
         int ld = Pad16(T);
-        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { ForwardHead4(ref x, b, h, g, ld); return; }
+        if (x.Isa == GemmIsa.Vector512 && HS % 16 == 0) { ForwardHead4(ref x, b, h, g, ld); return; }
         float* pb = Buffer(HS * ld + KeyBlock);
         float* kt = pb, s = pb + (long)HS * ld;
         float* baseRow = x.Qkv + (long)b * T * W;
@@ -159,12 +169,12 @@ public static unsafe class Attention
             for (int k0 = st; k0 <= t; k0 += KeyBlock)
             {
                 int n = Math.Min(KeyBlock, t + 1 - k0);
-                RowTimesPacked(q, kt + k0, ld, HS, n, s);
+                RowTimesPacked(q, kt + k0, ld, HS, n, s, x.Isa);
                 float mNew = Math.Max(m, TensorPrimitives.Max(new ReadOnlySpan<float>(s, n)) * x.Scale);
                 float alpha = MathF.Exp(m - mNew); // 0 on the first block (m = -inf)
                 if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o, HS), alpha, new Span<float>(o, HS));
-                l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew);
-                AxpyRows(s, 1, n, v0 + (long)k0 * W, W, HS, o);
+                l = l * alpha + VectorMath.ExpScaled(s, n, x.Scale, mNew, x.Isa);
+                AxpyRows(s, 1, n, v0 + (long)k0 * W, W, HS, o, x.Isa);
                 m = mNew;
             }
             TensorPrimitives.Multiply(new Span<float>(o, HS), 1f / l, new Span<float>(o, HS));
@@ -228,7 +238,7 @@ public static unsafe class Attention
                         float mNew = Math.Max(m[r], TensorPrimitives.Max(new ReadOnlySpan<float>(s, nr)) * x.Scale);
                         float alpha = MathF.Exp(m[r] - mNew);
                         if (k0 > st) TensorPrimitives.Multiply(new Span<float>(o[r], HS), alpha, new Span<float>(o[r], HS));
-                        l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew);
+                        l[r] = l[r] * alpha + VectorMath.ExpScaled(s, nr, x.Scale, mNew, x.Isa);
                         if (nr < n) new Span<float>(s + nr, n - nr).Clear(); // causal mask: p = 0
                         m[r] = mNew;
                     }
@@ -245,7 +255,7 @@ public static unsafe class Attention
     }
 
     /// <summary>
-    /// dout is (B, T, NH·HS); qkv, outp, scratch and keyStart as in <see cref="Forward"/> (scratch as it left it);
+    /// dout is (B, T, NH·HS); qkv, outp, scratch and keyStart as in <see cref="Forward(ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, int, int, int, int, int)"/> (scratch as it left it);
     /// accumulates dqkv (B, T, (NH + 2·NKV)·HS). Parallel over (b, key/value head): dk and dv of a position receive
     /// contributions from every later query of every query head of its group, so a key/value head is owned by one
     /// thread, which runs the group's query heads in ascending order; every sum runs in a fixed order (bit-identical for
@@ -253,6 +263,14 @@ public static unsafe class Attention
     /// </summary>
     public static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
                                 ReadOnlySpan<int> keyStart, Span<float> dqkv, int B, int T, int NH, int NKV, int HS)
+        => Backward(dout, qkv, outp, scratch, keyStart, dqkv, B, T, NH, NKV, HS, GemmIsa.Auto);
+
+    /// <summary>
+    /// <see cref="Backward(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, int, int, int, int, int)"/>
+    /// on a chosen instruction-set path (tests), as <see cref="Forward(ReadOnlySpan{float}, Span{float}, Span{float}, ReadOnlySpan{int}, int, int, int, int, int, GemmIsa)"/>.
+    /// </summary>
+    internal static void Backward(ReadOnlySpan<float> dout, ReadOnlySpan<float> qkv, ReadOnlySpan<float> outp, ReadOnlySpan<float> scratch,
+                                  ReadOnlySpan<int> keyStart, Span<float> dqkv, int B, int T, int NH, int NKV, int HS, GemmIsa isa)
     {
         CheckDimensions(B, T, NH, NKV, HS);
         if ((long)B * T == 0) return;
@@ -265,7 +283,7 @@ public static unsafe class Attention
         fixed (float* pd = dout, pq = qkv, po = outp, pa = scratch, pdq = dqkv)
         fixed (int* pk = keyStart)
         {
-            var ctx = new Ctx { DOut = pd, Qkv = pq, Out = po, Lse = pa, DQkv = pdq, KeyStart = keyStart.IsEmpty ? null : pk, B = B, T = T, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS) };
+            var ctx = new Ctx { DOut = pd, Qkv = pq, Out = po, Lse = pa, DQkv = pdq, KeyStart = keyStart.IsEmpty ? null : pk, B = B, T = T, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS), Isa = isa.Resolve() };
             ParallelRows.For(B * NKV, &ctx, &BackwardItem);
         }
     }
@@ -278,7 +296,7 @@ public static unsafe class Attention
         int g = bg % NKV, b = bg / NKV;
         int ld = Pad16(T);
         float scale = x.Scale;
-        if (Vector512.IsHardwareAccelerated && HS % 16 == 0) { BackwardGroup4(ref x, b, g, ld); return; }
+        if (x.Isa == GemmIsa.Vector512 && HS % 16 == 0) { BackwardGroup4(ref x, b, g, ld); return; }
         // Kᵀ and Vᵀ (HS, ld) of the key/value head, then P and dS for one block of query rows (BackwardRows, ld).
         float* pb = Buffer(2 * HS * ld + 2 * BackwardRows * ld);
         float* kt = pb, vt = pb + (long)HS * ld, P = vt + (long)HS * ld, dS = P + (long)BackwardRows * ld;
@@ -302,23 +320,23 @@ public static unsafe class Attention
                     float* q = q0 + (long)t * W, dO = dO0 + (long)t * C;
                     float* pr = P + (long)r * ld, dr = dS + (long)r * ld;
                     // P_tj = exp(s_tj - L_t) for j in st .. t (elementwise from st, as the forward's blocks ran)
-                    RowTimesPacked(q, kt + kB, ld, HS, n - kB, pr + kB);
-                    VectorMath.ExpScaled(pr + st, n - st, scale, lse[t]);
+                    RowTimesPacked(q, kt + kB, ld, HS, n - kB, pr + kB, x.Isa);
+                    VectorMath.ExpScaled(pr + st, n - st, scale, lse[t], x.Isa);
                     // dP_tj = dO_t · v_j ; dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
-                    RowTimesPacked(dO, vt + kB, ld, HS, n - kB, dr + kB);
+                    RowTimesPacked(dO, vt + kB, ld, HS, n - kB, dr + kB, x.Isa);
                     float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO, HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
-                    SoftmaxGradient(pr + st, dr + st, n - st, D, scale);
+                    SoftmaxGradient(pr + st, dr + st, n - st, D, scale, x.Isa);
                     // Keys kB .. st-1 are outside the row's range: P = dS = 0 for the dK/dV sums below.
                     if (st > kB) { new Span<float>(pr + kB, st - kB).Clear(); new Span<float>(dr + kB, st - kB).Clear(); }
                     // dQ_t += Σ_j dS_tj k_j
-                    AxpyRows(dr + st, 1, n - st, k0 + (long)st * W, W, HS, dq0 + (long)t * W);
+                    AxpyRows(dr + st, 1, n - st, k0 + (long)st * W, W, HS, dq0 + (long)t * W, x.Isa);
                 }
                 // Key j receives from rows t ≥ j of this block: dV_j += Σ_t P_tj dO_t, dK_j += Σ_t dS_tj q_t.
                 for (int j = kB; j < t1; j++)
                 {
                     int r0 = Math.Max(0, j - t0), rows = t1 - t0 - r0;
-                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * W);
-                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dk0 + (long)j * W);
+                    AxpyRows(P + (long)r0 * ld + j, ld, rows, dO0 + (long)(t0 + r0) * C, C, HS, dv0 + (long)j * W, x.Isa);
+                    AxpyRows(dS + (long)r0 * ld + j, ld, rows, q0 + (long)(t0 + r0) * W, W, HS, dk0 + (long)j * W, x.Isa);
                 }
             }
         }
@@ -384,9 +402,9 @@ public static unsafe class Attention
                     {
                         int t = tr[r], st = Start(ks, t), nr = t + 1 - st;
                         float* pa = pr[r] - kB, da = dr[r] - kB; // indexed by key
-                        VectorMath.ExpScaled(pa + st, nr, scale, lse[t]);                    // P_tj = exp(s_tj - L_t)
+                        VectorMath.ExpScaled(pa + st, nr, scale, lse[t], x.Isa);                    // P_tj = exp(s_tj - L_t)
                         float D = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO[r], HS), new ReadOnlySpan<float>(o0 + (long)t * C, HS));
-                        SoftmaxGradient(pa + st, da + st, nr, D, scale);                     // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
+                        SoftmaxGradient(pa + st, da + st, nr, D, scale, x.Isa);                     // dS_tj = P_tj (dP_tj - D_t) / sqrt(HS)
                         // Zero before the row's start and past the row up to the block's last key: dQ below shares the
                         // group's keys, and dK/dV below read four keys at once from every row of the block.
                         if (st > kB) { new Span<float>(pa + kB, st - kB).Clear(); new Span<float>(da + kB, st - kB).Clear(); }
@@ -422,6 +440,7 @@ public static unsafe class Attention
         public float* Q, K, V, Out;
         public int TN, Tk, NH, NKV, HS;
         public float Scale;
+        public GemmIsa Isa; // resolved
     }
 
     /// <summary>
@@ -432,6 +451,11 @@ public static unsafe class Attention
     /// </summary>
     public static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> outp,
                               int TN, int Tk, int NH, int NKV, int HS)
+        => Decode(q, keys, values, outp, TN, Tk, NH, NKV, HS, GemmIsa.Auto);
+
+    /// <summary><see cref="Decode(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int)"/> on a chosen instruction-set path (tests).</summary>
+    internal static void Decode(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> outp,
+                                int TN, int Tk, int NH, int NKV, int HS, GemmIsa isa)
     {
         CheckDimensions(1, TN, NH, NKV, HS);
         if (TN == 0) return;
@@ -440,7 +464,7 @@ public static unsafe class Attention
             throw new ArgumentException($"attention decode buffers too small for TN={TN}, Tk={Tk}, NH={NH}, NKV={NKV}, HS={HS}: q and outp need {TN * C} floats (have {q.Length}, {outp.Length}), keys and values {Tk * KV} ({keys.Length}, {values.Length}), and Tk ≥ TN");
         fixed (float* pq = q, pk = keys, pv = values, po = outp)
         {
-            var ctx = new DecodeCtx { Q = pq, K = pk, V = pv, Out = po, TN = TN, Tk = Tk, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS) };
+            var ctx = new DecodeCtx { Q = pq, K = pk, V = pv, Out = po, TN = TN, Tk = Tk, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS), Isa = isa.Resolve() };
             ParallelRows.For(TN * NH, &ctx, &DecodeItem);
         }
     }
@@ -456,24 +480,24 @@ public static unsafe class Attention
         float* k = x.K + g * HS;
         for (int j = 0; j < n; j++) s[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(k + (long)j * KV, HS));
         var ss = new Span<float>(s, n);
-        float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale);
+        float sum = VectorMath.ExpScaled(s, n, x.Scale, TensorPrimitives.Max(ss) * x.Scale, x.Isa);
         TensorPrimitives.Multiply(ss, 1f / sum, ss);
         float* o = x.Out + (long)i * C + h * HS;
         new Span<float>(o, HS).Clear();
-        AxpyRows(s, 1, n, x.V + g * HS, KV, HS, o);
+        AxpyRows(s, 1, n, x.V + g * HS, KV, HS, o, x.Isa);
     }
 
-    /// <summary>Softmax backward for one row: dp[j] = p[j] (dp[j] - D) · scale for j &lt; n.</summary>
+    /// <summary>Softmax backward for one row: dp[j] = p[j] (dp[j] - D) · scale for j &lt; n (isa resolved; the same value on every path).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void SoftmaxGradient(float* p, float* dp, int n, float D, float scale)
+    internal static void SoftmaxGradient(float* p, float* dp, int n, float D, float scale, GemmIsa isa)
     {
         int j = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (isa == GemmIsa.Vector512)
         {
             var vd = Vector512.Create(D); var vs = Vector512.Create(scale);
             for (; j + 16 <= n; j += 16) (Vector512.Load(p + j) * (Vector512.Load(dp + j) - vd) * vs).Store(dp + j);
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (isa == GemmIsa.Vector256)
         {
             var vd = Vector256.Create(D); var vs = Vector256.Create(scale);
             for (; j + 8 <= n; j += 8) (Vector256.Load(p + j) * (Vector256.Load(dp + j) - vd) * vs).Store(dp + j);
@@ -611,13 +635,13 @@ public static unsafe class Attention
 
     /// <summary>
     /// s[j] = Σ_d x[d] · pt[d*ld + j] for j &lt; n (pt is a transposed, zero-padded panel; s may be written up to
-    /// the next multiple of 16 past n).
+    /// the next multiple of 16 past n). isa is resolved; every s[j] is one chain over d whatever its place j.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void RowTimesPacked(float* x, float* pt, int ld, int D, int n, float* s)
+    internal static void RowTimesPacked(float* x, float* pt, int ld, int D, int n, float* s, GemmIsa isa)
     {
         int j = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (isa == GemmIsa.Vector512)
         {
             int np = (n + 15) & ~15;
             // 8 independent accumulators hide the FMA latency (4 cycles × 2 ports).
@@ -662,7 +686,7 @@ public static unsafe class Attention
                 a0.Store(s + j);
             }
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (isa == GemmIsa.Vector256)
         {
             for (; j + 32 <= ((n + 7) & ~7); j += 32)
             {
@@ -697,13 +721,13 @@ public static unsafe class Attention
         }
     }
 
-    /// <summary>o[c] += Σ_j w[j*wStride] · X[j*xStride + c] for c &lt; D, j &lt; n (accumulated in registers, j ascending).</summary>
+    /// <summary>o[c] += Σ_j w[j*wStride] · X[j*xStride + c] for c &lt; D, j &lt; n (accumulated in registers, j ascending; isa resolved).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void AxpyRows(float* w, long wStride, int n, float* X, long xStride, int D, float* o)
+    internal static void AxpyRows(float* w, long wStride, int n, float* X, long xStride, int D, float* o, GemmIsa isa)
     {
         if (n <= 0) return;
         int c = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (isa == GemmIsa.Vector512)
         {
             for (; c + 64 <= D; c += 64)
             {
@@ -745,7 +769,8 @@ public static unsafe class Attention
                 a0.Store(o + c);
             }
         }
-        if (Vector256.IsHardwareAccelerated)
+        // Vector512 leaves up to 15 columns (D not a multiple of 16), taken 8 at a time here as well.
+        if (isa != GemmIsa.Scalar)
         {
             for (; c + 32 <= D; c += 32)
             {

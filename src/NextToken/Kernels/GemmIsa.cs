@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace NextToken.Kernels;
 
-/// <summary>Instruction-set path of <see cref="Gemm"/> (and of <see cref="RmsNorm"/>, <see cref="SwiGlu"/>); tests force each one in-process, production uses <see cref="Auto"/>.</summary>
+/// <summary>Instruction-set path of <see cref="Gemm"/> (and of <see cref="RmsNorm"/>, <see cref="SwiGlu"/>, <see cref="Attention"/>); tests force each one in-process, production uses <see cref="Auto"/>.</summary>
 internal enum GemmIsa
 {
     /// <summary>Widest accelerated: Vector512, else Vector256, else scalar (follows DOTNET_EnableAVX512F / DOTNET_EnableAVX2).</summary>

@@ -8,12 +8,15 @@ namespace NextToken.Kernels;
 internal static unsafe class VectorMath
 {
     /// <summary>s[j] = exp(s[j]·scale - shift) for j &lt; n, in one pass; returns Σ_j s[j].</summary>
+    internal static float ExpScaled(float* s, int n, float scale, float shift) => ExpScaled(s, n, scale, shift, GemmIsa.Auto.Resolve());
+
+    /// <summary><see cref="ExpScaled(float*, int, float, float)"/> on a resolved instruction-set path (kernels that take a path for their tests).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static float ExpScaled(float* s, int n, float scale, float shift)
+    internal static float ExpScaled(float* s, int n, float scale, float shift, GemmIsa isa)
     {
         int j = 0;
         float sum = 0f;
-        if (Vector512.IsHardwareAccelerated)
+        if (isa == GemmIsa.Vector512)
         {
             var acc = Vector512<float>.Zero;
             var vs = Vector512.Create(scale); var vm = Vector512.Create(shift);
@@ -25,7 +28,7 @@ internal static unsafe class VectorMath
             }
             sum = Vector512.Sum(acc);
         }
-        else if (Vector256.IsHardwareAccelerated)
+        else if (isa == GemmIsa.Vector256)
         {
             var acc = Vector256<float>.Zero;
             var vs = Vector256.Create(scale); var vm = Vector256.Create(shift);
