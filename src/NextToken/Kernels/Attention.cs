@@ -98,12 +98,13 @@ public static unsafe class Attention
         long n = (long)B * T;
         if (keyStart.Length < n)
             throw new ArgumentException($"keyStart has {keyStart.Length} entries but needs one per row, B·T = {B}·{T} = {n} (or none for plain causal attention)", nameof(keyStart));
-        for (int i = 0; i < n; i++)
-        {
-            int t = i % T, s = keyStart[i];
-            if ((uint)s > (uint)t)
-                throw new ArgumentException($"keyStart[{i}] = {s} (sequence {i / T}, row {t}) must be in 0..{t}: a row attends to keys keyStart .. row, so its start can be neither negative nor after the row", nameof(keyStart));
-        }
+        for (int b = 0, i = 0; b < B; b++)
+            for (int t = 0; t < T; t++, i++)
+            {
+                int s = keyStart[i];
+                if ((uint)s > (uint)t)
+                    throw new ArgumentException($"keyStart[{i}] = {s} (sequence {b}, row {t}) must be in 0..{t}: a row attends to keys keyStart .. row, so its start can be neither negative nor after the row", nameof(keyStart));
+            }
     }
 
     /// <summary>
