@@ -105,30 +105,27 @@ internal sealed class StepReplay
         return ((double)matmul / Stopwatch.Frequency, (double)attention / Stopwatch.Frequency);
     }
 
-    /// <summary>
-    /// One layer's attention buffers and kernel calls. The only place that calls the attention kernels: when their
-    /// signature changes (key/value heads: Forward(qkv, outp, scratch, keyStart, B, T, NH, NKV, HS)), only this changes.
-    /// </summary>
+    /// <summary>One layer's attention buffers and kernel calls (grouped-query models read NKV key/value heads).</summary>
     private sealed class AttentionBuffers
     {
         private readonly float[] _qkv, _out, _scratch, _dout, _dqkv;
-        private readonly int _b, _t, _c, _nh;
+        private readonly int _b, _t, _nh, _nkv, _hs;
 
         public AttentionBuffers(GptConfig cfg, int B, int T, ref Rng rng)
         {
-            _b = B; _t = T; _nh = cfg.Heads; _c = cfg.Heads * cfg.HeadSize;
-            int N = B * T;
-            _qkv = Filled((long)N * 3 * _c, ref rng);
-            _out = new float[N * _c];
+            _b = B; _t = T; _nh = cfg.Heads; _nkv = cfg.KvHeadCount; _hs = cfg.HeadSize;
+            int N = B * T, Cq = _nh * _hs;
+            _qkv = Filled((long)N * cfg.QkvSize, ref rng);
+            _out = new float[N * Cq];
             _scratch = new float[Attention.ScratchSize(B, T, _nh)];
-            _dout = Filled((long)N * _c, ref rng);
-            _dqkv = new float[N * 3 * _c];
+            _dout = Filled((long)N * Cq, ref rng);
+            _dqkv = new float[N * cfg.QkvSize];
         }
 
         public void ForwardBackward()
         {
-            Attention.Forward(_qkv, _out, _scratch, default, _b, _t, _nh, _nh, _c / _nh);
-            Attention.Backward(_dout, _qkv, _out, _scratch, default, _dqkv, _b, _t, _nh, _nh, _c / _nh);
+            Attention.Forward(_qkv, _out, _scratch, default, _b, _t, _nh, _nkv, _hs);
+            Attention.Backward(_dout, _qkv, _out, _scratch, default, _dqkv, _b, _t, _nh, _nkv, _hs);
         }
     }
 }
