@@ -265,6 +265,16 @@ public sealed partial class GptModel : ICausalLm
     private Span<float> HeadWeight => _ps.P(_arch.LmHead)[..(Config.VocabSize * Config.EmbeddingSize)];
     private Span<float> HeadGradient { get { var g = _ps.G(_arch.LmHead); return g.IsEmpty ? g : g[..(Config.VocabSize * Config.EmbeddingSize)]; } }
 
+    // The LM head over the chunk of rows starting at r0: logits (rows, V) = h·Wᵀ in the arena's bounded chunk buffer.
+    private Span<float> HeadChunk(GptActivations a, ReadOnlySpan<float> hidden, int r0, out int rows)
+    {
+        int C = Config.EmbeddingSize, V = Config.VocabSize;
+        rows = Math.Min(a.LogitRows, a.B * a.T - r0);
+        var logits = a[a.Logits][..(rows * V)];
+        Matmul.Forward(hidden.Slice(r0 * C, rows * C), HeadWeight, default, logits, rows, C, V);
+        return logits;
+    }
+
     private void CheckTargets(ReadOnlySpan<int> targets, ReadOnlySpan<float> weights, int N)
     {
         if (targets.Length != N) throw new ArgumentException($"targets has {targets.Length} ids, expected B*T = {N}");
@@ -342,10 +352,8 @@ public sealed partial class GptModel : ICausalLm
         var gHead = HeadGradient;
         for (int r0 = 0; r0 < N; r0 += a.LogitRows)
         {
-            int rows = Math.Min(a.LogitRows, N - r0);
-            var logits = a[a.Logits][..(rows * V)];
+            var logits = HeadChunk(a, hidden, r0, out int rows);
             var h = hidden.Slice(r0 * C, rows * C);
-            Matmul.Forward(h, wHead, default, logits, rows, C, V);
             if (computeGradients)
             {
                 CrossEntropy.ForwardBackward(logits, targets.Slice(r0, rows), losses.Slice(r0, rows), rowScale.Slice(r0, rows), rows, V);
@@ -388,9 +396,7 @@ public sealed partial class GptModel : ICausalLm
         targets.CopyTo(a.Targets);
         for (int r0 = 0; r0 < N; r0 += a.LogitRows)
         {
-            int rows = Math.Min(a.LogitRows, N - r0);
-            var logits = a[a.Logits][..(rows * V)];
-            Matmul.Forward(hidden.Slice(r0 * C, rows * C), HeadWeight, default, logits, rows, C, V);
+            var logits = HeadChunk(a, hidden, r0, out int rows);
             CrossEntropy.LogProbs(logits, targets.Slice(r0, rows), logProbs.Slice(r0, rows), entropy.IsEmpty ? default : entropy.Slice(r0, rows), rows, V);
         }
         _haveTargets = true;
@@ -441,10 +447,8 @@ public sealed partial class GptModel : ICausalLm
             var gHead = HeadGradient;
             for (int r0 = 0; r0 < N; r0 += a.LogitRows)
             {
-                int rows = Math.Min(a.LogitRows, N - r0);
-                var logits = a[a.Logits][..(rows * V)];
+                var logits = HeadChunk(a, hidden, r0, out int rows);
                 var h = hidden.Slice(r0 * C, rows * C);
-                Matmul.Forward(h, wHead, default, logits, rows, C, V);
                 CrossEntropy.LogProbBackward(logits, a.Targets.AsSpan(r0, rows), dLogProbs.IsEmpty ? default : dLogProbs.Slice(r0, rows),
                                              dEntropy.IsEmpty ? default : dEntropy.Slice(r0, rows), rows, V);
                 Matmul.Backward(logits, h, wHead, dh.Slice(r0 * C, rows * C), gHead, default, rows, C, V);
