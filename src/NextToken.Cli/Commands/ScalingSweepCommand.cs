@@ -50,8 +50,8 @@ internal sealed class ScalingSweepCommand : IScalingSubcommand
             var runs = tokenSpec is not null
                 ? ScalingSweep.PlanGrid(models, Numbers(tokenSpec, "--tokens").Select(v => (long)Math.Ceiling(v)), prepared.VocabSize, options)
                 : ScalingSweep.PlanIsoFlop(models, Numbers(flopSpec!, "--flops"), prepared.VocabSize, options, out leftOut);
-            if (leftOut > 0) Console.Error.WriteLine($"left out {leftOut} IsoFLOP run{(leftOut == 1 ? "" : "s")} shorter than {options.MinSteps} steps (raise the budget or lower --min-steps)");
             if (runs.Count == 0) throw new ArgumentException($"no run is left to train: every IsoFLOP run is shorter than {options.MinSteps} steps (--flops, --min-steps)");
+            if (leftOut > 0) Console.Error.WriteLine($"left out {leftOut} IsoFLOP run{(leftOut == 1 ? "" : "s")} shorter than {options.MinSteps} steps (raise the budget or lower --min-steps)");
             var sweep = new ScalingSweep(prepared, runs, options, outDir);
             int already = sweep.CompletedRuns().Count(n => runs.Any(r => r.Name == n));
             Console.WriteLine($"sweep: {runs.Count} runs ({already} already done) on {prepared.Source}, {options.BatchSize} x {options.SequenceLength} tokens per step; results in {sweep.ResultsPath}");
