@@ -120,7 +120,7 @@ internal sealed class ScalingSweepCommand : IScalingSubcommand
         return list;
     }
 
-    private static string Bar(SweepProgress p)
+    internal static string Bar(SweepProgress p)
     {
         const int width = 30;
         int filled = (int)Math.Round(Math.Clamp(p.Fraction, 0, 1) * width);

@@ -1,0 +1,38 @@
+// StudyOptions: the built-in scaling study's sweep, held-out run and emergence sweep.
+namespace NextToken.Scaling;
+
+/// <summary>
+/// The study: a grid of <see cref="Sizes"/> × <see cref="Tokens"/> on the grammar corpus, a Chinchilla fit, a prediction
+/// of <see cref="HeldOutSize"/> trained on <see cref="HeldOutTokens"/> (written before that run starts), the run itself;
+/// then the same sizes trained on n-digit addition for <see cref="AdditionTokens"/> and scored by exact match and by
+/// per-token log-likelihood (emergence).
+/// </summary>
+public sealed record StudyOptions
+{
+    /// <summary>Model shapes of the sweep.</summary>
+    public IReadOnlyList<SweepModel> Sizes { get; init; } = new[] { "1x32", "2x48", "2x64", "3x96" }.Select(SweepModel.Parse).ToArray();
+    /// <summary>Token budgets of the sweep.</summary>
+    public IReadOnlyList<long> Tokens { get; init; } = [200_000, 500_000, 1_200_000];
+    /// <summary>The larger model whose loss is predicted before it is trained.</summary>
+    public SweepModel HeldOutSize { get; init; } = SweepModel.Parse("4x128");
+    /// <summary>Its training tokens.</summary>
+    public long HeldOutTokens { get; init; } = 2_400_000;
+    /// <summary>Token budgets of the addition sweep (every size trains on each).</summary>
+    public IReadOnlyList<long> AdditionTokens { get; init; } = [100_000, 400_000];
+    /// <summary>Held-out addition problems scored per model.</summary>
+    public int AdditionProblems { get; init; } = 300;
+    /// <summary>The training recipe of every run.</summary>
+    public SweepOptions Sweep { get; init; } = new();
+
+    /// <summary>A version that runs in seconds (tests): tiny models, a few thousand tokens.</summary>
+    public static StudyOptions Quick { get; } = new()
+    {
+        Sizes = new[] { "1x16", "1x32", "2x32", "2x48" }.Select(SweepModel.Parse).ToArray(),
+        Tokens = [2_000, 4_000, 8_000],
+        HeldOutSize = SweepModel.Parse("2x64"),
+        HeldOutTokens = 12_000,
+        AdditionTokens = [4_000],
+        AdditionProblems = 20,
+        Sweep = new SweepOptions { BatchSize = 4, SequenceLength = 32, EvalIterations = 2 },
+    };
+}
