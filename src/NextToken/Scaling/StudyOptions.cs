@@ -21,6 +21,8 @@ public sealed record StudyOptions
     public IReadOnlyList<long> AdditionTokens { get; init; } = [100_000, 400_000];
     /// <summary>Held-out addition problems scored per model.</summary>
     public int AdditionProblems { get; init; } = 300;
+    /// <summary>Grammar sentences generated for the sweep (0: the built-in dataset's 40,000); 400,000 hold about 2.6M training tokens, so no run repeats data.</summary>
+    public int GrammarSentences { get; init; } = 400_000;
     /// <summary>The training recipe of every run.</summary>
     public SweepOptions Sweep { get; init; } = new();
 
@@ -33,6 +35,7 @@ public sealed record StudyOptions
         HeldOutTokens = 12_000,
         AdditionTokens = [4_000],
         AdditionProblems = 20,
+        GrammarSentences = 0,
         Sweep = new SweepOptions { BatchSize = 4, SequenceLength = 32, EvalIterations = 2 },
     };
 }
