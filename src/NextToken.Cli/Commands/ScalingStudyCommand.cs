@@ -18,16 +18,29 @@ internal sealed class ScalingStudyCommand : IScalingSubcommand
         var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (fit, predicted_loss, measured_loss, relative_error, emergence)" };
         var threads = ThreadsOption.Create();
         var d = new StudyOptions();
+        var sizes = new Option<string?>("--sizes") { Description = $"Sweep shapes LAYERSxWIDTH[xHEADS], comma-separated (default: {string.Join(",", d.Sizes)})" };
+        var tokens = new Option<string?>("--tokens") { Description = $"Sweep token budgets, comma-separated (default: {string.Join(",", d.Tokens)})" };
+        var heldOut = new Option<string?>("--heldout") { Description = $"The larger shape whose loss is predicted before it trains (default: {d.HeldOutSize})" };
+        var heldOutTokens = new Option<double?>("--heldout-tokens") { Description = $"Its training tokens (default: {d.HeldOutTokens})" };
         var cmd = new Command("study", $"The built-in scaling study: {d.Sizes.Count} sizes ({string.Join(", ", d.Sizes)}) x {d.Tokens.Count} token budgets on the grammar corpus,\n" +
                                        $"a Chinchilla fit, a prediction of {d.HeldOutSize} on {d.HeldOutTokens:N0} tokens written before that run trains, the run,\n" +
                                        "and emergence on 2-digit addition (exact match against per-token log-likelihood).\n" +
                                        "Example: nexttoken scaling study --out runs/study");
-        foreach (var o in new Option[] { output, quick, json, threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, quick, sizes, tokens, heldOut, heldOutTokens, json, threads }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             ThreadsOption.Apply(pr, threads);
             string outDir = pr.GetValue(output)!;
-            var study = new ScalingStudy(pr.GetValue(quick) ? StudyOptions.Quick : new StudyOptions(), outDir);
+            var options = pr.GetValue(quick) ? StudyOptions.Quick : new StudyOptions();
+            if (pr.GetValue(sizes) is { } sz) options = options with { Sizes = sz.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(SweepModel.Parse).ToArray() };
+            if (pr.GetValue(tokens) is { } tk) options = options with { Tokens = ScalingSweepCommand.Numbers(tk, "--tokens").Select(v => (long)Math.Ceiling(v)).ToArray() };
+            if (pr.GetValue(heldOut) is { } ho) options = options with { HeldOutSize = SweepModel.Parse(ho) };
+            if (pr.GetValue(heldOutTokens) is double ht)
+            {
+                if (!(ht > 0) || !double.IsFinite(ht)) throw new ArgumentException($"--heldout-tokens must be a positive number (got {ht})");
+                options = options with { HeldOutTokens = (long)Math.Ceiling(ht) };
+            }
+            var study = new ScalingStudy(options, outDir);
             bool interactive = !Console.IsErrorRedirected;
             DateTime last = DateTime.MinValue;
             var inv = CultureInfo.InvariantCulture;

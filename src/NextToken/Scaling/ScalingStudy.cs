@@ -41,6 +41,17 @@ public sealed class ScalingStudy
     {
         var o = _options;
         Directory.CreateDirectory(OutDir);
+        // The plan is recorded: a rerun into the same directory must be the same study (its prediction and runs are reused).
+        string plan = new JsonObject
+        {
+            ["sizes"] = string.Join(",", o.Sizes), ["tokens"] = string.Join(",", o.Tokens), ["heldout"] = o.HeldOutSize.ToString(),
+            ["heldout_tokens"] = o.HeldOutTokens, ["addition_tokens"] = string.Join(",", o.AdditionTokens), ["addition_problems"] = o.AdditionProblems,
+            ["grammar_sentences"] = o.GrammarSentences,
+        }.ToJsonString();
+        string planPath = Path.Combine(OutDir, "study_plan.json");
+        if (File.Exists(planPath) && File.ReadAllText(planPath).Trim() != plan)
+            throw new InvalidOperationException($"the study in '{OutDir}' was planned differently ({File.ReadAllText(planPath).Trim()}); continue it with the same plan or use another directory");
+        File.WriteAllText(planPath, plan + "\n");
         // 1. The grammar sweep and its fit.
         var grammar = PrepareGrammar(o.GrammarSentences);
         var grid = ScalingSweep.PlanGrid(o.Sizes, o.Tokens, grammar.VocabSize, o.Sweep);

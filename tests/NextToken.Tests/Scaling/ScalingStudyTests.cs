@@ -39,6 +39,10 @@ public sealed class ScalingStudyTests
         Assert.Equal(before, File.ReadAllText(prediction));
         Assert.Equal(predicted, CliProcess.LastJson(again.Out).RootElement.GetProperty("predicted_loss").GetDouble());
         Assert.DoesNotContain("val loss", again.Out);
+
+        // Another plan into the same directory is refused (its runs and prediction belong to the first plan).
+        CliProcess.AssertOneLineError(CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--sizes", "1x16,2x16"), "planned differently");
+        CliProcess.AssertOneLineError(CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--heldout-tokens", "-3"), "--heldout-tokens");
     }
 
     [Fact]
