@@ -18,7 +18,7 @@ public sealed record StudyOptions
     /// <summary>Its training tokens.</summary>
     public long HeldOutTokens { get; init; } = 2_400_000;
     /// <summary>Token budgets of the addition sweep (every size trains on each).</summary>
-    public IReadOnlyList<long> AdditionTokens { get; init; } = [100_000, 400_000];
+    public IReadOnlyList<long> AdditionTokens { get; init; } = [300_000, 1_000_000, 3_000_000];
     /// <summary>Held-out addition problems scored per model.</summary>
     public int AdditionProblems { get; init; } = 300;
     /// <summary>Grammar sentences generated for the sweep (0: the built-in dataset's 40,000); 400,000 hold about 2.6M training tokens, so no run repeats data.</summary>
