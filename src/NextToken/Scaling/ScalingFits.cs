@@ -193,6 +193,7 @@ public static class ScalingFits
             var (c0, c1, c2) = Parabola(x, y);
             if (!(c2 > 0)) continue; // no minimum: the budget's sizes do not bracket its optimum
             double xv = -c1 / (2 * c2);
+            if (xv < x.Min() || xv > x.Max()) continue; // the vertex lies outside the sizes run: an extrapolation, not a measured optimum
             double n = Math.Exp(xv + mean), budget = group.Key;
             minima.Add(new ComputeOptimal(budget, n, budget / (6 * n), c0 + c1 * xv + c2 * xv * xv));
         }

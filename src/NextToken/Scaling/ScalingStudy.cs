@@ -55,7 +55,7 @@ public sealed class ScalingStudy
         // 1. The grammar sweep and its fit.
         var grammar = PrepareGrammar(o.GrammarSentences);
         var grid = ScalingSweep.PlanGrid(o.Sizes, o.Tokens, grammar.VocabSize, o.Sweep);
-        var sweep = Sweep("grammar", grammar, grid, cancellation);
+        var sweep = Sweep("grammar", grammar, grid, o.Sweep, cancellation);
         var (runs, skipped) = ResultsFile.Read(sweep.ResultsPath);
         var fit = ScalingFits.Fit("chinchilla", runs, new FitOptions { Bootstrap = 50 }, skipped);
 
@@ -79,14 +79,14 @@ public sealed class ScalingStudy
             };
             File.WriteAllText(predictionPath, node.ToJsonString() + "\n");
         }
-        var heldSweep = Sweep("heldout", grammar, [held], cancellation);
+        var heldSweep = Sweep("heldout", grammar, [held], o.Sweep, cancellation);
         var measured = ResultsFile.Read(heldSweep.ResultsPath).Runs.FirstOrDefault(r => r.Name == held.Name)?.Loss;
 
         // 3. Emergence: the same sizes on n-digit addition, each model scored on held-out problems two ways.
         var addition = Prepare(BuiltinDatasets.Addition);
         var problems = AdditionTask.HeldOutProblems(BuiltinDatasets.AdditionDigits, 1337, BuiltinDatasets.AdditionHeldOutFraction).Take(o.AdditionProblems).ToArray();
-        var addRuns = ScalingSweep.PlanGrid(o.Sizes, o.AdditionTokens, addition.VocabSize, o.Sweep);
-        var addSweep = Sweep("addition", addition, addRuns, cancellation, (model, row) =>
+        var addRuns = ScalingSweep.PlanGrid(o.Sizes, o.AdditionTokens, addition.VocabSize, o.AdditionSweep);
+        var addSweep = Sweep("addition", addition, addRuns, o.AdditionSweep, cancellation, (model, row) =>
         {
             var (exact, ll) = EmergenceMetrics.Score(model, addition.Tokenizer, problems);
             row["exact_match"] = exact;
@@ -128,10 +128,10 @@ public sealed class ScalingStudy
         return File.Exists(Path.Combine(dir, PreparedData.MetaFileName)) ? PreparedData.Load(dir) : BuiltinDatasets.PrepareBuiltin(name, dir, 1337);
     }
 
-    private ScalingSweep Sweep(string stage, PreparedData data, IReadOnlyList<SweepRun> runs, CancellationToken cancellation,
+    private ScalingSweep Sweep(string stage, PreparedData data, IReadOnlyList<SweepRun> runs, SweepOptions recipe, CancellationToken cancellation,
                                Action<Model.GptModel, JsonObject>? score = null)
     {
-        var sweep = new ScalingSweep(data, runs, _options.Sweep, Path.Combine(OutDir, stage));
+        var sweep = new ScalingSweep(data, runs, recipe, Path.Combine(OutDir, stage));
         sweep.Progress += p => Progress?.Invoke(stage, p);
         sweep.RunFinished += (run, model, row) =>
         {
