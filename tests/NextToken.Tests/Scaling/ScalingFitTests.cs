@@ -110,6 +110,26 @@ public sealed class ScalingFitTests
     }
 
     [Fact]
+    public void IsoFlop_BudgetWhoseSizesDoNotBracketTheOptimum_IsLeftOut()
+    {
+        var law = ParametricLaw.Chinchilla;
+        var runs = new List<ScalingRun>();
+        foreach (double c in new[] { 1e18, 1e19, 1e20 })
+        {
+            double nOpt = law.Optimal(c).Parameters;
+            // The last budget only has sizes 4x to 16x its optimum: its parabola's vertex lies below them.
+            int first = c == 1e20 ? 2 : -2;
+            for (int k = first; k <= first + 4; k++)
+            {
+                double n = nOpt * Math.Pow(2, k * (c == 1e20 ? 0.5 : 1)), d = c / (6 * n);
+                runs.Add(new ScalingRun(n, n, d, c, law.Loss(n, d), c));
+            }
+        }
+        var fit = ScalingFits.Fit("isoflop", runs);
+        Assert.Equal([1e18, 1e19], fit.Minima!.Select(m => m.Flops));
+    }
+
+    [Fact]
     public void Fit_FewerRunsThanParameters_IsRefused()
     {
         var runs = SyntheticChinchilla(ParametricLaw.Chinchilla, 1).Take(4).ToList();
