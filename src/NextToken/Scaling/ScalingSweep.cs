@@ -99,7 +99,7 @@ public sealed class ScalingSweep
                 double tokens = c / (6.0 * GptParameters.Count(cfg));
                 long iters = (long)Math.Round(tokens / perStep);
                 if (iters < options.MinSteps || iters > int.MaxValue) { leftOut++; continue; }
-                runs.Add(new SweepRun(string.Create(CultureInfo.InvariantCulture, $"{m}-c{c:G3}"), cfg, (int)iters, iters * perStep, c));
+                runs.Add(new SweepRun(string.Create(CultureInfo.InvariantCulture, $"{m}-c{c:0.##e0}"), cfg, (int)iters, iters * perStep, c));
             }
         }
         return runs;
