@@ -84,16 +84,22 @@ internal static class ScalingPlots
     public static string ResidualsPath(string path) =>
         Path.Combine(Path.GetDirectoryName(path) ?? "", Path.GetFileNameWithoutExtension(path) + ".residuals" + Path.GetExtension(path));
 
-    /// <summary>Emergence: a discontinuous metric (exact match) and a continuous one (per-token log-likelihood) against log10 compute, side by side in two files (NAME.exact.EXT, NAME.loglik.EXT).</summary>
-    public static void DrawEmergence(IReadOnlyList<(double Flops, double ExactMatch, double TokenLogLikelihood)> points, string path)
+    /// <summary>
+    /// Emergence: a discontinuous metric (exact match) and a continuous one (mean answer-token log-likelihood) against log10
+    /// compute, one line per model size, in two files side by side (NAME.exact.EXT, NAME.loglik.EXT).
+    /// </summary>
+    public static void DrawEmergence(IReadOnlyList<EmergencePoint> points, string path)
     {
-        var pts = points.OrderBy(p => p.Flops).ToArray();
-        var x = pts.Select(p => Math.Log10(p.Flops)).ToArray();
         var exact = new ScottPlot.Plot();
-        exact.Add.ScatterLine(x, pts.Select(p => p.ExactMatch).ToArray());
-        Save(exact, "Exact match (discontinuous)", "log10 training FLOPs", "exact match", Suffixed(path, "exact"));
         var ll = new ScottPlot.Plot();
-        ll.Add.ScatterLine(x, pts.Select(p => p.TokenLogLikelihood).ToArray());
+        foreach (var size in points.GroupBy(p => p.Parameters).OrderBy(g => g.Key))
+        {
+            var pts = size.OrderBy(p => p.Flops).ToArray();
+            var x = pts.Select(p => Math.Log10(p.Flops)).ToArray();
+            exact.Add.ScatterLine(x, pts.Select(p => p.ExactMatch).ToArray()).LegendText = $"N = {size.Key:N0}";
+            ll.Add.ScatterLine(x, pts.Select(p => p.TokenLogLikelihood).ToArray()).LegendText = $"N = {size.Key:N0}";
+        }
+        Save(exact, "Exact match (discontinuous)", "log10 training FLOPs", "exact match", Suffixed(path, "exact"));
         Save(ll, "Per-token log-likelihood (continuous)", "log10 training FLOPs", "mean log p(answer token)", Suffixed(path, "loglik"));
     }
 

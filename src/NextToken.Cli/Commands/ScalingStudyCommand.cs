@@ -78,7 +78,7 @@ internal sealed class ScalingStudyCommand : IScalingSubcommand
                 ScalingPlots.DrawCompute(runs, Path.Combine(outDir, "loss_vs_compute.png"));
                 ScalingPlots.DrawFit(f, runs, Path.Combine(outDir, "fit.png"));
                 if (report.Emergence.Count > 0)
-                    ScalingPlots.DrawEmergence(report.Emergence.Select(p => (p.Flops, p.ExactMatch, p.TokenLogLikelihood)).ToList(), Path.Combine(outDir, "emergence.png"));
+                    ScalingPlots.DrawEmergence(report.Emergence, Path.Combine(outDir, "emergence.png"));
                 Console.WriteLine($"figures: {outDir}/loss_vs_compute.png, fit.png, fit.residuals.png, emergence.exact.png, emergence.loglik.png");
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or TypeInitializationException or DllNotFoundException)
