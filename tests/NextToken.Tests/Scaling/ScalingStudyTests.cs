@@ -45,6 +45,21 @@ public sealed class ScalingStudyTests
         CliProcess.AssertOneLineError(CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--heldout-tokens", "-3"), "--heldout-tokens");
     }
 
+    // The whole study (about 16 minutes on 2 cores): the targets as assertions.
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void StudyCommand_Full_PredictsTheHeldOutRunWithinThreePercentAndAdditionEmerges()
+    {
+        using var tmp = new TempDir();
+        var r = CliProcess.RunFor(TimeSpan.FromMinutes(45), [], "scaling", "study", "--out", tmp.Path, "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        var j = CliProcess.LastJson(r.Out).RootElement;
+        Assert.InRange(j.GetProperty("relative_error").GetDouble(), -0.03, 0.03);
+        var largest = j.GetProperty("emergence").EnumerateArray().MaxBy(p => p.GetProperty("flops").GetDouble());
+        Assert.True(largest.GetProperty("exact_match").GetDouble() >= 0.9);
+        Assert.Contains(j.GetProperty("emergence").EnumerateArray(), p => p.GetProperty("exact_match").GetDouble() < 0.05);
+    }
+
     [Fact]
     public void EmergenceMetrics_PerfectAndUniformModels_ScoreAsExpected()
     {
