@@ -88,11 +88,21 @@ public sealed class HfTokenizer : ITokenizer
         return [.. _ml.EncodeToIds(text)];
     }
 
+    // BERT's strip_accents is NFD then dropping non-spacing marks. The build runs with invariant globalization, where
+    // Normalize does not decompose, so the lower-case letters of Latin-1 and Latin Extended-A that NFD splits into a
+    // base letter and marks are mapped here (generated from Python's unicodedata), and stray combining marks dropped.
+    private const string Accented = "àáâãäåçèéêëìíîïñòóôõöùúûüýÿāăąćĉċčďēĕėęěĝğġģĥĩīĭįĵķĺļľńņňōŏőŕŗřśŝşšţťũūŭůűųŵŷźżž";
+    private const string Bases = "aaaaaaceeeeiiiinooooouuuuyyaaaccccdeeeeegggghiiiijklllnnnooorrrssssttuuuuuuwyzzz";
+
     private static string StripAccents(string text)
     {
         var sb = new StringBuilder(text.Length);
-        foreach (char c in text.Normalize(NormalizationForm.FormD))
-            if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark) sb.Append(c);
+        foreach (char c in text)
+        {
+            int i = c >= '\u00E0' && c <= '\u017F' ? Accented.IndexOf(c, StringComparison.Ordinal) : -1;
+            if (i >= 0) sb.Append(Bases[i]);
+            else if (CharUnicodeInfo.GetUnicodeCategory(c) != UnicodeCategory.NonSpacingMark) sb.Append(c);
+        }
         return sb.ToString();
     }
 
