@@ -70,6 +70,10 @@ public sealed class HfTokenizer : ITokenizer
     public string? EndOfWordSuffix { get; }
     /// <summary>The pre-tokenization regular expression.</summary>
     public string Pattern { get; }
+    /// <summary>The BPE vocabulary as its files spell it (token text → id), special tokens excluded unless the vocabulary lists them.</summary>
+    public IReadOnlyDictionary<string, int> Vocabulary => _vocab;
+    /// <summary>Merges in priority order, "left right".</summary>
+    public IReadOnlyList<string> Merges => _merges;
     /// <summary>Tokens the encoder recognises literally, with their ids.</summary>
     public IReadOnlyDictionary<string, int> SpecialTokens => _specials;
 
