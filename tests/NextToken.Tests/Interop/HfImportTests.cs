@@ -164,4 +164,27 @@ public sealed class HfImportTests
         Assert.True(fromHf.Exit == 0, fromHf.Err);
         Assert.Equal(CliProcess.LastJson(fromCk.Out).RootElement.GetProperty("tokens").ToString(), CliProcess.LastJson(fromHf.Out).RootElement.GetProperty("tokens").ToString());
     }
+    [Fact]
+    public void EvalCommand_HfDirectoryAndLlmcFile_GiveTheNativeCheckpointsLoss()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("in.txt"), string.Concat(Enumerable.Repeat("abc cab bca. ", 60)));
+        string data = dir.File("data"), hf = dir.File("hf"), native = dir.File("native");
+        Assert.Equal(0, CliProcess.Run("prepare", "--input", dir.File("in.txt"), "--tokenizer", "char", "--out", data).Exit);
+        var m = HfTestFiles.Gpt2();
+        HfTestFiles.WriteDirectory(hf, m, HfTestFiles.Gpt2Config(m));
+        var model = GptModel.CreateUninitialised(m.Config);
+        for (long i = 0; i < m.OracleParameters.Length; i++) model.Parameters[i] = (float)m.OracleParameters[i];
+        Checkpoint.Save(native, model);
+        LlmcModel.Save(dir.File("m.bin"), model);
+        double Loss(string ck)
+        {
+            var r = CliProcess.Run("eval", "--checkpoint", ck, "--data", data, "--seq", "16", "--json");
+            Assert.True(r.Exit == 0, r.Err);
+            return CliProcess.LastJson(r.Out).RootElement.GetProperty("loss").GetDouble();
+        }
+        double want = Loss(native);
+        Assert.Equal(want, Loss(hf));
+        Assert.Equal(want, Loss(dir.File("m.bin")));
+    }
 }
