@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Numerics.Tensors;
 using System.Text.Json.Nodes;
 using NextToken.Generation;
+using NextToken.Interop;
 using NextToken.Model;
 using NextToken.Tokenization;
 using NextToken.Training;
@@ -21,7 +22,7 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
     public Command Build()
     {
         var d = new GenerationOptions();
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint directory to measure" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Checkpoint to measure (NextToken, Hugging Face or llm.c)" };
         var preset = new Option<string?>("--preset") { Description = $"Random-weight model preset instead of a checkpoint ({string.Join(", ", GptPresets.All.Keys)})" };
         var prompt = new Option<string?>("--prompt") { Description = "Prompt text (needs a checkpoint with a tokenizer; default: a fixed prompt of min(16, context/4) tokens)" };
         var tokens = new Option<int>("--tokens") { Description = "New tokens per run", DefaultValueFactory = _ => 64 };
@@ -53,10 +54,10 @@ internal sealed class BenchGenerateCommand : IBenchSubcommand
             if (batchSize < 1 || batchSize > 64) throw new ArgumentException($"--batch must be between 1 and 64 (got {batchSize})");
             GptModel model;
             ITokenizer? tokenizer = null;
-            if (pr.GetValue(checkpoint) is { } dir) (model, tokenizer) = Checkpoint.Load(dir);
+            if (pr.GetValue(checkpoint) is { } dir) (model, tokenizer) = ModelFiles.LoadModel(dir);
             else if (pr.GetValue(preset) is { } name) model = new GptModel(GptPresets.Get(name), 1);
             else throw new ArgumentException("give --checkpoint DIR or --preset NAME");
-            GptModel? draftModel = pr.GetValue(draft) is { } dd ? Checkpoint.Load(dd).Model : pr.GetValue(draftPreset) is { } dp ? new GptModel(GptPresets.Get(dp) with { VocabSize = model.VocabSize }, 2) : null;
+            GptModel? draftModel = pr.GetValue(draft) is { } dd ? ModelFiles.LoadModel(dd).Model : pr.GetValue(draftPreset) is { } dp ? new GptModel(GptPresets.Get(dp) with { VocabSize = model.VocabSize }, 2) : null;
             var generator = new Generator(model, tokenizer, draftModel);
             int[] ids = pr.GetValue(prompt) is { } text ? generator.Encode(text) : Enumerable.Range(0, Math.Min(16, model.ContextLength / 4)).Select(i => (i * 7 + 3) % model.VocabSize).ToArray();
             if (ids.Length + n > model.ContextLength)

@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Text.Json;
 using NextToken.Data;
 using NextToken.Evaluation;
+using NextToken.Interop;
 using NextToken.Training;
 
 namespace NextToken.Cli.Commands;
@@ -15,7 +16,7 @@ internal sealed class EvalCommand : ICliCommand
     /// <inheritdoc/>
     public Command Build()
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (nexttoken train --out DIR)", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint: a NextToken checkpoint directory, a Hugging Face model directory (config.json + safetensors), or an llm.c .bin model", Required = true };
         var data = new Option<string?>("--data") { Description = "Prepared data directory (default: the one the checkpoint was trained on)" };
         var split = new Option<string>("--split") { Description = "val or train", DefaultValueFactory = _ => "val" };
         var seq = new Option<int?>("--seq") { Description = "Tokens per window (default: the model's context)" };
@@ -36,7 +37,7 @@ internal sealed class EvalCommand : ICliCommand
             if (pr.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1 (got {pr.GetValue(batch)})");
             if (pr.GetValue(maxTokens) < 0) throw new ArgumentException($"--max-tokens must be at least 0 (got {pr.GetValue(maxTokens)})");
             string dir = pr.GetValue(checkpoint)!;
-            var loaded = Checkpoint.LoadFull(dir, withOptimizer: false);
+            var loaded = ModelFiles.Load(dir);
             var model = loaded.Model;
             string dataDir = pr.GetValue(data) ?? loaded.State?.DataDirectory
                 ?? throw new ArgumentException($"the checkpoint '{dir}' does not record its data directory (built-in corpus or library run): pass --data DIR");

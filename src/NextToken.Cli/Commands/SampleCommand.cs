@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using NextToken.Generation;
+using NextToken.Interop;
 using NextToken.Model;
 using NextToken.Tokenization;
 using NextToken.Training;
@@ -28,7 +29,7 @@ internal sealed class SampleCommand : ICliCommand
     public Command Build()
     {
         var d = new GenerationOptions();
-        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint directory (nexttoken train --out DIR)", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint: a NextToken checkpoint directory, a Hugging Face model directory (config.json + safetensors), or an llm.c .bin model", Required = true };
         var prompt = new Option<string>("--prompt") { Description = "Prompt text; empty: the model starts from <|endoftext|>, which is not printed (or from a newline for character vocabularies)", DefaultValueFactory = _ => "" };
         var promptIds = new Option<string?>("--prompt-ids") { Description = "Prompt as comma-separated token ids instead of text, e.g. 0,5,12" };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Tokens to generate at most", DefaultValueFactory = _ => 200 };
@@ -90,11 +91,11 @@ internal sealed class SampleCommand : ICliCommand
                 throw new ArgumentException("--strategy speculative needs --draft CHECKPOINT (a smaller model trained with the same tokenizer)");
 
             string dir = pr.GetValue(checkpoint)!;
-            var (model, tokenizer) = Checkpoint.Load(dir);
+            var (model, tokenizer) = ModelFiles.LoadModel(dir);
             GptModel? draftModel = null;
             if (pr.GetValue(draft) is { } draftDir)
             {
-                (draftModel, var draftTokenizer) = Checkpoint.Load(draftDir);
+                (draftModel, var draftTokenizer) = ModelFiles.LoadModel(draftDir);
                 if (draftModel.VocabSize != model.VocabSize || (tokenizer is not null && draftTokenizer is not null && draftTokenizer.Kind != tokenizer.Kind))
                     throw new ArgumentException($"the draft '{draftDir}' has a different vocabulary ({draftTokenizer?.Kind ?? "?"}, {draftModel.VocabSize} ids) " +
                                                 $"from the target ({tokenizer?.Kind ?? "?"}, {model.VocabSize} ids); train the draft on the same prepared data");
@@ -112,7 +113,7 @@ internal sealed class SampleCommand : ICliCommand
             else
             {
                 string text = pr.GetValue(prompt)!;
-                if (text.Length > 0 && tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no {TokenizerStore.FileName}: pass the prompt as --prompt-ids");
+                if (text.Length > 0 && tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer: pass the prompt as --prompt-ids");
                 ids = generator.Encode(text);
             }
             if (ids.Length > model.ContextLength)

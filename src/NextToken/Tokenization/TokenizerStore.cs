@@ -31,7 +31,8 @@ public static class TokenizerStore
                 "char" => CharTokenizer.Load(root),
                 "bpe" => BpeTokenizer.Load(directory, root),
                 "gpt2" or "cl100k" => TiktokenEncoding.ForKind(kind),
-                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char, bpe, gpt2, cl100k)"),
+                "hf-bpe" => Interop.HfTokenizer.LoadSaved(directory, root),
+                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char, bpe, gpt2, cl100k, hf-bpe)"),
             };
         }
     }
