@@ -130,16 +130,21 @@ internal static class HfTensorMap
                 Transpose(hf, ours, part.HfShape[0], part.HfShape[1]);
                 break;
             }
-            case HfTransform.RopePermute:
-            {
-                int rows = part.HfShape[0], cols = part.HfShape.Length > 1 ? part.HfShape[1] : 1, hs = rows / part.Heads, half = hs / 2;
-                for (int h = 0; h < part.Heads; h++)
-                    for (int i = 0; i < half; i++)
-                        for (int j = 0; j < 2; j++)
-                            hf.Slice((h * hs + j * half + i) * cols, cols).CopyTo(ours.Slice((h * hs + 2 * i + j) * cols, cols));
-                break;
-            }
+            case HfTransform.RopePermute: RopePermute(part, hf, ours, toOurs: true); break;
         }
+    }
+
+    // Row (h, half j, i) of HF's rotate-half layout is row (h, pair i, j) of ours; toOurs picks the direction.
+    private static void RopePermute(HfPart part, ReadOnlySpan<float> src, Span<float> dst, bool toOurs)
+    {
+        int rows = part.HfShape[0], cols = part.HfShape.Length > 1 ? part.HfShape[1] : 1, hs = rows / part.Heads, half = hs / 2;
+        for (int h = 0; h < part.Heads; h++)
+            for (int i = 0; i < half; i++)
+                for (int j = 0; j < 2; j++)
+                {
+                    int hfRow = h * hs + j * half + i, ourRow = h * hs + 2 * i + j;
+                    src.Slice((toOurs ? hfRow : ourRow) * cols, cols).CopyTo(dst.Slice((toOurs ? ourRow : hfRow) * cols, cols));
+                }
     }
 
     /// <summary>The inverse of <see cref="ToOurs"/>: our rows into HF layout.</summary>
@@ -153,15 +158,7 @@ internal static class HfTensorMap
                 Transpose(ours, hf, part.HfShape[1], part.HfShape[0]);
                 break;
             }
-            case HfTransform.RopePermute:
-            {
-                int rows = part.HfShape[0], cols = part.HfShape.Length > 1 ? part.HfShape[1] : 1, hs = rows / part.Heads, half = hs / 2;
-                for (int h = 0; h < part.Heads; h++)
-                    for (int i = 0; i < half; i++)
-                        for (int j = 0; j < 2; j++)
-                            ours.Slice((h * hs + 2 * i + j) * cols, cols).CopyTo(hf.Slice((h * hs + j * half + i) * cols, cols));
-                break;
-            }
+            case HfTransform.RopePermute: RopePermute(part, ours, hf, toOurs: false); break;
         }
     }
 
