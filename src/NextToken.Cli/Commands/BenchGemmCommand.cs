@@ -169,7 +169,7 @@ internal sealed class BenchGemmCommand : IBenchSubcommand
             gemv.Add(new Dictionary<string, object> { ["c"] = C, ["oc"] = OC, ["ms"] = Math.Round(ms, 4), ["gb_per_s"] = Math.Round(gbs, 2) });
         }
         double total = totalFlop / (totalMs * 1e6);
-        double peakMb = Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024.0);
+        double peakMb = ProcessMemory.PeakRssMb();
         Console.WriteLine($"total {totalMs:F1} ms, {total:F1} GFLOP/s" + (reference is double g3 ? $" ({total / g3:F2} of the reference)" : "") + $", peak RSS {peakMb:F0} MB");
         if (refOurMs > 0)
             Console.WriteLine($"against OpenBLAS on the same shapes: {refMs / refOurMs:F2} of its time-weighted throughput, worst shape {worstShape:F2}");

@@ -112,7 +112,7 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             log?.WriteLine($"step {s - warmup + 1}/{steps}: {stepMs[^1]:F1} ms, loss {loss:F4}");
         }
         // Peak memory of the training steps, read before the replay allocates its own buffers.
-        double peakMb = PeakRssBytes() / (1024.0 * 1024.0);
+        double peakMb = ProcessMemory.PeakRssMb();
         // The phases: the step's products and attention replayed outside the model, once unmeasured (first touch of
         // the buffers), then once per measured step; the sums stand for the model's.
         double sumMatmul = 0, sumAttention = 0;
@@ -219,20 +219,5 @@ internal sealed class BenchTrainCommand : IBenchSubcommand
             if (i > 0) best = Math.Min(best, s);
         }
         return 2.0 * M * K * OC / best / 1e9;
-    }
-
-    // VmHWM from /proc/self/status on Linux (the kernel's peak resident set), else the runtime's peak working set.
-    private static long PeakRssBytes()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return long.Parse(line["VmHWM:".Length..].Trim().Split(' ')[0]) * 1024;
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
-        using var p = Process.GetCurrentProcess();
-        return p.PeakWorkingSet64;
     }
 }
