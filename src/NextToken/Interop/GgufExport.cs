@@ -132,7 +132,7 @@ public static class GgufExport
 
     private static void AddTokenizer(List<(string, uint, object)> kv, ITokenizer? tokenizer, HfArchitecture arch, int vocab)
     {
-        HfTokenizer? hf = tokenizer switch { HfTokenizer h when h.ByteLevel => h, BpeTokenizer b => HfTokenizer.FromBpe(b), _ => null };
+        HfTokenizer? hf = HfTokenizer.From(tokenizer) is { ByteLevel: true } h ? h : null;
         if (hf is null) return; // documented: only byte-level BPE vocabularies with merges can be described to llama.cpp
         var tokens = new string[vocab];
         var types = new int[vocab];
@@ -140,7 +140,14 @@ public static class GgufExport
         foreach (var (t, id) in hf.Vocabulary) if (id < vocab) { tokens[id] = t; types[id] = 1; }
         foreach (var (t, id) in hf.SpecialTokens) if (id < vocab) { tokens[id] = t; types[id] = 3; }
         kv.Add(("tokenizer.ggml.model", TString, "gpt2"));
-        kv.Add(("tokenizer.ggml.pre", TString, hf.Pattern == HfTokenizer.DigitsPattern ? "smollm" : "gpt-2"));
+        // llama.cpp's pre-tokenizer names: GPT-2's pattern "gpt-2", SmolLM's digit splitting "smollm", and cl100k's pattern,
+        // which is the one llama.cpp applies for "llama-bpe" (LLaMA 3 took cl100k's regex).
+        kv.Add(("tokenizer.ggml.pre", TString, hf.Pattern switch
+        {
+            HfTokenizer.DigitsPattern => "smollm",
+            BpePatterns.Cl100k => "llama-bpe",
+            _ => "gpt-2",
+        }));
         kv.Add(("tokenizer.ggml.tokens", TArray, tokens));
         kv.Add(("tokenizer.ggml.token_type", TArray, types));
         kv.Add(("tokenizer.ggml.merges", TArray, hf.Merges.ToArray()));

@@ -45,7 +45,7 @@ public static class HfExport
             }
         }
         SafeTensorsWriter.Write(Path.Combine(directory, SafeTensorsSet.SingleFileName), entries, st);
-        HfTokenizer? hfTok = tokenizer switch { HfTokenizer h => h, BpeTokenizer b => HfTokenizer.FromBpe(b), _ => null };
+        HfTokenizer? hfTok = HfTokenizer.From(tokenizer);
         int? eot = tokenizer?.EndOfTextId;
         Write(Path.Combine(directory, HfConfig.FileName), HfConfig.Write(arch, cfg, torch, eot, eot));
         var gen = new JsonObject { ["_from_model_config"] = true, ["transformers_version"] = "4.46.0" };

@@ -197,6 +197,75 @@ public sealed class HfTokenizer : ITokenizer
         return new HfTokenizer(vocab, merges, specials, byteLevel: true, lowercase: false, null, BpePatterns.Get(bpe.Pattern));
     }
 
+    /// <summary>
+    /// Any tokenizer with a byte-level BPE vocabulary in Hugging Face's terms: imported, our trained BPE, the built-in
+    /// tiktoken encodings (merges recovered from the ranks) and any of these with added special tokens; null for the
+    /// others (character vocabularies, SentencePiece).
+    /// </summary>
+    public static HfTokenizer? From(ITokenizer? tokenizer) => tokenizer switch
+    {
+        HfTokenizer h => h,
+        BpeTokenizer b => FromBpe(b),
+        TiktokenEncoding e => FromTiktoken(e),
+        SpecialTokensTokenizer s when From(s.Base) is { } inner => inner.WithSpecialTokens(s.AddedTokens),
+        _ => null,
+    };
+
+    /// <summary>This vocabulary with <paramref name="added"/> special tokens (ids as given) recognised literally.</summary>
+    public HfTokenizer WithSpecialTokens(IReadOnlyDictionary<string, int> added)
+    {
+        var specials = new Dictionary<string, int>(_specials, StringComparer.Ordinal);
+        var vocab = new Dictionary<string, int>(_vocab, StringComparer.Ordinal);
+        foreach (var (t, id) in added) { specials[t] = id; vocab[t] = id; }
+        return new HfTokenizer(vocab, _merges, specials, ByteLevel, Lowercase, EndOfWordSuffix, Pattern);
+    }
+
+    /// <summary>
+    /// A tiktoken encoding (<c>gpt2</c> = r50k_base, <c>cl100k</c>) as vocab + merges. tiktoken keeps only ranks; the
+    /// merge that makes a token is recovered by running byte-pair merging on the token's bytes with the ranks below its
+    /// own until two parts remain (the parts are the merge's left and right). Ids are the ranks, so the result encodes
+    /// every text to the same ids as the encoding itself (tested).
+    /// </summary>
+    public static HfTokenizer FromTiktoken(TiktokenEncoding encoding)
+    {
+        ArgumentNullException.ThrowIfNull(encoding);
+        var specialIds = encoding.MlTokenizer.SpecialTokens ?? new Dictionary<string, int>();
+        var latin1 = Encoding.Latin1;
+        var rank = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pieces = new List<byte[]>();
+        for (int id = 0; id < encoding.RankCount; id++)
+        {
+            byte[] b = encoding.TokenBytes(id).ToArray();
+            rank[latin1.GetString(b)] = id;
+            pieces.Add(b);
+        }
+        var vocab = new Dictionary<string, int>(pieces.Count + specialIds.Count, StringComparer.Ordinal);
+        for (int id = 0; id < pieces.Count; id++) vocab[ByteLevelAlphabet.ToText(pieces[id])] = id;
+        var merges = new List<(int Rank, string Merge)>(pieces.Count);
+        var parts = new List<string>(64);
+        for (int id = 0; id < pieces.Count; id++)
+        {
+            if (pieces[id].Length < 2) continue;
+            parts.Clear();
+            foreach (byte x in pieces[id]) parts.Add(latin1.GetString([x]));
+            while (parts.Count > 2)
+            {
+                int best = -1, bestRank = id;
+                for (int i = 0; i + 1 < parts.Count; i++)
+                    if (rank.TryGetValue(parts[i] + parts[i + 1], out int r) && r < bestRank) { bestRank = r; best = i; }
+                if (best < 0) break;
+                parts[best] += parts[best + 1];
+                parts.RemoveAt(best + 1);
+            }
+            if (parts.Count != 2) throw new InvalidDataException($"{encoding.Kind}: token {id} cannot be built from lower-ranked tokens, so it has no merge");
+            merges.Add((id, ByteLevelAlphabet.ToText(latin1.GetBytes(parts[0])) + " " + ByteLevelAlphabet.ToText(latin1.GetBytes(parts[1]))));
+        }
+        var specials = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (t, id) in specialIds) { specials[t] = id; vocab[t] = id; }
+        return new HfTokenizer(vocab, [.. merges.OrderBy(m => m.Rank).Select(m => m.Merge)], specials, byteLevel: true, lowercase: false, null,
+                               encoding.Kind == "cl100k" ? BpePatterns.Cl100k : BpePatterns.Gpt2);
+    }
+
     /// <summary>Writes Hugging Face's files: vocab.json, merges.txt, tokenizer.json and tokenizer_config.json.</summary>
     public void WriteHf(string directory)
     {
