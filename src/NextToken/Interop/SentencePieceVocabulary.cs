@@ -62,6 +62,71 @@ public sealed class SentencePieceVocabulary : ITokenizer, Chat.IDeclaresChatTemp
         return Encoding.UTF8.GetBytes(piece.Replace('\u2581', ' '));
     }
 
+    /// <summary>A piece of the model file: its text, score and SentencePiece type (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).</summary>
+    public readonly record struct Piece(string Text, float Score, int Type);
+
+    /// <summary>
+    /// The model's pieces in id order, read from the protobuf (ModelProto field 1, each SentencePiece with piece = 1,
+    /// score = 2, type = 3), for writers that need scores and types (GGUF's <c>llama</c> vocabulary).
+    /// </summary>
+    public IReadOnlyList<Piece> Pieces()
+    {
+        var pieces = new List<Piece>();
+        var data = _model.AsSpan();
+        int pos = 0;
+        while (pos < data.Length)
+        {
+            ulong key = ReadVarint(data, ref pos);
+            int field = (int)(key >> 3), wire = (int)(key & 7);
+            if (field == 1 && wire == 2)
+            {
+                int len = (int)ReadVarint(data, ref pos);
+                var msg = data.Slice(pos, len);
+                pos += len;
+                string text = ""; float score = 0; int type = 1;
+                int p = 0;
+                while (p < msg.Length)
+                {
+                    ulong k = ReadVarint(msg, ref p);
+                    int f = (int)(k >> 3), w = (int)(k & 7);
+                    if (f == 1 && w == 2) { int l = (int)ReadVarint(msg, ref p); text = Encoding.UTF8.GetString(msg.Slice(p, l)); p += l; }
+                    else if (f == 2 && w == 5) { score = BitConverter.ToSingle(msg.Slice(p, 4)); p += 4; }
+                    else if (f == 3 && w == 0) type = (int)ReadVarint(msg, ref p);
+                    else Skip(msg, w, ref p);
+                }
+                pieces.Add(new Piece(text, score, type));
+            }
+            else Skip(data, wire, ref pos);
+        }
+        return pieces;
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> d, ref int pos)
+    {
+        ulong v = 0;
+        for (int shift = 0; shift < 64; shift += 7)
+        {
+            if (pos >= d.Length) throw new InvalidDataException("SentencePiece model: truncated varint");
+            byte b = d[pos++];
+            v |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80) return v;
+        }
+        throw new InvalidDataException("SentencePiece model: varint longer than 10 bytes");
+    }
+
+    private static void Skip(ReadOnlySpan<byte> d, int wire, ref int pos)
+    {
+        switch (wire)
+        {
+            case 0: ReadVarint(d, ref pos); break;
+            case 1: pos += 8; break;
+            case 2: { int len = (int)ReadVarint(d, ref pos); pos += len; break; }
+            case 5: pos += 4; break;
+            default: throw new InvalidDataException($"SentencePiece model: protobuf wire type {wire} is not supported");
+        }
+        if (pos > d.Length) throw new InvalidDataException("SentencePiece model: a field runs past the end of the file");
+    }
+
     /// <summary>Reads a SentencePiece model file; <paramref name="added"/> are extra tokens (id ≥ the model's pieces) matched literally.</summary>
     public static SentencePieceVocabulary Load(string path, bool addBeginningOfSentence = true, IReadOnlyDictionary<string, int>? added = null)
     {

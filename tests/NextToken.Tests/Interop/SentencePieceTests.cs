@@ -143,6 +143,19 @@ public sealed class SentencePieceTests
         var again = ModelFiles.Load(dir.File("out"));
         Assert.Equal(tok.Encode("the cat a"), again.Tokenizer!.Encode("the cat a"));
         Assert.Equal("zephyr", ChatTemplate.For(again.Tokenizer).Name);
+        // GGUF: llama.cpp's SentencePiece vocabulary ("llama") with the pieces' scores and types from the model file.
+        GgufExport.Save(dir.File("m.gguf"), loaded.Model, loaded.Tokenizer, "f32");
+        var g = GgufTests.Parse(dir.File("m.gguf"));
+        Assert.Equal("llama", g.Meta["tokenizer.ggml.model"]);
+        var tokens = (object[])g.Meta["tokenizer.ggml.tokens"];
+        Assert.Equal(29, tokens.Length);
+        Assert.Equal("▁the", tokens[5]);
+        Assert.Equal(-3f, ((object[])g.Meta["tokenizer.ggml.scores"])[5]);
+        Assert.Equal([2, 3, 3, 1], ((object[])g.Meta["tokenizer.ggml.token_type"]).Take(4).Cast<int>());
+        Assert.Equal(1u, g.Meta["tokenizer.ggml.bos_token_id"]);
+        Assert.Equal(2u, g.Meta["tokenizer.ggml.eos_token_id"]);
+        Assert.Equal(true, g.Meta["tokenizer.ggml.add_bos_token"]);
+        Assert.Equal(zephyr, g.Meta["tokenizer.chat_template"]);
     }
 
     [Fact]
