@@ -22,7 +22,7 @@ internal sealed class TrainCommand : ICliCommand
     public Command Build()
     {
         var d = new TrainOptions();
-        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition", DefaultValueFactory = _ => "builtin:grammar" };
+        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition / builtin:shapes (images, docs/multimodal.md)", DefaultValueFactory = _ => "builtin:grammar" };
         var preset = new Option<string?>("--preset") { Description = $"Model preset ({string.Join(", ", GptPresets.All.Keys)}); default: 'default' for built-in data, 'char-tiny' otherwise" };
         var layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" };
         var heads = new Option<int?>("--heads") { Description = "Attention heads (overrides the preset)" };
@@ -85,6 +85,21 @@ internal sealed class TrainCommand : ICliCommand
                 outDir = resumeDir;
             }
             if (pr.GetValue(samples) < 0) throw new ArgumentException($"--eval-samples must be at least 0 (got {pr.GetValue(samples)})");
+            if (!resuming && pr.GetValue(data) == TrainShapes.DataName)
+            {
+                // The multimodal task trains its own loop (image prefix, answer-only loss) and reports exact match per type.
+                var v = new NextToken.Vision.VisionTrainOptions();
+                v = v with
+                {
+                    Layers = pr.GetValue(layers) ?? v.Layers, Heads = pr.GetValue(heads) ?? v.Heads, Embedding = pr.GetValue(embd) ?? v.Embedding,
+                    Iterations = pr.GetValue(iters) ?? v.Iterations, TextOnlyIterations = Math.Max(1, (pr.GetValue(iters) ?? v.Iterations) / 4),
+                    BatchSize = pr.GetResult(batch) is { Implicit: false } ? pr.GetValue(batch) : v.BatchSize,
+                    LearningRate = pr.GetResult(lr) is { Implicit: false } ? pr.GetValue(lr) : v.LearningRate,
+                    Seed = pr.GetResult(seed) is { Implicit: false } ? pr.GetValue(seed) : v.Seed,
+                };
+                TrainShapes.Run(v, pr.GetResult(output) is { Implicit: false } ? outDir : Path.Combine("runs", "shapes"), pr.GetValue(json));
+                return 0;
+            }
             bool quietJson = pr.GetValue(json);
             var log = quietJson ? Console.Error : Console.Out;
             Checkpoint.Loaded? loaded = null;
