@@ -62,6 +62,7 @@ internal sealed class SampleCommand : ICliCommand
         var contrastiveAlpha = new Option<float>("--contrastive-alpha") { Description = "Contrastive search degeneration penalty in [0,1]", DefaultValueFactory = _ => d.ContrastiveAlpha };
         var numSamples = new Option<int>("--num-samples") { Description = "Samples to draw (beam: best beams returned)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with tokens, text, logprobs, finish_reason (and every sample under 'sequences')" };
+        var image = new Option<string?>("--image") { Description = "Image file (PNG, JPEG, …) put before the prompt, for a multimodal checkpoint (docs/multimodal.md); answers greedily up to a newline" };
         var threads = ThreadsOption.Create();
 
         var cmd = new Command("sample", "Generate text from a checkpoint, streamed to the terminal as it is produced.\n" +
@@ -70,7 +71,7 @@ internal sealed class SampleCommand : ICliCommand
                                         "Example: nexttoken sample --checkpoint runs/default --prompt \"the cat\" --max-new-tokens 100 --temperature 0.8 --top-p 0.95");
         foreach (var o in new Option[] { checkpoint, prompt, promptIds, maxNew, temperature, topK, topP, seed, strategy, beams, beamGroups, diversity, lengthPenalty,
                                          earlyStopping, draft, draftTokens, adaptive, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
-                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, threads })
+                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, image, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -92,6 +93,16 @@ internal sealed class SampleCommand : ICliCommand
 
             string dir = pr.GetValue(checkpoint)!;
             var (model, tokenizer) = ModelFiles.LoadModel(dir);
+            if (pr.GetValue(image) is { } imagePath)
+            {
+                // Image + prompt: the image prefix through the KV cache, then the prompt, then the greedy answer.
+                if (!model.Config.Multimodal) throw new ArgumentException($"--image: the checkpoint '{dir}' is a text-only model (train a multimodal one, e.g. nexttoken train --data builtin:shapes)");
+                if (tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer");
+                var pixels = NextToken.Vision.ImageFiles.Load(imagePath, model.Config.ImageSize);
+                string answer = NextToken.Vision.VisionTraining.Answer(model, tokenizer, pixels, pr.GetValue(prompt)!, pr.GetValue(maxNew));
+                Console.WriteLine(pr.GetValue(json) ? new System.Text.Json.Nodes.JsonObject { ["text"] = answer, ["image"] = imagePath }.ToJsonString() : answer);
+                return 0;
+            }
             GptModel? draftModel = null;
             if (pr.GetValue(draft) is { } draftDir)
             {

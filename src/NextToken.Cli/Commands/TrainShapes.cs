@@ -13,7 +13,31 @@ internal static class TrainShapes
 {
     public const string DataName = "builtin:shapes";
 
-    public static void Run(VisionTrainOptions options, string outDir, bool json)
+    /// <summary>True for a .jsonl file whose first line has an "image" field (image-text data).</summary>
+    public static bool IsImageJsonl(string path) =>
+        path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase) && File.Exists(path)
+        && File.ReadLines(path).FirstOrDefault(l => !string.IsNullOrWhiteSpace(l)) is { } first && first.Contains("\"image\"", StringComparison.Ordinal);
+
+    /// <summary>`eval --data FILE.jsonl` on a multimodal checkpoint: exact match overall and per "type".</summary>
+    public static void Evaluate(Checkpoint.Loaded loaded, string checkpoint, string jsonl, bool json)
+    {
+        var tokenizer = loaded.Tokenizer ?? throw new InvalidDataException($"the checkpoint '{checkpoint}' has no tokenizer");
+        var examples = ImageTextDataset.Read(jsonl);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var results = ImageTextDataset.Evaluate(loaded.Model, tokenizer, examples);
+        var (em, byType) = ShapesTask.Score(results);
+        var log = json ? Console.Error : Console.Out;
+        log.WriteLine($"exact match on {results.Count} examples of {jsonl}: {em:P1} ({sw.Elapsed.TotalSeconds:F1} s)");
+        foreach (var (type, acc) in byType.OrderBy(p => p.Key, StringComparer.Ordinal)) log.WriteLine($"  {type,-8} {acc,7:P1}");
+        if (json)
+            Console.Out.WriteLine(new JsonObject
+            {
+                ["exact_match"] = em, ["exact_match_by_type"] = new JsonObject(byType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
+                ["examples"] = results.Count, ["seconds"] = sw.Elapsed.TotalSeconds,
+            }.ToJsonString());
+    }
+
+    public static void Run(VisionTrainOptions options, string outDir, bool json, string? jsonl = null)
     {
         var log = json ? Console.Error : Console.Out;
         Directory.CreateDirectory(outDir);
@@ -34,7 +58,7 @@ internal static class TrainShapes
                         $"step {p.Step,5}/{p.TotalSteps}  loss {p.Loss:F4}  lr {p.LearningRate:E2}  {p.TokensPerSecond:F0} tokens/s  ETA {eta:F0} s"));
                 }
             }
-            var (model, tok, report) = VisionTraining.Run(options, Progress);
+            var (model, tok, report) = jsonl is null ? VisionTraining.Run(options, Progress) : VisionTraining.RunFile(options, jsonl, Progress);
             Checkpoint.Save(outDir, model, tokenizer: tok);
             log.WriteLine($"exact match on {report.Questions} held-out questions: {report.ExactMatch:P1} (text-only baseline {report.TextOnlyExactMatch:P1})");
             foreach (string type in ShapesTask.Types)

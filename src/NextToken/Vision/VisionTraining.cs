@@ -49,17 +49,28 @@ public static class VisionTraining
 {
     /// <summary>Held-out scenes come from this seed offset (never used for training).</summary>
     public const ulong HeldOutSeed = 0x5EED_0F_1AB5UL;
-    private const int TextLength = 104;
+    /// <summary>Characters of question + answer (with their newlines) a builtin:shapes row has room for.</summary>
+    public const int TextLength = 104;
 
     /// <summary>The character vocabulary of the task.</summary>
     public static CharTokenizer Tokenizer() => CharTokenizer.FromText(ShapesTask.Alphabet);
 
     /// <summary>The model configuration for <paramref name="o"/> (multimodal, or text-only for the baseline).</summary>
-    public static GptConfig Config(VisionTrainOptions o, int vocab, bool images) => new GptConfig
+    public static GptConfig Config(VisionTrainOptions o, int vocab, bool images, int context = 128) => new GptConfig
     {
-        VocabSize = vocab, ContextLength = 128, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
+        VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
         ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0,
     }.Validate();
+
+    /// <summary>A training example: the image (S × S × 3) and a question with its answer.</summary>
+    public delegate (float[] Image, VisionQuestion Question) Sampler(ref Rng rng);
+
+    /// <summary>builtin:shapes' endless stream: a fresh scene and one of its questions (types drawn uniformly).</summary>
+    public static (float[] Image, VisionQuestion Question) SampleShapes(ref Rng rng)
+    {
+        var scene = ShapesTask.Sample(ref rng);
+        return (scene.Pixels, ShapesTask.PickQuestion(ShapesTask.Questions(scene.Shapes), ref rng));
+    }
 
     /// <summary>Trains the multimodal model and the baseline, evaluates both, and returns the figures (and the model).</summary>
     public static (GptModel Model, CharTokenizer Tokenizer, VisionReport Report) Run(VisionTrainOptions o, Action<TrainProgress>? progress = null,
@@ -80,13 +91,46 @@ public static class VisionTraining
         return (model, tok, new VisionReport(em, byType, textEm, textByType, results.Count, model.ParameterCount, sw.Elapsed.TotalSeconds, samples));
     }
 
+    /// <summary>
+    /// Trains on a user's image-text JSONL (<see cref="ImageTextDataset"/>): the images are loaded and resized once, the
+    /// character vocabulary is the file's, examples are drawn uniformly; the report scores every example of the file
+    /// (exact match per "type") beside the text-only baseline. A held-out set is the user's: evaluate one with
+    /// <c>nexttoken eval --data</c>.
+    /// </summary>
+    public static (GptModel Model, CharTokenizer Tokenizer, VisionReport Report) RunFile(VisionTrainOptions o, string jsonl, Action<TrainProgress>? progress = null,
+                                                                                        CancellationToken cancellation = default)
+    {
+        var sw = Stopwatch.StartNew();
+        var examples = ImageTextDataset.Read(jsonl);
+        var images = examples.Select(e => ImageFiles.Load(e.ImagePath, ShapesTask.ImageSize)).ToArray();
+        var tok = CharTokenizer.FromText(string.Concat(examples.Select(e => e.Prompt + e.Answer)) + "\n");
+        int textLength = examples.Max(e => tok.Encode(e.Prompt + "\n").Length + tok.Encode(e.Answer + "\n").Length);
+        (float[], VisionQuestion) Sample(ref Rng rng)
+        {
+            int i = rng.NextInt(examples.Count);
+            return (images[i], new VisionQuestion(examples[i].Type, examples[i].Prompt, examples[i].Answer));
+        }
+        var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, Sample, textLength);
+        List<(string, string, string)> Score(GptModel m) =>
+            [.. examples.Select((e, i) => (e.Type, e.Answer, Answer(m, tok, m.Config.Multimodal ? images[i] : null, e.Prompt)))];
+        var results = Score(model);
+        var (em, byType) = ShapesTask.Score(results);
+        double textEm = double.NaN;
+        IReadOnlyDictionary<string, double> textByType = new Dictionary<string, double>();
+        if (o.TextOnlyIterations > 0 && !cancellation.IsCancellationRequested)
+            (textEm, textByType) = ShapesTask.Score(Score(Train(o, tok, images: false, o.TextOnlyIterations, null, cancellation, Sample, textLength)));
+        return (model, tok, new VisionReport(em, byType, textEm, textByType, results.Count, model.ParameterCount, sw.Elapsed.TotalSeconds, []));
+    }
+
     /// <summary>Trains one model (with or without images) for <paramref name="iterations"/> steps.</summary>
     public static GptModel Train(VisionTrainOptions o, ITokenizer tok, bool images, int iterations, Action<TrainProgress>? progress = null,
-                                 CancellationToken cancellation = default)
+                                 CancellationToken cancellation = default, Sampler? sampler = null, int textLength = TextLength)
     {
-        var cfg = Config(o, tok.VocabSize, images);
+        sampler ??= SampleShapes;
+        int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize }.ImagePrefixLength : 0;
+        var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (prefixLength + textLength + 15) / 16 * 16));
         var model = new GptModel(cfg, o.Seed);
-        int B = o.BatchSize, P = cfg.ImagePrefixLength, T = P + TextLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
+        int B = o.BatchSize, P = cfg.ImagePrefixLength, T = P + textLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
         var inputs = new int[B * T];
         var targets = new int[B * T];
         var weights = new float[B * T];
@@ -104,10 +148,9 @@ public static class VisionTraining
             Array.Clear(weights);
             for (int b = 0; b < B; b++)
             {
-                var scene = ShapesTask.Sample(ref rng);
-                var q = ShapesTask.PickQuestion(ShapesTask.Questions(scene.Shapes), ref rng);
+                var (image, q) = sampler(ref rng);
                 FillRow(tok, q, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
-                if (images) ImageEncoder.Patches(scene.Pixels, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
+                if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
             }
             LossSum loss;
             if (images)
