@@ -81,7 +81,7 @@ public static class ImageEncoder
     private static GptConfig Check(GptModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (!model.Config.Multimodal) throw new InvalidOperationException("this model is text-only: it has no image encoder (train one with image_size set, e.g. nexttoken train --data builtin:shapes)");
+        if (!model.Config.Multimodal) throw new InvalidOperationException("this model is text-only: it has no image encoder (a multimodal model has GptConfig.ImageSize set)");
         return model.Config;
     }
 }

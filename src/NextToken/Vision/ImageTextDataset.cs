@@ -47,7 +47,7 @@ public static class ImageTextDataset
     /// </summary>
     public static List<(string Type, string Expected, string Got)> Evaluate(Model.GptModel model, Tokenization.ITokenizer tokenizer, IReadOnlyList<ImageTextExample> examples)
     {
-        if (!model.Config.Multimodal) throw new InvalidOperationException("this model is text-only: it cannot take the images of this data (train one with images, e.g. nexttoken train --data builtin:shapes)");
+        if (!model.Config.Multimodal) throw new InvalidOperationException("this model is text-only: it cannot take the images of this data (a multimodal model has GptConfig.ImageSize set)");
         var results = new List<(string, string, string)>(examples.Count);
         foreach (var e in examples)
         {
