@@ -63,6 +63,7 @@ internal sealed class SampleCommand : ICliCommand
         var numSamples = new Option<int>("--num-samples") { Description = "Samples to draw (beam: best beams returned)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with tokens, text, logprobs, finish_reason (and every sample under 'sequences')" };
         var threads = ThreadsOption.Create();
+        var adapter = FineTuningCli.AdapterOption();
 
         var cmd = new Command("sample", "Generate text from a checkpoint, streamed to the terminal as it is produced.\n" +
                                         "A prompt longer than the model's context keeps its last context-length tokens (a warning goes to stderr);\n" +
@@ -70,7 +71,7 @@ internal sealed class SampleCommand : ICliCommand
                                         "Example: nexttoken sample --checkpoint runs/default --prompt \"the cat\" --max-new-tokens 100 --temperature 0.8 --top-p 0.95");
         foreach (var o in new Option[] { checkpoint, prompt, promptIds, maxNew, temperature, topK, topP, seed, strategy, beams, beamGroups, diversity, lengthPenalty,
                                          earlyStopping, draft, draftTokens, adaptive, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
-                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, threads })
+                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, threads, adapter })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -92,6 +93,7 @@ internal sealed class SampleCommand : ICliCommand
 
             string dir = pr.GetValue(checkpoint)!;
             var (model, tokenizer) = ModelFiles.LoadModel(dir);
+            FineTuningCli.ApplyAdapter(model, pr.GetValue(adapter));
             GptModel? draftModel = null;
             if (pr.GetValue(draft) is { } draftDir)
             {
