@@ -129,7 +129,7 @@ internal sealed class TaskFinetuneCommand : ICliCommand
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data", DefaultValueFactory = _ => 3 };
         var iters = new Option<int>("--iters") { Description = "Optimizer steps (overrides --epochs when positive)", DefaultValueFactory = _ => 0 };
         var batch = new Option<int>("--batch") { Description = "Examples per step", DefaultValueFactory = _ => 32 };
-        var lr = new Option<float?>("--lr") { Description = "Peak learning rate (default 3e-4, or 2e-3 with LoRA); linear warm-up and decay" };
+        var lr = new Option<float?>("--lr") { Description = "Peak learning rate (default 1e-3, or 3e-3 with LoRA); linear warm-up and decay" };
         var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => 10 };
         var seed = new Option<ulong>("--seed") { Description = "Seed (head and adapter init, example order)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON (accuracy, f1, pearson, spearman, trainable_parameters, total_parameters, peak_rss_mb, wall_seconds)" };

@@ -94,7 +94,7 @@ public static class TaskData
             string name = data["builtin:".Length..];
             var k = BuiltinKind(data) ?? throw new ArgumentException($"--data: unknown built-in task set '{name}'; known: {Grammaticality}, {Continuations}");
             if (k != kind) throw new ArgumentException($"--data {data} is a {Name(k)} set, but --task is {Name(kind)}");
-            return name == Grammaticality ? BuiltinGrammaticality(heldOut ? 2u : 1u, heldOut ? 600 : 3000) : BuiltinContinuations(heldOut ? 4u : 3u, heldOut ? 400 : 2000);
+            return name == Grammaticality ? BuiltinGrammaticality(heldOut ? 2u : 1u, heldOut ? 1000 : 20000) : BuiltinContinuations(heldOut ? 4u : 3u, heldOut ? 400 : 2000);
         }
         if (!File.Exists(data)) throw new FileNotFoundException($"{data}: data file not found (give a .jsonl file or builtin:{Grammaticality} / builtin:{Continuations})");
         var list = new List<TaskRecord>();

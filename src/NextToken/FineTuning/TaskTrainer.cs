@@ -20,7 +20,7 @@ public sealed record TaskTrainOptions
     public int Iters { get; init; }
     /// <summary>Examples per step.</summary>
     public int Batch { get; init; } = 32;
-    /// <summary>Peak learning rate (null: 3e-4 full, 2e-3 with LoRA).</summary>
+    /// <summary>Peak learning rate (null: 1e-3 full, 3e-3 with LoRA).</summary>
     public float? LearningRate { get; init; }
     /// <summary>Warm-up steps (linear), then linear decay to 0.</summary>
     public int Warmup { get; init; } = 10;
@@ -67,7 +67,7 @@ public static class TaskTrainer
         int B = Math.Min(options.Batch, trainEx.Count);
         int stepsPerEpoch = (trainEx.Count + B - 1) / B;
         int steps = options.Iters > 0 ? options.Iters : options.Epochs * stepsPerEpoch;
-        float lrMax = options.LearningRate ?? (lora is null ? 3e-4f : 2e-3f);
+        float lrMax = options.LearningRate ?? (lora is null ? 1e-3f : 3e-3f);
         int T = TaskHeadModel.MaxLength(trainEx.Concat(evalEx));
         var batch = new TaskBatch(tm, B, T);
         int C = model.HiddenSize, S = tm.SequencesPerExample, Rper = tm.RepresentationsPerExample, K = spec.HeadOutputs;
@@ -85,7 +85,7 @@ public static class TaskTrainer
         AdamW? baseOpt = lora is null ? new AdamW(model.Layout, model.GradientLayout, adam) : null;
         var loraOpt = lora is null ? null : new AdamW(lora.Layout, adam);
         var headOpt = new AdamW(head.Layout, adam);
-        long trainable = (lora?.TrainableParameters ?? model.GradientLayout.Size) + head.Layout.Size;
+        long trainable = (lora?.TrainableParameters ?? model.ParameterCount) + head.Layout.Size; // full: every parameter over the real vocabulary
         long total = model.ParameterCount + (lora?.TrainableParameters ?? 0) + head.Layout.Size;
 
         var baseMetrics = evalEx.Count > 0 ? tm.Evaluate(evalEx, B) : null; // the untrained head: chance level
