@@ -18,7 +18,9 @@ public sealed class LoraAdapter : ILinearAdapter
     private readonly LoraSet _set;
     private readonly int _in, _out, _r;
     private readonly float _scale;
-    private float[] _u = [], _tmp = [], _xd = [], _mask = [], _dy = [], _du = [], _dxd = [];
+    private float[] _u = [];
+    private bool _lastDropout;
+    private Tensors.Rng _dropoutState; // the generator as the forward found it: the backward redraws the same mask
 
     internal LoraAdapter(LoraSet set, Linear layer, IReadOnlyList<LoraSegment> segments, int rank, float scale)
     {
@@ -31,30 +33,33 @@ public sealed class LoraAdapter : ILinearAdapter
     public IReadOnlyList<LoraSegment> Segments { get; }
 
     private static Span<float> Slice(float[] arena, TensorSlot s) => arena.AsSpan((int)s.Offset, (int)s.Length);
-    private static void Ensure(ref float[] buffer, long n) { if (buffer.Length < n) buffer = new float[n]; }
+
+    // xd (N, In) = x ∘ mask with mask 0 or 1/(1-p) drawn from rng; mask kept in its own scratch.
+    private static void DrawDropout(ReadOnlySpan<float> x, Span<float> xd, Span<float> mask, float p, ref Tensors.Rng rng) =>
+        Dropout.Forward(x, xd, mask, p, ref rng, x.Length);
 
     /// <inheritdoc/>
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int N)
     {
-        // x (N, In), y (N, Out); u (S, N, r) kept, tmp (N, Rows) scratch.
+        // x (N, In), y (N, Out); u (S, N, r) kept per adapter; the dropped-out input and tmp (N, Rows) are the set's shared scratch.
         int S = Segments.Count, r = _r;
         ReadOnlySpan<float> xin = x[..(N * _in)];
         float p = _set.Training ? _set.Options.Dropout : 0f;
-        if (p > 0)
-        {
-            Ensure(ref _xd, N * _in); Ensure(ref _mask, N * _in);
-            Dropout.Forward(xin, _xd, _mask, p, ref _set.DropoutRng, N * _in);
-            xin = _xd.AsSpan(0, N * _in);
-        }
         _lastDropout = p > 0;
-        Ensure(ref _u, (long)S * N * r);
+        if (_lastDropout)
+        {
+            _dropoutState = _set.DropoutRng;
+            var xd = _set.Scratch(0, N * _in);
+            DrawDropout(xin, xd, _set.Scratch(1, N * _in), p, ref _set.DropoutRng);
+            xin = xd;
+        }
+        if (_u.Length < (long)S * N * r) _u = new float[S * N * r];
         for (int s = 0; s < S; s++)
         {
             var seg = Segments[s];
             var u = _u.AsSpan(s * N * r, N * r);
             Matmul.Forward(xin, Slice(_set.Parameters, seg.A), default, u, N, _in, r);
-            Ensure(ref _tmp, (long)N * seg.Rows);
-            var tmp = _tmp.AsSpan(0, N * seg.Rows);
+            var tmp = _set.Scratch(2, N * seg.Rows);
             Matmul.Forward(u, Slice(_set.Parameters, seg.B), default, tmp, N, r, seg.Rows);
             for (int n = 0; n < N; n++)
             {
@@ -64,29 +69,34 @@ public sealed class LoraAdapter : ILinearAdapter
         }
     }
 
-    private bool _lastDropout;
-
     /// <inheritdoc/>
     public void Backward(ReadOnlySpan<float> dy, ReadOnlySpan<float> x, Span<float> dx, int N)
     {
-        // dy (N, Out), x (N, In), dx (N, In) or empty; dyS (N, Rows) = s·dy[:, seg], du (N, r).
+        // dy (N, Out), x (N, In), dx (N, In) or empty; dyS (N, Rows) = s·dy[:, seg], du (N, r): shared scratch.
         int S = Segments.Count, r = _r;
-        ReadOnlySpan<float> xin = _lastDropout ? _xd.AsSpan(0, N * _in) : x[..(N * _in)];
         if (_u.Length < (long)S * N * r) throw new InvalidOperationException("LoRA backward without a forward of the same rows");
-        Ensure(ref _du, N * r);
+        ReadOnlySpan<float> xin = x[..(N * _in)];
+        Span<float> mask = default;
+        if (_lastDropout)
+        {
+            var rng = _dropoutState;
+            var xd = _set.Scratch(0, N * _in);
+            mask = _set.Scratch(1, N * _in);
+            DrawDropout(xin, xd, mask, _set.Options.Dropout, ref rng);
+            xin = xd;
+        }
         bool wantDx = !dx.IsEmpty;
-        if (wantDx && _lastDropout) { Ensure(ref _dxd, N * _in); _dxd.AsSpan(0, N * _in).Clear(); }
-        Span<float> dxTarget = !wantDx ? default : _lastDropout ? _dxd.AsSpan(0, N * _in) : dx;
+        Span<float> dxTarget = !wantDx ? default : _lastDropout ? _set.Scratch(4, N * _in) : dx;
+        if (wantDx && _lastDropout) dxTarget.Clear();
         var grads = _set.Gradients;
+        var du = _set.Scratch(3, N * r);
         for (int s = 0; s < S; s++)
         {
             var seg = Segments[s];
-            Ensure(ref _dy, (long)N * seg.Rows);
-            var dyS = _dy.AsSpan(0, N * seg.Rows);
+            var dyS = _set.Scratch(2, N * seg.Rows);
             for (int n = 0; n < N; n++)
                 System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Slice(n * _out + seg.Row, seg.Rows), _scale, dyS.Slice(n * seg.Rows, seg.Rows));
             var u = _u.AsSpan(s * N * r, N * r);
-            var du = _du.AsSpan(0, N * r);
             du.Clear();
             // dB (Rows, r) += dySᵀ·u; du = dyS·B.
             Matmul.Backward(dyS, u, Slice(_set.Parameters, seg.B), du, Slice(grads, seg.B), default, N, r, seg.Rows);
@@ -94,10 +104,6 @@ public sealed class LoraAdapter : ILinearAdapter
             Matmul.Backward(du, xin, Slice(_set.Parameters, seg.A), dxTarget, Slice(grads, seg.A), default, N, _in, r);
         }
         if (wantDx && _lastDropout)
-        {
-            var dxd = _dxd.AsSpan(0, N * _in);
-            var mask = _mask.AsSpan(0, N * _in);
-            for (int i = 0; i < N * _in; i++) dx[i] += dxd[i] * mask[i];
-        }
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(dxTarget, mask, dx[..(N * _in)], dx[..(N * _in)]);
     }
 }

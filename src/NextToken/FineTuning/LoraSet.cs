@@ -51,6 +51,16 @@ public sealed class LoraSet
     /// <summary>The generator LoRA dropout draws from.</summary>
     public Rng DropoutRng;
 
+    // Scratch shared by every adapter (each uses it only inside one call): 0 dropped-out input, 1 dropout mask,
+    // 2 (N, Rows) product / output gradient, 3 du (N, r), 4 dx before the mask. Grown, never shrunk.
+    private readonly float[][] _scratch = [[], [], [], [], []];
+
+    internal Span<float> Scratch(int which, int length)
+    {
+        if (_scratch[which].Length < length) _scratch[which] = new float[length];
+        return _scratch[which].AsSpan(0, length);
+    }
+
     /// <summary>Number of LoRA parameters.</summary>
     public long TrainableParameters => Layout.Size;
 

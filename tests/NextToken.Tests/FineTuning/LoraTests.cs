@@ -153,6 +153,46 @@ public sealed class LoraTests
         Assert.Equal(eval, Logits(model));
     }
 
+    [Fact]
+    public void DropoutGradients_MatchCentralDifferencesWithTheSameMask()
+    {
+        var model = new GptModel(Gpt2Like, 4);
+        var set = Randomised(model, new LoraOptions { Rank = 2, Alpha = 2f, Dropout = 0.5f, Targets = LoraTargets.Qkv | LoraTargets.Fc });
+        set.Training = true;
+        var start = set.DropoutRng;
+        double Loss()
+        {
+            set.DropoutRng = start; // the same masks every time
+            return model.Forward(Inputs, Targets, 1, Inputs.Length);
+        }
+        set.ZeroGradients();
+        set.DropoutRng = start;
+        model.Forward(Inputs, Targets, 1, Inputs.Length, computeGradients: true);
+        model.Backward();
+        var analytic = (float[])set.Gradients.Clone();
+        int n = 0;
+        foreach (var slot in set.Layout.Slots)
+            for (long i = 0; i < slot.Length; i += Math.Max(1, slot.Length / 3))
+            {
+                long idx = slot.Offset + i;
+                float orig = set.Parameters[idx];
+                const float h = 1e-2f;
+                set.Parameters[idx] = orig + h; double up = Loss();
+                set.Parameters[idx] = orig - h; double down = Loss();
+                set.Parameters[idx] = orig;
+                double fd = (up - down) / (2 * h);
+                Assert.True(Math.Abs(fd - analytic[idx]) <= 2e-3 + 5e-2 * Math.Abs(fd), $"{slot.Name}[{i}]: analytic {analytic[idx]}, differences {fd}");
+                n++;
+            }
+        Assert.True(n > 10);
+        // The mask matters: without dropout the gradient differs.
+        set.Training = false;
+        set.ZeroGradients();
+        model.Forward(Inputs, Targets, 1, Inputs.Length, computeGradients: true);
+        model.Backward();
+        Assert.NotEqual(analytic, set.Gradients);
+    }
+
     [Theory, MemberData(nameof(Families))]
     public void Merge_EqualsTheAdapter(string family)
     {
