@@ -37,10 +37,10 @@ public sealed record LoraOptions
     /// <summary>Checks the values; throws a one-line error naming the flag.</summary>
     public LoraOptions Validate()
     {
-        if (Rank < 1) throw new ArgumentException($"--lora-rank must be at least 1 (got {Rank})");
-        if (!(Alpha > 0)) throw new ArgumentException($"--lora-alpha must be positive (got {Alpha})");
-        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"--lora-dropout must be in [0, 1) (got {Dropout})");
-        if (Targets == LoraTargets.None) throw new ArgumentException("--lora-targets names no layer; use a comma list of qkv, proj, fc, fc_proj");
+        if (Rank < 1) throw new ArgumentException($"LoRA rank must be at least 1 (got {Rank})", nameof(Rank));
+        if (!(Alpha > 0)) throw new ArgumentException($"LoRA alpha must be positive (got {Alpha})", nameof(Alpha));
+        if (!(Dropout >= 0 && Dropout < 1)) throw new ArgumentException($"LoRA dropout must be in [0, 1) (got {Dropout})", "loraDropout");
+        if (Targets == LoraTargets.None) throw new ArgumentException("LoRA targets name no layer; use a comma list of qkv, proj, fc, fc_proj", nameof(Targets));
         return this;
     }
 
@@ -56,7 +56,7 @@ public sealed record LoraOptions
                 "fc" => LoraTargets.Fc,
                 "fc_proj" => LoraTargets.FcProj,
                 "all" => LoraTargets.All,
-                _ => throw new ArgumentException($"--lora-targets: unknown target '{raw}'; expected a comma list of qkv, proj, fc, fc_proj"),
+                _ => throw new ArgumentException($"unknown LoRA target '{raw}'; expected a comma list of qkv, proj, fc, fc_proj", nameof(LoraOptions.Targets)),
             };
         return t;
     }

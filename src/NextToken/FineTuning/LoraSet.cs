@@ -304,8 +304,8 @@ public sealed class LoraSet
     public static LoraSet Load(string directory, GptModel model)
     {
         string cfgPath = Path.Combine(directory, ConfigFileName), wPath = Path.Combine(directory, WeightsFileName);
-        if (!File.Exists(cfgPath)) throw new FileNotFoundException($"{cfgPath}: not found; --adapter wants a directory holding {ConfigFileName} and {WeightsFileName}");
-        if (!File.Exists(wPath)) throw new FileNotFoundException($"{wPath}: not found; --adapter wants a directory holding {ConfigFileName} and {WeightsFileName}");
+        if (!File.Exists(cfgPath)) throw new FileNotFoundException($"{cfgPath}: not found; an adapter is a directory holding {ConfigFileName} and {WeightsFileName}");
+        if (!File.Exists(wPath)) throw new FileNotFoundException($"{wPath}: not found; an adapter is a directory holding {ConfigFileName} and {WeightsFileName}");
         JsonNode root;
         try { root = JsonNode.Parse(File.ReadAllText(cfgPath)) ?? throw new JsonException("empty"); }
         catch (JsonException e) { throw new InvalidDataException($"{cfgPath}: not valid JSON ({e.Message.Split('\n')[0]})"); }
@@ -329,7 +329,7 @@ public sealed class LoraSet
         {
             string have = Fingerprint(model);
             if (fp != have)
-                throw new InvalidDataException($"{cfgPath}: adapter was made for another base (fingerprint {fp}; this --checkpoint has {have}, {model.Config.Layers} layers × {model.Config.EmbeddingSize})");
+                throw new InvalidDataException($"{cfgPath}: adapter was made for another base (fingerprint {fp}; this base has {have}, {model.Config.Layers} layers × {model.Config.EmbeddingSize})");
         }
         var set = Build(model, new LoraOptions { Rank = r, Alpha = alpha, Dropout = dropout, Targets = targets });
         try

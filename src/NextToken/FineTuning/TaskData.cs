@@ -66,7 +66,7 @@ public static class TaskData
         "entailment" => TaskKind.Entailment,
         "similarity" => TaskKind.Similarity,
         "multiple-choice" => TaskKind.MultipleChoice,
-        _ => throw new ArgumentException($"--task: unknown task '{text}'; expected classification, entailment, similarity or multiple-choice"),
+        _ => throw new ArgumentException($"unknown task '{text}'; expected classification, entailment, similarity or multiple-choice", "taskKind"),
     };
 
     /// <summary>The command-line spelling.</summary>
@@ -92,8 +92,8 @@ public static class TaskData
         if (data.StartsWith("builtin:", StringComparison.Ordinal))
         {
             string name = data["builtin:".Length..];
-            var k = BuiltinKind(data) ?? throw new ArgumentException($"--data: unknown built-in task set '{name}'; known: {Grammaticality}, {Continuations}");
-            if (k != kind) throw new ArgumentException($"--data {data} is a {Name(k)} set, but --task is {Name(kind)}");
+            var k = BuiltinKind(data) ?? throw new ArgumentException($"unknown built-in task set '{name}'; known: {Grammaticality}, {Continuations}", "taskData");
+            if (k != kind) throw new ArgumentException($"{data} is a {Name(k)} set, but the task is {Name(kind)}", "taskKind");
             return name == Grammaticality ? BuiltinGrammaticality(heldOut ? 2u : 1u, heldOut ? 1000 : 20000) : BuiltinContinuations(heldOut ? 4u : 3u, heldOut ? 400 : 2000);
         }
         if (!File.Exists(data)) throw new FileNotFoundException($"{data}: data file not found (give a .jsonl file or builtin:{Grammaticality} / builtin:{Continuations})");

@@ -207,7 +207,7 @@ public sealed class TaskHeadModel
     {
         string headDir = adapter ?? checkpoint;
         string specPath = Path.Combine(headDir, SpecFileName);
-        if (!File.Exists(specPath)) throw new FileNotFoundException($"{specPath}: not found; this directory holds no task head (train one with finetune --task)");
+        if (!File.Exists(specPath)) throw new FileNotFoundException($"{specPath}: not found; this directory holds no task head (a task-head fine-tuning run writes one)");
         TaskHeadSpec spec;
         try { spec = JsonSerializer.Deserialize<TaskHeadSpec>(File.ReadAllText(specPath), SpecJson) ?? throw new JsonException("empty"); }
         catch (JsonException e) { throw new InvalidDataException($"{specPath}: not a task head description ({e.Message.Split('\n')[0]})"); }

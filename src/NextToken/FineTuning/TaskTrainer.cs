@@ -145,7 +145,7 @@ public static class TaskTrainer
             headOpt.Update(head.Parameters, head.Gradients, lr, clearGradients: true);
 
             float loss = (float)(taskLoss + options.AuxLmCoef * lmLoss);
-            if (!float.IsFinite(loss)) throw new InvalidOperationException($"loss became {loss} at step {step + 1}; lower --lr");
+            if (!float.IsFinite(loss)) throw new InvalidOperationException($"loss became {loss} at step {step + 1}; lower the learning rate");
             sinceLoss += loss; sinceCount++;
             lastLoss = loss;
             if ((step + 1) % options.LogInterval == 0 || step + 1 == steps)
@@ -185,7 +185,7 @@ public static class TaskTrainer
         {
             classes = labels.Order(StringComparer.Ordinal).ToArray();
             if (options.Classes is int k && k != classes.Length)
-                throw new InvalidDataException($"--classes {k}, but the training data has {classes.Length} distinct labels ({string.Join(", ", classes)})");
+                throw new InvalidDataException($"{k} classes asked for, but the training data has {classes.Length} distinct labels ({string.Join(", ", classes)})");
         }
         if (classes.Length < 2) throw new InvalidDataException($"the training data has a single class ({classes[0]}); a classifier needs at least two");
         return new TaskHeadSpec { Task = TaskData.Name(kind), Classes = classes, Outputs = classes.Length, Width = width };
