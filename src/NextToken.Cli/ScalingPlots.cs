@@ -86,7 +86,8 @@ internal static class ScalingPlots
 
     /// <summary>
     /// Emergence: a discontinuous metric (exact match) and a continuous one (mean answer-token log-likelihood) against log10
-    /// compute, one line per model size, in two files side by side (NAME.exact.EXT, NAME.loglik.EXT).
+    /// compute, one line per model size, as one figure with the two panels side by side (Schaeffer et al. 2023's point:
+    /// the same models, two metrics), written to <paramref name="path"/>; PNG or SVG by its extension.
     /// </summary>
     public static void DrawEmergence(IReadOnlyList<EmergencePoint> points, string path)
     {
@@ -96,23 +97,44 @@ internal static class ScalingPlots
         {
             var pts = size.OrderBy(p => p.Flops).ToArray();
             var x = pts.Select(p => Math.Log10(p.Flops)).ToArray();
-            exact.Add.ScatterLine(x, pts.Select(p => p.ExactMatch).ToArray()).LegendText = $"N = {size.Key:N0}";
-            ll.Add.ScatterLine(x, pts.Select(p => p.TokenLogLikelihood).ToArray()).LegendText = $"N = {size.Key:N0}";
+            // Lines with markers: a size trained for one budget only is a single point.
+            exact.Add.Scatter(x, pts.Select(p => p.ExactMatch).ToArray()).LegendText = $"N = {size.Key:N0}";
+            ll.Add.Scatter(x, pts.Select(p => p.TokenLogLikelihood).ToArray()).LegendText = $"N = {size.Key:N0}";
         }
-        Save(exact, "Exact match (discontinuous)", "log10 training FLOPs", "exact match", Suffixed(path, "exact"));
-        Save(ll, "Per-token log-likelihood (continuous)", "log10 training FLOPs", "mean log p(answer token)", Suffixed(path, "loglik"));
+        Label(exact, "Exact match (discontinuous)", "log10 training FLOPs", "exact match");
+        Label(ll, "Per-token log-likelihood (continuous)", "log10 training FLOPs", "mean log p(answer token)");
+        ScottPlot.IMultiplot figure = new ScottPlot.Multiplot();
+        ScottPlot.IMultiplotExtensions.Reset(figure, exact);
+        ScottPlot.IMultiplotExtensions.AddPlot(figure, ll);
+        figure.Layout = new ScottPlot.MultiplotLayouts.Columns();
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        const int width = 1400, height = 520;
+        if (path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase))
+        {
+            // Multiplot saves PNG only; SVG through Skia's SVG canvas, rendering the same layout.
+            using var stream = File.Create(path);
+            using var canvas = SkiaSharp.SKSvgCanvas.Create(new SkiaSharp.SKRect(0, 0, width, height), stream);
+            figure.Render(canvas, new ScottPlot.PixelRect(0, width, height, 0));
+        }
+        else ScottPlot.IMultiplotExtensions.SavePng(figure, path, width, height);
     }
 
     /// <summary>NAME.SUFFIX.EXT beside <paramref name="path"/>.</summary>
     public static string Suffixed(string path, string suffix) =>
         Path.Combine(Path.GetDirectoryName(path) ?? "", Path.GetFileNameWithoutExtension(path) + "." + suffix + Path.GetExtension(path));
 
-    private static void Save(ScottPlot.Plot plot, string title, string x, string y, string path)
+    private static void Label(ScottPlot.Plot plot, string title, string x, string y)
     {
         plot.Title(title);
         plot.XLabel(x);
         plot.YLabel(y);
         if (plot.GetPlottables().Any(p => p is ScottPlot.Plottables.Scatter { LegendText.Length: > 0 })) plot.ShowLegend();
+    }
+
+    private static void Save(ScottPlot.Plot plot, string title, string x, string y, string path)
+    {
+        Label(plot, title, x, y);
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (dir is not null) Directory.CreateDirectory(dir);
         if (path.EndsWith(".svg", StringComparison.OrdinalIgnoreCase)) plot.SaveSvg(path, 800, 500);

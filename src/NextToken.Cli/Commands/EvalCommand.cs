@@ -17,7 +17,7 @@ internal sealed class EvalCommand : ICliCommand
     public Command Build()
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint: a NextToken checkpoint directory, a Hugging Face model directory (config.json + safetensors), or an llm.c .bin model", Required = true };
-        var data = new Option<string?>("--data") { Description = "Prepared data directory (default: the one the checkpoint was trained on)" };
+        var data = new Option<string?>("--data") { Description = "Prepared data directory (default: the one the checkpoint was trained on), or image-text JSONL ({\"image\",\"prompt\",\"answer\"}) for a multimodal checkpoint" };
         var split = new Option<string>("--split") { Description = "val or train", DefaultValueFactory = _ => "val" };
         var seq = new Option<int?>("--seq") { Description = "Tokens per window (default: the model's context)" };
         var stride = new Option<int?>("--stride") { Description = "Tokens between window starts (default: --seq, non-overlapping windows); smaller gives each target more context" };
@@ -43,6 +43,11 @@ internal sealed class EvalCommand : ICliCommand
             var loaded = ModelFiles.Load(dir);
             var model = loaded.Model;
             FineTuningCli.ApplyAdapter(model, pr.GetValue(adapter));
+            if (pr.GetValue(data) is { } jsonl && TrainShapes.IsImageJsonl(jsonl))
+            {
+                TrainShapes.Evaluate(loaded, dir, jsonl, pr.GetValue(json));
+                return 0;
+            }
             string dataDir = pr.GetValue(data) ?? loaded.State?.DataDirectory
                 ?? throw new ArgumentException($"the checkpoint '{dir}' does not record its data directory (built-in corpus or library run): pass --data DIR");
             var prepared = TrainCommand.LoadData(dataDir);

@@ -78,8 +78,11 @@ internal sealed class ScalingStudyCommand : IScalingSubcommand
                 ScalingPlots.DrawCompute(runs, Path.Combine(outDir, "loss_vs_compute.png"));
                 ScalingPlots.DrawFit(f, runs, Path.Combine(outDir, "fit.png"));
                 if (report.Emergence.Count > 0)
+                    {
                     ScalingPlots.DrawEmergence(report.Emergence, Path.Combine(outDir, "emergence.png"));
-                Console.WriteLine($"figures: {outDir}/loss_vs_compute.png, fit.png, fit.residuals.png, emergence.exact.png, emergence.loglik.png");
+                    ScalingPlots.DrawEmergence(report.Emergence, Path.Combine(outDir, "emergence.svg"));
+                }
+                Console.WriteLine($"figures: {outDir}/loss_vs_compute.png, fit.png, fit.residuals.png, emergence.png (+ .svg)");
             }
             catch (Exception e) when (e is IOException or InvalidOperationException or TypeInitializationException or DllNotFoundException)
             {

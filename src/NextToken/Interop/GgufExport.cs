@@ -132,7 +132,8 @@ public static class GgufExport
 
     private static void AddTokenizer(List<(string, uint, object)> kv, ITokenizer? tokenizer, HfArchitecture arch, int vocab)
     {
-        HfTokenizer? hf = tokenizer switch { HfTokenizer h when h.ByteLevel => h, BpeTokenizer b => HfTokenizer.FromBpe(b), _ => null };
+        if (tokenizer is SentencePieceVocabulary sp) { AddSentencePiece(kv, sp, vocab); return; }
+        HfTokenizer? hf = HfTokenizer.From(tokenizer) is { ByteLevel: true } h ? h : null;
         if (hf is null) return; // documented: only byte-level BPE vocabularies with merges can be described to llama.cpp
         var tokens = new string[vocab];
         var types = new int[vocab];
@@ -140,7 +141,14 @@ public static class GgufExport
         foreach (var (t, id) in hf.Vocabulary) if (id < vocab) { tokens[id] = t; types[id] = 1; }
         foreach (var (t, id) in hf.SpecialTokens) if (id < vocab) { tokens[id] = t; types[id] = 3; }
         kv.Add(("tokenizer.ggml.model", TString, "gpt2"));
-        kv.Add(("tokenizer.ggml.pre", TString, hf.Pattern == HfTokenizer.DigitsPattern ? "smollm" : "gpt-2"));
+        // llama.cpp's pre-tokenizer names: GPT-2's pattern "gpt-2", SmolLM's digit splitting "smollm", and cl100k's pattern,
+        // which is the one llama.cpp applies for "llama-bpe" (LLaMA 3 took cl100k's regex).
+        kv.Add(("tokenizer.ggml.pre", TString, hf.Pattern switch
+        {
+            HfTokenizer.DigitsPattern => "smollm",
+            BpePatterns.Cl100k => "llama-bpe",
+            _ => "gpt-2",
+        }));
         kv.Add(("tokenizer.ggml.tokens", TArray, tokens));
         kv.Add(("tokenizer.ggml.token_type", TArray, types));
         kv.Add(("tokenizer.ggml.merges", TArray, hf.Merges.ToArray()));
@@ -150,7 +158,31 @@ public static class GgufExport
             kv.Add(("tokenizer.ggml.eos_token_id", TUInt32, (uint)e));
         }
         kv.Add(("tokenizer.ggml.add_bos_token", TBool, false));
+        if (hf.ChatTemplateSource is { } jinja) kv.Add(("tokenizer.chat_template", TString, jinja));
         _ = arch;
+    }
+
+    // llama.cpp's SentencePiece vocabulary ("llama"): pieces with their scores and types as the model file gives them
+    // (types share SentencePiece's numbering: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte).
+    private static void AddSentencePiece(List<(string, uint, object)> kv, SentencePieceVocabulary sp, int vocab)
+    {
+        var pieces = sp.Pieces();
+        var tokens = new string[vocab];
+        var scores = new float[vocab];
+        var types = new int[vocab];
+        for (int i = 0; i < vocab; i++) { tokens[i] = $"[PAD{i}]"; scores[i] = -1000f; types[i] = 5; }
+        for (int i = 0; i < pieces.Count && i < vocab; i++) { tokens[i] = pieces[i].Text; scores[i] = pieces[i].Score; types[i] = pieces[i].Type; }
+        foreach (var (t, id) in sp.AddedTokens) if (id < vocab) { tokens[id] = t; scores[id] = 0; types[id] = 4; }
+        kv.Add(("tokenizer.ggml.model", TString, "llama"));
+        kv.Add(("tokenizer.ggml.tokens", TArray, tokens));
+        kv.Add(("tokenizer.ggml.scores", TArray, scores));
+        kv.Add(("tokenizer.ggml.token_type", TArray, types));
+        if (sp.BeginningOfSentenceId >= 0) kv.Add(("tokenizer.ggml.bos_token_id", TUInt32, (uint)sp.BeginningOfSentenceId));
+        if (sp.EndOfTextId is int e) kv.Add(("tokenizer.ggml.eos_token_id", TUInt32, (uint)e));
+        if (sp.MlTokenizer.UnknownId >= 0) kv.Add(("tokenizer.ggml.unknown_token_id", TUInt32, (uint)sp.MlTokenizer.UnknownId));
+        kv.Add(("tokenizer.ggml.add_bos_token", TBool, sp.AddBeginningOfSentence));
+        kv.Add(("tokenizer.ggml.add_eos_token", TBool, false));
+        if (sp.ChatTemplateSource is { } jinja) kv.Add(("tokenizer.chat_template", TString, jinja));
     }
 
     private static void Write(Stream stream, List<(string Key, uint Type, object Value)> kv, List<Tensor> tensors, uint weightType)
@@ -233,6 +265,7 @@ public static class GgufExport
             case TString: Str(w, (string)value); break;
             case TArray:
                 if (value is string[] ss) { w.Write(TString); w.Write((ulong)ss.Length); foreach (var s in ss) Str(w, s); }
+                else if (value is float[] ff) { w.Write(TFloat32); w.Write((ulong)ff.Length); foreach (float f in ff) w.Write(f); }
                 else { var ii = (int[])value; w.Write(TInt32); w.Write((ulong)ii.Length); foreach (int i in ii) w.Write(i); }
                 break;
         }

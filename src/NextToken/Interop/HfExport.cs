@@ -45,13 +45,16 @@ public static class HfExport
             }
         }
         SafeTensorsWriter.Write(Path.Combine(directory, SafeTensorsSet.SingleFileName), entries, st);
-        HfTokenizer? hfTok = tokenizer switch { HfTokenizer h => h, BpeTokenizer b => HfTokenizer.FromBpe(b), _ => null };
+        HfTokenizer? hfTok = HfTokenizer.From(tokenizer);
         int? eot = tokenizer?.EndOfTextId;
-        Write(Path.Combine(directory, HfConfig.FileName), HfConfig.Write(arch, cfg, torch, eot, eot));
+        int? bos = tokenizer is SentencePieceVocabulary { BeginningOfSentenceId: >= 0 } spv ? spv.BeginningOfSentenceId : eot;
+        Write(Path.Combine(directory, HfConfig.FileName), HfConfig.Write(arch, cfg, torch, bos, eot));
         var gen = new JsonObject { ["_from_model_config"] = true, ["transformers_version"] = "4.46.0" };
-        if (eot is int e) { gen["bos_token_id"] = e; gen["eos_token_id"] = e; }
+        if (bos is int b) gen["bos_token_id"] = b;
+        if (eot is int e) gen["eos_token_id"] = e;
         Write(Path.Combine(directory, "generation_config.json"), gen.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        hfTok?.WriteHf(directory);
+        if (hfTok is not null) hfTok.WriteHf(directory);
+        else if (tokenizer is SentencePieceVocabulary sp) sp.WriteHf(directory);
         return arch;
     }
 

@@ -58,7 +58,7 @@ public static class HfModel
                 var (file, _) = set.Get(name, directory);
                 throw new InvalidDataException($"'{file.Path}': tensor '{name}' is not part of a {arch} model with this config.json (extra tensor)");
             }
-        var tokenizer = HfTokenizer.TryLoad(directory, arch);
+        var tokenizer = HfTokenizer.TryLoadAny(directory, arch);
         return (model, tokenizer, arch);
     }
 }

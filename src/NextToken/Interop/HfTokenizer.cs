@@ -16,7 +16,7 @@ namespace NextToken.Interop;
 /// accents and splits on whitespace and punctuation (Hugging Face's fallback when spaCy and ftfy are absent) and marks
 /// word ends with <c>&lt;/w&gt;</c>. Saved into a NextToken directory as kind <c>hf-bpe</c>.
 /// </summary>
-public sealed class HfTokenizer : ITokenizer
+public sealed class HfTokenizer : ITokenizer, Chat.IDeclaresChatTemplate
 {
     internal const string DigitsPattern = @"'(?:[sdmt]|re|ve|ll)| ?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
     internal const string BertPattern = @"[^\s\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]+|[\p{P}\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]";
@@ -76,6 +76,18 @@ public sealed class HfTokenizer : ITokenizer
     public IReadOnlyList<string> Merges => _merges;
     /// <summary>Tokens the encoder recognises literally, with their ids.</summary>
     public IReadOnlyDictionary<string, int> SpecialTokens => _specials;
+    /// <inheritdoc/>
+    public string? ChatTemplateSource { get; private set; }
+    /// <inheritdoc/>
+    public string? EndOfSentenceText { get; private set; }
+
+    /// <summary>This tokenizer carrying <paramref name="jinja"/> as its model's chat template (what tokenizer_config.json declared).</summary>
+    public HfTokenizer WithChatTemplate(string? jinja, string? endOfSentence)
+    {
+        var t = new HfTokenizer(_vocab, _merges, _specials, ByteLevel, Lowercase, EndOfWordSuffix, Pattern)
+        { ChatTemplateSource = jinja, EndOfSentenceText = endOfSentence };
+        return t;
+    }
 
     private byte[] TextToBytes(string token)
     {
@@ -122,6 +134,47 @@ public sealed class HfTokenizer : ITokenizer
     /// merges.txt; null when there are none.
     /// </summary>
     public static HfTokenizer? TryLoad(string directory, HfArchitecture arch)
+    {
+        var tok = TryLoadFiles(directory, arch);
+        if (tok is null) return null;
+        var cfg = HfTokenizerConfig.Read(directory);
+        return cfg.ChatTemplate is null && cfg.EosToken is null ? tok : tok.WithChatTemplate(cfg.ChatTemplate, cfg.EosToken);
+    }
+
+    /// <summary>
+    /// The tokenizer of a Hugging Face model directory in any form NextToken reads: byte-level BPE (tokenizer.json, or
+    /// vocab.json + merges.txt), GPT-1's BPE, or a SentencePiece tokenizer.model (used when tokenizer.json is absent or
+    /// is not byte-level, as for LLaMA 2 and TinyLlama); the chat template and special tokens of tokenizer_config.json
+    /// are kept with it. Null when the directory has no tokenizer files.
+    /// </summary>
+    public static ITokenizer? TryLoadAny(string directory, HfArchitecture arch)
+    {
+        string sp = Path.Combine(directory, SentencePieceVocabulary.ModelFile);
+        if (File.Exists(sp) && arch != HfArchitecture.OpenAiGpt && !IsByteLevelTokenizerJson(Path.Combine(directory, "tokenizer.json")))
+        {
+            var cfg = HfTokenizerConfig.Read(directory);
+            var tok = SentencePieceVocabulary.Load(sp, cfg.AddBosToken ?? true, null);
+            var added = cfg.AddedTokens.Where(p => p.Key >= tok.VocabSize).ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
+            if (added.Count > 0) tok = SentencePieceVocabulary.Load(sp, cfg.AddBosToken ?? true, added);
+            return tok.WithChatTemplate(cfg.ChatTemplate, cfg.EosToken);
+        }
+        return TryLoad(directory, arch);
+    }
+
+    private static bool IsByteLevelTokenizerJson(string path)
+    {
+        if (!File.Exists(path)) return false;
+        try
+        {
+            var root = JsonNode.Parse(File.ReadAllText(path));
+            string pre = root?["pre_tokenizer"]?.ToJsonString() ?? "", dec = root?["decoder"]?.ToJsonString() ?? "";
+            return (root?["model"]?["type"]?.GetValue<string>() ?? "BPE") == "BPE"
+                   && (pre.Contains("\"ByteLevel\"", StringComparison.Ordinal) || dec.Contains("\"ByteLevel\"", StringComparison.Ordinal));
+        }
+        catch (JsonException) { return false; }
+    }
+
+    private static HfTokenizer? TryLoadFiles(string directory, HfArchitecture arch)
     {
         string tj = Path.Combine(directory, "tokenizer.json");
         if (File.Exists(tj) && arch != HfArchitecture.OpenAiGpt) return FromTokenizerJson(tj);
@@ -197,6 +250,78 @@ public sealed class HfTokenizer : ITokenizer
         return new HfTokenizer(vocab, merges, specials, byteLevel: true, lowercase: false, null, BpePatterns.Get(bpe.Pattern));
     }
 
+    /// <summary>
+    /// Any tokenizer with a byte-level BPE vocabulary in Hugging Face's terms: imported, our trained BPE, the built-in
+    /// tiktoken encodings (merges recovered from the ranks) and any of these with added special tokens; null for the
+    /// others (character vocabularies, SentencePiece).
+    /// </summary>
+    public static HfTokenizer? From(ITokenizer? tokenizer) => tokenizer switch
+    {
+        HfTokenizer h => h,
+        BpeTokenizer b => FromBpe(b),
+        TiktokenEncoding e => FromTiktoken(e),
+        SpecialTokensTokenizer s when From(s.Base) is { } inner => inner.WithSpecialTokens(s.AddedTokens) is var w && w.ChatTemplateSource is null
+                                                                   && s.AddedTokens.ContainsKey(Chat.ChatTemplate.ChatMl.StartMarker)
+            ? w.WithChatTemplate(Chat.ChatTemplate.ChatMl.ToJinja(), null) : w,
+        _ => null,
+    };
+
+    /// <summary>This vocabulary with <paramref name="added"/> special tokens (ids as given) recognised literally.</summary>
+    public HfTokenizer WithSpecialTokens(IReadOnlyDictionary<string, int> added)
+    {
+        var specials = new Dictionary<string, int>(_specials, StringComparer.Ordinal);
+        var vocab = new Dictionary<string, int>(_vocab, StringComparer.Ordinal);
+        foreach (var (t, id) in added) { specials[t] = id; vocab[t] = id; }
+        return new HfTokenizer(vocab, _merges, specials, ByteLevel, Lowercase, EndOfWordSuffix, Pattern)
+        { ChatTemplateSource = ChatTemplateSource, EndOfSentenceText = EndOfSentenceText };
+    }
+
+    /// <summary>
+    /// A tiktoken encoding (<c>gpt2</c> = r50k_base, <c>cl100k</c>) as vocab + merges. tiktoken keeps only ranks; the
+    /// merge that makes a token is recovered by running byte-pair merging on the token's bytes with the ranks below its
+    /// own until two parts remain (the parts are the merge's left and right). Ids are the ranks, so the result encodes
+    /// every text to the same ids as the encoding itself (tested).
+    /// </summary>
+    public static HfTokenizer FromTiktoken(TiktokenEncoding encoding)
+    {
+        ArgumentNullException.ThrowIfNull(encoding);
+        var specialIds = encoding.MlTokenizer.SpecialTokens ?? new Dictionary<string, int>();
+        var latin1 = Encoding.Latin1;
+        var rank = new Dictionary<string, int>(StringComparer.Ordinal);
+        var pieces = new List<byte[]>();
+        for (int id = 0; id < encoding.RankCount; id++)
+        {
+            byte[] b = encoding.TokenBytes(id).ToArray();
+            rank[latin1.GetString(b)] = id;
+            pieces.Add(b);
+        }
+        var vocab = new Dictionary<string, int>(pieces.Count + specialIds.Count, StringComparer.Ordinal);
+        for (int id = 0; id < pieces.Count; id++) vocab[ByteLevelAlphabet.ToText(pieces[id])] = id;
+        var merges = new List<(int Rank, string Merge)>(pieces.Count);
+        var parts = new List<string>(64);
+        for (int id = 0; id < pieces.Count; id++)
+        {
+            if (pieces[id].Length < 2) continue;
+            parts.Clear();
+            foreach (byte x in pieces[id]) parts.Add(latin1.GetString([x]));
+            while (parts.Count > 2)
+            {
+                int best = -1, bestRank = id;
+                for (int i = 0; i + 1 < parts.Count; i++)
+                    if (rank.TryGetValue(parts[i] + parts[i + 1], out int r) && r < bestRank) { bestRank = r; best = i; }
+                if (best < 0) break;
+                parts[best] += parts[best + 1];
+                parts.RemoveAt(best + 1);
+            }
+            if (parts.Count != 2) throw new InvalidDataException($"{encoding.Kind}: token {id} cannot be built from lower-ranked tokens, so it has no merge");
+            merges.Add((id, ByteLevelAlphabet.ToText(latin1.GetBytes(parts[0])) + " " + ByteLevelAlphabet.ToText(latin1.GetBytes(parts[1]))));
+        }
+        var specials = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (t, id) in specialIds) { specials[t] = id; vocab[t] = id; }
+        return new HfTokenizer(vocab, [.. merges.OrderBy(m => m.Rank).Select(m => m.Merge)], specials, byteLevel: true, lowercase: false, null,
+                               encoding.Kind == "cl100k" ? BpePatterns.Cl100k : BpePatterns.Gpt2);
+    }
+
     /// <summary>Writes Hugging Face's files: vocab.json, merges.txt, tokenizer.json and tokenizer_config.json.</summary>
     public void WriteHf(string directory)
     {
@@ -241,6 +366,8 @@ public sealed class HfTokenizer : ITokenizer
             ["add_prefix_space"] = false, ["clean_up_tokenization_spaces"] = false,
         };
         if (eot is not null) { config["bos_token"] = eot; config["eos_token"] = eot; config["unk_token"] = eot; }
+        if (EndOfSentenceText is not null) config["eos_token"] = EndOfSentenceText;
+        if (ChatTemplateSource is not null) config["chat_template"] = ChatTemplateSource;
         WriteText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
@@ -259,6 +386,8 @@ public sealed class HfTokenizer : ITokenizer
             ["endOfWordSuffix"] = EndOfWordSuffix, ["pattern"] = Pattern,
             ["specialTokens"] = new JsonObject(_specials.OrderBy(p => p.Value).Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
         };
+        if (ChatTemplateSource is not null) doc["chatTemplate"] = ChatTemplateSource;
+        if (EndOfSentenceText is not null) doc["eosToken"] = EndOfSentenceText;
         WriteText(Path.Combine(directory, TokenizerStore.FileName), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
     }
 
@@ -277,6 +406,8 @@ public sealed class HfTokenizer : ITokenizer
             foreach (var p in sp.EnumerateObject()) specials[p.Name] = p.Value.GetInt32();
         bool Flag(string name) => root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.True;
         string? eow = root.TryGetProperty("endOfWordSuffix", out var ew) && ew.ValueKind == JsonValueKind.String ? ew.GetString() : null;
-        return new HfTokenizer(vocab, merges, specials, Flag("byteLevel"), Flag("lowercase"), eow, Text("pattern"));
+        string? Optional(string name) => root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+        return new HfTokenizer(vocab, merges, specials, Flag("byteLevel"), Flag("lowercase"), eow, Text("pattern"))
+        { ChatTemplateSource = Optional("chatTemplate"), EndOfSentenceText = Optional("eosToken") };
     }
 }

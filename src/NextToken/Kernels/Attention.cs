@@ -134,6 +134,7 @@ public static unsafe class Attention
         if (qkv.Length < N * W || outp.Length < N * C || scratch.Length < ScratchSize(B, T, NH))
             throw new ArgumentException($"attention buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: qkv needs {N * W} floats (has {qkv.Length}), outp {N * C} ({outp.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
         CheckKeyStart(keyStart, B, T);
+        if (KernelCounters.Enabled) KernelCounters.AddAttentionForward(keyStart, B, T, NH, HS);
         fixed (float* pq = qkv, po = outp, pa = scratch)
         fixed (int* pk = keyStart)
         {
@@ -281,6 +282,7 @@ public static unsafe class Attention
             || scratch.Length < ScratchSize(B, T, NH) || dqkv.Length < N * W)
             throw new ArgumentException($"attention backward buffers too small for B={B}, T={T}, NH={NH}, NKV={NKV}, HS={HS}: dout and outp need {N * C} floats (have {dout.Length}, {outp.Length}), qkv and dqkv {N * W} ({qkv.Length}, {dqkv.Length}), scratch {ScratchSize(B, T, NH)} ({scratch.Length})");
         CheckKeyStart(keyStart, B, T);
+        if (KernelCounters.Enabled) KernelCounters.AddAttentionBackward(keyStart, B, T, NH, HS);
         fixed (float* pd = dout, pq = qkv, po = outp, pa = scratch, pdq = dqkv)
         fixed (int* pk = keyStart)
         {

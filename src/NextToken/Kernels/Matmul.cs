@@ -39,6 +39,7 @@ public static unsafe class Matmul
         if (N == 0 || OC == 0) return;
         if (inp.Length < (long)N * C || weight.Length < (long)OC * C || (!bias.IsEmpty && bias.Length < OC) || outp.Length < (long)N * OC)
             throw new ArgumentException($"matmul forward buffers too small for N={N}, C={C}, OC={OC}: need inp {(long)N * C}, weight {(long)OC * C}, bias 0 or {OC}, outp {(long)N * OC} floats");
+        if (KernelCounters.Enabled) KernelCounters.AddMatmulForward((long)N * C * OC);
         isa = isa.Resolve();
         fixed (float* pi = inp, pw = weight, pb = bias, po = outp)
         {
@@ -70,6 +71,7 @@ public static unsafe class Matmul
             || (!dbias.IsEmpty && dbias.Length < OC))
             throw new ArgumentException($"matmul backward buffers too small for N={N}, C={C}, OC={OC}: need dout {(long)N * OC}, " +
                                         $"dinp and inp {(long)N * C}, dweight and weight {(long)OC * C}, dbias {OC} floats (or empty outputs)");
+        if (KernelCounters.Enabled) KernelCounters.AddMatmulBackward((long)N * C * OC * ((dinp.IsEmpty ? 0 : 1) + (dweight.IsEmpty ? 0 : 1)));
         isa = isa.Resolve();
         fixed (float* pd = dout, pi = inp, pw = weight, pdi = dinp, pdw = dweight, pdb = dbias)
         {

@@ -18,6 +18,14 @@ internal sealed class GptArchitecture
     public Norm? FinalNorm { get; init; }
     /// <summary>The LM head's weight (the token embedding when tied).</summary>
     public required TensorSlot LmHead { get; init; }
+    /// <summary>Multimodal models: the patch projection (C, 3·p²) and its bias, and the image-start and image-end vectors.</summary>
+    public TensorSlot? ImageProjection { get; init; }
+    /// <inheritdoc cref="ImageProjection"/>
+    public TensorSlot? ImageProjectionBias { get; init; }
+    /// <inheritdoc cref="ImageProjection"/>
+    public TensorSlot? ImageStart { get; init; }
+    /// <inheritdoc cref="ImageProjection"/>
+    public TensorSlot? ImageEnd { get; init; }
 
     public static GptArchitecture Build(GptConfig cfg, float[]? ropeCos = null, float[]? ropeSin = null)
     {
@@ -29,6 +37,19 @@ internal sealed class GptArchitecture
         for (int l = 0; l < cfg.Layers; l++) blocks[l] = TransformerBlock.Declare(layout, l, cfg, ropeCos, ropeSin);
         var lnf = cfg.FinalNorm ? Norm.Declare(layout, "ln_f", cfg) : null;
         var head = cfg.TiedEmbeddings ? wte : layout.Add("lm_head.weight", TensorKind.Matrix, Vp, C);
-        return new GptArchitecture { Layout = layout, TokenEmbedding = wte, PositionEmbedding = wpe, Blocks = blocks, FinalNorm = lnf, LmHead = head };
+        // Image encoder (Fuyu-style): a linear projection of raw patches, and two learned marker vectors.
+        TensorSlot? proj = null, projBias = null, start = null, end = null;
+        if (cfg.Multimodal)
+        {
+            proj = layout.Add("img.proj.weight", TensorKind.Matrix, C, cfg.ImagePatchDim);
+            projBias = layout.Add("img.proj.bias", TensorKind.Bias, C);
+            start = layout.Add("img.start", TensorKind.Embedding, 1, C);
+            end = layout.Add("img.end", TensorKind.Embedding, 1, C);
+        }
+        return new GptArchitecture
+        {
+            Layout = layout, TokenEmbedding = wte, PositionEmbedding = wpe, Blocks = blocks, FinalNorm = lnf, LmHead = head,
+            ImageProjection = proj, ImageProjectionBias = projBias, ImageStart = start, ImageEnd = end,
+        };
     }
 }

@@ -50,6 +50,15 @@ public sealed record GptConfig
     public float RotaryBase { get; init; } = 10000f;
     /// <summary>Standard deviation of the normal init (0.02 in GPT-1/2).</summary>
     public float InitStd { get; init; } = 0.02f;
+    /// <summary>
+    /// Side of the square RGB images the model sees (0: a text-only model). Images are cut into
+    /// <see cref="ImagePatchSize"/>² patches projected into the model width (docs/multimodal.md).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImageSize { get; init; }
+    /// <summary>Side of one image patch in pixels (must divide <see cref="ImageSize"/>).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImagePatchSize { get; init; }
 
     /// <summary>Head size (HS = C / NH).</summary>
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
@@ -63,6 +72,14 @@ public sealed record GptConfig
     [JsonIgnore] public int QkvSize => (Heads + 2 * KvHeadCount) * HeadSize;
     /// <summary>Width of the keys (and of the values) of one position: NKV · HS (what a KV cache stores per layer).</summary>
     [JsonIgnore] public int KvSize => KvHeadCount * HeadSize;
+    /// <summary>True for a model that takes images (<see cref="ImageSize"/> &gt; 0).</summary>
+    [JsonIgnore] public bool Multimodal => ImageSize > 0;
+    /// <summary>Patches per image: (ImageSize / ImagePatchSize)², raster order.</summary>
+    [JsonIgnore] public int ImagePatches => Multimodal ? (ImageSize / ImagePatchSize) * (ImageSize / ImagePatchSize) : 0;
+    /// <summary>Values in one patch: 3 · ImagePatchSize² (RGB).</summary>
+    [JsonIgnore] public int ImagePatchDim => 3 * ImagePatchSize * ImagePatchSize;
+    /// <summary>Positions an image takes in a row: image-start, the patches, image-end.</summary>
+    [JsonIgnore] public int ImagePrefixLength => Multimodal ? ImagePatches + 2 : 0;
     /// <summary>True when the model ends with a LayerNorm (pre-LN models).</summary>
     [JsonIgnore] public bool FinalNorm => Norm == NormPlacement.Pre;
 
@@ -83,6 +100,10 @@ public sealed record GptConfig
             throw new ArgumentException($"rotary positions need an even head size (embedding {EmbeddingSize} / heads {Heads} = {HeadSize})", nameof(Positions));
         if (Dropout is < 0 or >= 1 || float.IsNaN(Dropout)) throw new ArgumentException($"dropout must be in [0, 1) (got {Dropout})", nameof(Dropout));
         if (MlpRatio < 1) throw new ArgumentException($"MLP ratio must be at least 1 (got {MlpRatio})", nameof(MlpRatio));
+        if (ImageSize < 0 || (ImageSize > 0 && (ImagePatchSize < 1 || ImageSize % ImagePatchSize != 0)))
+            throw new ArgumentException($"image size {ImageSize} must be 0 (text only) or a positive multiple of the patch size ({ImagePatchSize})", nameof(ImageSize));
+        if (ImagePrefixLength >= ContextLength)
+            throw new ArgumentException($"an image takes {ImagePrefixLength} positions, which leaves no room in a context of {ContextLength}", nameof(ImageSize));
         return this;
     }
 

@@ -51,6 +51,25 @@ public sealed partial class GptModel
         Run(new ReadOnlySpan<KvCache>(ref cache), tokens, tokens.Length, logits, allPositions, lastHidden); // no array per call
     }
 
+    /// <summary>
+    /// Appends positions whose inputs are embedding vectors rather than tokens (an image prefix, a soft prompt) to
+    /// <paramref name="cache"/>: <paramref name="embeddings"/> is (P, C); position embeddings are added as for tokens,
+    /// exactly as a training forward with <see cref="BatchLayout.PrefixEmbeddings"/> does. <paramref name="logits"/>
+    /// (V, optional) receives the last position's logits.
+    /// </summary>
+    public void ForwardEmbeddings(KvCache cache, ReadOnlySpan<float> embeddings, Span<float> logits = default)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        int C = Config.EmbeddingSize;
+        if (embeddings.IsEmpty || embeddings.Length % C != 0)
+            throw new ArgumentException($"embeddings must be (P, C) with C = {C}: got {embeddings.Length} floats", nameof(embeddings));
+        int P = embeddings.Length / C;
+        var dummy = P <= 512 ? stackalloc int[P] : new int[P];
+        dummy.Clear();
+        var sink = logits.IsEmpty ? new float[Config.VocabSize] : logits;
+        Run(new ReadOnlySpan<KvCache>(ref cache), dummy, P, sink, allPositions: false, default, embeddings);
+    }
+
     /// <inheritdoc/>
     public void ForwardBatch(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, Span<float> logits)
     {
@@ -60,7 +79,8 @@ public sealed partial class GptModel
         Run(caches, tokens, 1, logits, allPositions: false, default);
     }
 
-    private void Run(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, int perCache, Span<float> logits, bool allPositions, Span<float> lastHidden)
+    private void Run(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, int perCache, Span<float> logits, bool allPositions, Span<float> lastHidden,
+                     ReadOnlySpan<float> embeddings = default)
     {
         int C = Config.EmbeddingSize, V = Config.VocabSize, R = caches.Length * perCache;
         CheckTokens(tokens, "input token");
@@ -85,6 +105,13 @@ public sealed partial class GptModel
 
             var x = s[s.Encoded][..(R * C)];
             Encoder.Forward(tokens, _ps.P(_arch.TokenEmbedding), PositionTable, pos, x, R, C);
+            if (!embeddings.IsEmpty)
+                for (int r = 0; r < R; r++)
+                {
+                    var row = x.Slice(r * C, C);
+                    embeddings.Slice(r * C, C).CopyTo(row);
+                    if (!PositionTable.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(row, PositionTable.Slice(pos[r] * C, C), row);
+                }
             ReadOnlySpan<float> h = x;
             for (int l = 0; l < Config.Layers; l++)
             {

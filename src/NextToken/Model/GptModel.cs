@@ -87,6 +87,9 @@ public sealed partial class GptModel : ICausalLm
     /// <inheritdoc/>
     public int HiddenSize => Config.EmbeddingSize;
 
+    /// <summary>True when the model has a tensor called <paramref name="name"/>.</summary>
+    public bool HasParameter(string name) => Layout.Slots.Any(s => s.Name == name);
+
     /// <summary>The parameter tensor called <paramref name="name"/>.</summary>
     public Span<float> Parameter(string name) => _ps.P(Layout[name]);
 

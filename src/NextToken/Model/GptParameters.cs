@@ -31,9 +31,10 @@ public static class GptParameters
                 "lm_head.weight" => "lm_head",
                 _ when s.Name.StartsWith("h.", StringComparison.Ordinal) => "blocks",
                 _ when s.Name.StartsWith("ln_f.", StringComparison.Ordinal) => "final_layernorm",
+                _ when s.Name.StartsWith("img.", StringComparison.Ordinal) => "image_encoder",
                 _ => throw new InvalidOperationException($"tensor '{s.Name}' belongs to no part of the breakdown"),
             };
-            parts[part] += RealLength(config, s);
+            parts[part] = parts.GetValueOrDefault(part) + RealLength(config, s);
         }
         parts["total"] = parts.Values.Sum();
         return parts;

@@ -27,6 +27,7 @@ public sealed class TiktokenEncoding : ITokenizer
         _ml = Ml.TiktokenTokenizer.CreateForEncoding(encoding);
         // The library keeps its id -> bytes table internal, so we read the same rank file from its data package.
         var ranks = ReadRanks(dataAssembly, $"{encoding}.tiktoken.deflate");
+        RankCount = ranks.Count;
         int size = Math.Max(ranks.Count, (_ml.SpecialTokens?.Values.DefaultIfEmpty(-1).Max() ?? -1) + 1);
         _bytes = new byte[size][];
         for (int id = 0; id < ranks.Count; id++) _bytes[id] = ranks[id];
@@ -75,6 +76,8 @@ public sealed class TiktokenEncoding : ITokenizer
     public int VocabSize => _bytes.Length;
     /// <inheritdoc/>
     public int? EndOfTextId { get; }
+    /// <summary>Number of byte-sequence tokens (ids 0 .. RankCount-1, merge ranks); special tokens come after.</summary>
+    public int RankCount { get; }
     /// <summary>The Microsoft.ML.Tokenizers tokenizer that does the encoding.</summary>
     public Ml.TiktokenTokenizer MlTokenizer => _ml;
 

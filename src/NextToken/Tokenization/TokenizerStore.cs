@@ -33,7 +33,8 @@ public static class TokenizerStore
                 "gpt2" or "cl100k" => TiktokenEncoding.ForKind(kind),
                 "hf-bpe" => Interop.HfTokenizer.LoadSaved(directory, root),
                 "special" => SpecialTokensTokenizer.Load(directory, root),
-                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char, bpe, gpt2, cl100k, hf-bpe, special)"),
+                "sentencepiece" => Interop.SentencePieceVocabulary.LoadSaved(directory, root),
+                _ => throw new InvalidDataException($"'{path}' names tokenizer kind '{kind}', which this version cannot load (known: char, bpe, gpt2, cl100k, hf-bpe, special, sentencepiece)"),
             };
         }
     }

@@ -70,3 +70,40 @@ public class SpecialTokensTokenizerTests
         finally { Directory.Delete(dir, true); }
     }
 }
+
+public class DeclaredChatTemplateTests
+{
+    [Fact]
+    public void Zephyr_And_Llama3_RenderGoldenStrings()
+    {
+        var messages = new[] { ChatMessage.System("Be brief."), ChatMessage.User("Hi"), ChatMessage.Assistant("Hello.") };
+        Assert.Equal("<|system|>\nBe brief.</s>\n<|user|>\nHi</s>\n<|assistant|>\nHello.</s>\n<|assistant|>\n", ChatTemplate.Zephyr().Render(messages));
+        Assert.Equal("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>" +
+                     "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+                     ChatTemplate.Llama3.Render(messages));
+        var segs = ChatTemplate.Llama3.Segments([ChatMessage.User(" q "), ChatMessage.Assistant("a")]);
+        Assert.Equal([("<|begin_of_text|>", false), ("<|start_header_id|>user<|end_header_id|>\n\nq<|eot_id|>", false),
+                      ("<|start_header_id|>assistant<|end_header_id|>\n\n", false), ("a<|eot_id|>", true)], segs.Select(s => (s.Text, s.Trainable)));
+    }
+
+    [Fact]
+    public void FromJinja_RecognisesPublishedTemplates_AndForFallsBackWithANote()
+    {
+        // SmolLM2-Instruct's template (ChatML with a default system prompt), abbreviated to its markers.
+        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.FromJinja("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"));
+        Assert.Same(ChatTemplate.Llama3, ChatTemplate.FromJinja("{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}"));
+        Assert.Equal("<|assistant|>\n", ChatTemplate.FromJinja("'<|user|>\\n' ... '<|assistant|>\\n'", "<|endoftext|>")!.GenerationPrompt);
+        Assert.Null(ChatTemplate.FromJinja("{{ bos_token }}{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"));
+        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.For(TokenizerFactory.Create("gpt2"), out string? none));
+        Assert.Null(none);
+    }
+
+    [Fact]
+    public void ExportedChatTunedGpt2Vocabulary_CarriesAChatMlJinjaTemplate()
+    {
+        var tok = SpecialTokensTokenizer.Create(TokenizerFactory.Create("gpt2"), ChatTemplate.ChatMl.SpecialTokens);
+        var hf = NextToken.Interop.HfTokenizer.From(tok)!;
+        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.FromJinja(hf.ChatTemplateSource));
+        Assert.Same(ChatTemplate.ChatMl, ChatTemplate.For(hf));
+    }
+}

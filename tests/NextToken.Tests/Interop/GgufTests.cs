@@ -10,9 +10,9 @@ namespace NextToken.Tests.Interop;
 
 public sealed class GgufTests
 {
-    private sealed record Info(string Name, ulong[] Dims, uint Type, ulong Offset);
+    internal sealed record Info(string Name, ulong[] Dims, uint Type, ulong Offset);
 
-    private sealed class Gguf
+    internal sealed class Gguf
     {
         public Dictionary<string, object> Meta { get; } = [];
         public Dictionary<string, Info> Tensors { get; } = [];
@@ -37,7 +37,7 @@ public sealed class GgufTests
         }
     }
 
-    private static Gguf Parse(string path)
+    internal static Gguf Parse(string path)
     {
         var bytes = File.ReadAllBytes(path);
         var r = new BinaryReader(new MemoryStream(bytes));

@@ -259,10 +259,17 @@ public sealed class MatmulTests
             Matmul.Forward(x1, w, b, y1, 1, C, OC);
         }
         // Past the JIT's tier-up (30 calls) so call-counting and re-jitting are over before measuring.
+        // On a loaded machine the background tier-up can land inside a measured window (a one-off allocation by the
+        // runtime); a real per-step allocation shows in every window, so the smallest of five windows must be zero.
         for (int i = 0; i < 40; i++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 3; i++) Step();
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        long least = long.MaxValue;
+        for (int attempt = 0; attempt < 5 && least > 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 3; i++) Step();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.Equal(0, least);
     }
 
     [Fact]

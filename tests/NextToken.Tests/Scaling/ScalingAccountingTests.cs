@@ -1,5 +1,7 @@
 // Accounting: counts against the released models, closed forms and the materialised model; FLOPs against the model's
-// own linear layers and a brute-force count of causal attention; activations against the model's arenas.
+// own linear layers, a brute-force count of causal attention and the multiply-adds counted inside the kernels
+// (KernelCounters); activations against the model's arenas.
+using NextToken.Kernels;
 using NextToken.Model;
 using NextToken.Model.Blocks;
 using NextToken.Scaling;
@@ -85,6 +87,56 @@ public sealed class ScalingAccountingTests
                 Assert.Equal(perToken, ScalingAccounting.MultiplyAddsPerToken(cfg, T), 6);
                 Assert.Equal(6 * perToken, ScalingAccounting.Count(cfg, T).FlopsPerToken, 6);
             }
+        }
+    }
+
+    [Fact]
+    public void FlopsPerToken_EqualTheMultiplyAddsCountedInTheKernels()
+    {
+        foreach (var cfg in TinyConfigs)
+        {
+            var model = new GptModel(cfg, 1);
+            int B = 2, T = cfg.ContextLength, N = B * T;
+            var rng = new Random(7);
+            int[] inputs = [.. Enumerable.Range(0, N).Select(_ => rng.Next(cfg.VocabSize))];
+            int[] targets = [.. Enumerable.Range(0, N).Select(_ => rng.Next(cfg.VocabSize))];
+            KernelCounters.Enabled = true;
+            try
+            {
+                KernelCounters.Reset();
+                model.Forward(inputs, targets, B, T);
+                long mmF = KernelCounters.MatmulForward, attF = KernelCounters.AttentionForward;
+                Assert.Equal(0, KernelCounters.MatmulBackward + KernelCounters.AttentionBackward);
+                Assert.Equal(ScalingAccounting.MultiplyAddsPerToken(cfg, T) * N, mmF + attF);
+
+                KernelCounters.Reset();
+                model.Forward(inputs, targets, B, T, computeGradients: true);
+                model.Backward();
+                Assert.Equal(mmF, KernelCounters.MatmulForward);
+                Assert.Equal(attF, KernelCounters.AttentionForward);
+                // Every weight is trainable and every layer's input needs its gradient: dinp and dweight, 2x the forward.
+                Assert.Equal(2 * mmF, KernelCounters.MatmulBackward);
+                // Flash-style backward: the score recomputed, dP, dV, dQ, dK per pair (2.5x the forward's 2) and dOut.Out per row.
+                Assert.Equal(attF * 5 / 2 + (long)cfg.Layers * N * cfg.Heads * cfg.HeadSize, KernelCounters.AttentionBackward);
+                // The 6N-style convention (backward = 2 x forward) is exact for the matmuls; attention's backward costs 2.5x.
+                Assert.Equal(ScalingAccounting.Count(cfg, T).FlopsPerToken * N, 2.0 * (mmF + KernelCounters.MatmulBackward + 3 * attF), 3);
+
+                // Packed documents: attention counts only the pairs inside each document.
+                int[] docs = [.. Enumerable.Range(0, N).Select(i => (i % T) < T / 3 ? 0 : 1)];
+                KernelCounters.Reset();
+                model.Forward(inputs, targets, B, T, extras: new BatchLayout { DocumentIds = docs });
+                long pairs = 0;
+                for (int b = 0; b < B; b++)
+                    for (int t = 0; t < T; t++)
+                    {
+                        int s = t;
+                        while (s > 0 && docs[b * T + s - 1] == docs[b * T + t]) s--;
+                        pairs += t - s + 1;
+                    }
+                Assert.Equal(pairs * cfg.Layers * cfg.Heads * 2L * cfg.HeadSize, KernelCounters.AttentionForward);
+                Assert.Equal(mmF, KernelCounters.MatmulForward);
+            }
+            finally { KernelCounters.Enabled = false; }
         }
     }
 

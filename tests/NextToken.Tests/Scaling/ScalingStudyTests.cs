@@ -30,7 +30,7 @@ public sealed class ScalingStudyTests
         string prediction = Path.Combine(tmp.Path, ScalingStudy.PredictionFileName);
         string before = File.ReadAllText(prediction);
         Assert.Contains("predicted_loss", before);
-        foreach (var f in new[] { "loss_vs_compute.png", "fit.png", "fit.residuals.png", "emergence.exact.png", "emergence.loglik.png" })
+        foreach (var f in new[] { "loss_vs_compute.png", "fit.png", "fit.residuals.png", "emergence.png", "emergence.svg" })
             Assert.True(File.Exists(Path.Combine(tmp.Path, f)), f);
 
         // A rerun trains nothing and keeps the prediction made before the held-out run.

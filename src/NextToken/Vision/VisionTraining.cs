@@ -1,0 +1,260 @@
+// VisionTraining: trains a multimodal GPT on builtin:shapes (image prefix + question → answer, loss on the answer only),
+// a text-only baseline on the same questions, and scores both by exact match per question type on held-out images.
+using System.Diagnostics;
+using NextToken.Model;
+using NextToken.Tensors;
+using NextToken.Tokenization;
+using NextToken.Training;
+
+namespace NextToken.Vision;
+
+/// <summary>Options of <see cref="VisionTraining"/> (defaults: the recipe measured in docs/multimodal.md).</summary>
+public sealed record VisionTrainOptions
+{
+    /// <summary>Transformer layers.</summary>
+    public int Layers { get; init; } = 4;
+    /// <summary>Attention heads.</summary>
+    public int Heads { get; init; } = 4;
+    /// <summary>Model width.</summary>
+    public int Embedding { get; init; } = 128;
+    /// <summary>Patch side in pixels (32 / 8 = 4 × 4 patches).</summary>
+    public int PatchSize { get; init; } = 8;
+    /// <summary>Optimizer steps of the multimodal model.</summary>
+    public int Iterations { get; init; } = 2000;
+    /// <summary>Optimizer steps of the text-only baseline (0: none).</summary>
+    public int TextOnlyIterations { get; init; } = 500;
+    /// <summary>Questions per batch.</summary>
+    public int BatchSize { get; init; } = 32;
+    /// <summary>Peak learning rate (cosine decay to a tenth after a linear warm-up).</summary>
+    public float LearningRate { get; init; } = 2e-3f;
+    /// <summary>Warm-up steps.</summary>
+    public int Warmup { get; init; } = 100;
+    /// <summary>Seed of the model, the training scenes and the question choice.</summary>
+    public ulong Seed { get; init; } = 1337;
+    /// <summary>Held-out images scored after training (one question of every type each image has).</summary>
+    public int EvalImages { get; init; } = 200;
+}
+
+/// <summary>What <see cref="VisionTraining.Run"/> measured.</summary>
+public sealed record VisionReport(double ExactMatch, IReadOnlyDictionary<string, double> ExactMatchByType, double TextOnlyExactMatch,
+                                  IReadOnlyDictionary<string, double> TextOnlyByType, int Questions, long Parameters, double WallSeconds,
+                                  IReadOnlyList<(ShapesScene Scene, VisionQuestion Question, string Answer)> Samples);
+
+/// <summary>
+/// Training and evaluation for builtin:shapes. A row is [img.start, 16 patches, img.end] + question + "\n" + answer + "\n"
+/// in characters; the loss counts only the answer and its closing newline (per-target weights). The text-only baseline
+/// is the same model without the image prefix, trained on the same question stream.
+/// </summary>
+public static class VisionTraining
+{
+    /// <summary>Held-out scenes come from this seed offset (never used for training).</summary>
+    public const ulong HeldOutSeed = 0x5EED_0F_1AB5UL;
+    /// <summary>Characters of question + answer (with their newlines) a builtin:shapes row has room for.</summary>
+    public const int TextLength = 104;
+
+    /// <summary>The character vocabulary of the task.</summary>
+    public static CharTokenizer Tokenizer() => CharTokenizer.FromText(ShapesTask.Alphabet);
+
+    /// <summary>The model configuration for <paramref name="o"/> (multimodal, or text-only for the baseline).</summary>
+    public static GptConfig Config(VisionTrainOptions o, int vocab, bool images, int context = 128) => new GptConfig
+    {
+        VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
+        ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0,
+    }.Validate();
+
+    /// <summary>A training example: the image (S × S × 3) and a question with its answer.</summary>
+    public delegate (float[] Image, VisionQuestion Question) Sampler(ref Rng rng);
+
+    /// <summary>builtin:shapes' endless stream: a fresh scene and one of its questions (types drawn uniformly).</summary>
+    public static (float[] Image, VisionQuestion Question) SampleShapes(ref Rng rng)
+    {
+        var scene = ShapesTask.Sample(ref rng);
+        return (scene.Pixels, ShapesTask.PickQuestion(ShapesTask.Questions(scene.Shapes), ref rng));
+    }
+
+    /// <summary>Trains the multimodal model and the baseline, evaluates both, and returns the figures (and the model).</summary>
+    public static (GptModel Model, CharTokenizer Tokenizer, VisionReport Report) Run(VisionTrainOptions o, Action<TrainProgress>? progress = null,
+                                                                                    CancellationToken cancellation = default)
+    {
+        var sw = Stopwatch.StartNew();
+        var tok = Tokenizer();
+        var model = Train(o, tok, images: true, o.Iterations, progress, cancellation);
+        var results = Evaluate(model, tok, o.EvalImages, out var samples);
+        var (em, byType) = ShapesTask.Score(results);
+        double textEm = double.NaN;
+        IReadOnlyDictionary<string, double> textByType = new Dictionary<string, double>();
+        if (o.TextOnlyIterations > 0 && !cancellation.IsCancellationRequested)
+        {
+            var baseline = Train(o, tok, images: false, o.TextOnlyIterations, null, cancellation);
+            (textEm, textByType) = ShapesTask.Score(Evaluate(baseline, tok, o.EvalImages, out _));
+        }
+        return (model, tok, new VisionReport(em, byType, textEm, textByType, results.Count, model.ParameterCount, sw.Elapsed.TotalSeconds, samples));
+    }
+
+    /// <summary>
+    /// Trains on a user's image-text JSONL (<see cref="ImageTextDataset"/>): the images are loaded and resized once, the
+    /// character vocabulary is the file's, examples are drawn uniformly; the report scores every example of the file
+    /// (exact match per "type") beside the text-only baseline. A held-out set is the user's: evaluate one with
+    /// <c>nexttoken eval --data</c>.
+    /// </summary>
+    public static (GptModel Model, CharTokenizer Tokenizer, VisionReport Report) RunFile(VisionTrainOptions o, string jsonl, Action<TrainProgress>? progress = null,
+                                                                                        CancellationToken cancellation = default)
+    {
+        var sw = Stopwatch.StartNew();
+        var examples = ImageTextDataset.Read(jsonl);
+        var images = examples.Select(e => ImageFiles.Load(e.ImagePath, ShapesTask.ImageSize)).ToArray();
+        var tok = CharTokenizer.FromText(string.Concat(examples.Select(e => e.Prompt + e.Answer)) + "\n");
+        int textLength = examples.Max(e => tok.Encode(e.Prompt + "\n").Length + tok.Encode(e.Answer + "\n").Length);
+        (float[], VisionQuestion) Sample(ref Rng rng)
+        {
+            int i = rng.NextInt(examples.Count);
+            return (images[i], new VisionQuestion(examples[i].Type, examples[i].Prompt, examples[i].Answer));
+        }
+        var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, Sample, textLength);
+        List<(string, string, string)> Score(GptModel m) =>
+            [.. examples.Select((e, i) => (e.Type, e.Answer, Answer(m, tok, m.Config.Multimodal ? images[i] : null, e.Prompt)))];
+        var results = Score(model);
+        var (em, byType) = ShapesTask.Score(results);
+        double textEm = double.NaN;
+        IReadOnlyDictionary<string, double> textByType = new Dictionary<string, double>();
+        if (o.TextOnlyIterations > 0 && !cancellation.IsCancellationRequested)
+            (textEm, textByType) = ShapesTask.Score(Score(Train(o, tok, images: false, o.TextOnlyIterations, null, cancellation, Sample, textLength)));
+        return (model, tok, new VisionReport(em, byType, textEm, textByType, results.Count, model.ParameterCount, sw.Elapsed.TotalSeconds, []));
+    }
+
+    /// <summary>Trains one model (with or without images) for <paramref name="iterations"/> steps.</summary>
+    public static GptModel Train(VisionTrainOptions o, ITokenizer tok, bool images, int iterations, Action<TrainProgress>? progress = null,
+                                 CancellationToken cancellation = default, Sampler? sampler = null, int textLength = TextLength)
+    {
+        sampler ??= SampleShapes;
+        int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize }.ImagePrefixLength : 0;
+        var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (prefixLength + textLength + 15) / 16 * 16));
+        var model = new GptModel(cfg, o.Seed);
+        int B = o.BatchSize, P = cfg.ImagePrefixLength, T = P + textLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
+        var inputs = new int[B * T];
+        var targets = new int[B * T];
+        var weights = new float[B * T];
+        var patches = new float[Math.Max(1, B * NP * D)];
+        var prefix = new float[Math.Max(1, B * P * C)];
+        var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta2 = 0.99f, WeightDecay = 0.1f });
+        var rng = new Rng(o.Seed ^ 0x7EA1_11UL, images ? 3UL : 5UL);
+        model.EnableGradients();
+        model.ZeroGradients();
+        model.Training = true;
+        var sw = Stopwatch.StartNew();
+        long tokens = 0;
+        for (int step = 0; step < iterations && !cancellation.IsCancellationRequested; step++)
+        {
+            Array.Clear(weights);
+            for (int b = 0; b < B; b++)
+            {
+                var (image, q) = sampler(ref rng);
+                FillRow(tok, q, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
+                if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
+            }
+            LossSum loss;
+            if (images)
+            {
+                ImageEncoder.Forward(model, patches, prefix, B);
+                loss = model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P });
+                model.Backward();
+                ImageEncoder.Backward(model, patches, model.PrefixGradient, B);
+            }
+            else
+            {
+                loss = model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights);
+                model.Backward();
+            }
+            float mean = loss.Weight > 0 ? (float)(1.0 / loss.Weight) : 0f;
+            float lr = LearningRateSchedule.At(step, o.LearningRate, o.LearningRate / 10, o.Warmup, iterations);
+            float norm = GradientClipping.GlobalNorm(model.Gradients!) * mean;
+            optimizer.Update(model.Parameters, model.Gradients!, lr, GradientClipping.ClipScale(norm, 1f) * mean, clearGradients: true);
+            tokens += (long)B * T;
+            progress?.Invoke(new TrainProgress(step + 1, iterations, (float)loss.Mean, lr, norm, tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds), sw.Elapsed.TotalSeconds, null));
+        }
+        model.Training = false;
+        return model;
+    }
+
+    // Row: P prefix positions (token ids unused), then question + "\n" + answer + "\n"; weights on the answer's targets.
+    private static void FillRow(ITokenizer tok, VisionQuestion q, int P, int T, Span<int> inputs, Span<int> targets, Span<float> weights)
+    {
+        int[] prompt = tok.Encode(q.Question + "\n"), answer = tok.Encode(q.Answer + "\n");
+        int L = prompt.Length + answer.Length;
+        if (P + L > T) throw new InvalidOperationException($"question and answer take {L} tokens, more than the {T - P} a row has");
+        inputs.Clear();
+        targets.Clear();
+        // Sequence s: s[P + i] = text[i]. Input at t is s[t], target s[t + 1].
+        Span<int> text = stackalloc int[L];
+        prompt.CopyTo(text);
+        answer.CopyTo(text[prompt.Length..]);
+        for (int i = 0; i < L; i++) inputs[P + i] = text[i];
+        for (int t = Math.Max(P - 1, 0); t < P + L - 1; t++)
+        {
+            int next = t + 1 - P; // index into text of the target
+            targets[t] = text[next];
+            if (next >= prompt.Length) weights[t] = 1f;
+        }
+    }
+
+    /// <summary>
+    /// Greedy answer of <paramref name="model"/> to <paramref name="question"/> about <paramref name="image"/>
+    /// (S × S × 3 in [0, 1], or null for a text-only model), with the KV cache: the image prefix, then the question and
+    /// a newline, then tokens until a newline or <paramref name="maxTokens"/>.
+    /// </summary>
+    public static string Answer(GptModel model, ITokenizer tok, float[]? image, string question, int maxTokens = 100)
+    {
+        var cfg = model.Config;
+        if (image is not null && !cfg.Multimodal) throw new InvalidOperationException("this model is text-only: it cannot take an image");
+        var cache = model.CreateCache();
+        var logits = new float[cfg.VocabSize];
+        if (image is not null)
+        {
+            var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
+            ImageEncoder.Patches(image, cfg.ImageSize, cfg.ImagePatchSize, patches);
+            var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
+            ImageEncoder.Forward(model, patches, prefix, 1);
+            model.ForwardEmbeddings(cache, prefix);
+        }
+        int[] prompt = tok.Encode(question + "\n");
+        model.Forward(cache, prompt, logits);
+        var output = new List<int>();
+        int newline = tok.Encode("\n")[0];
+        while (output.Count < maxTokens && cache.Length < cfg.ContextLength)
+        {
+            int next = System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits);
+            if (next == newline) break;
+            output.Add(next);
+            if (cache.Length >= cfg.ContextLength) break;
+            model.Forward(cache, [next], logits);
+        }
+        return tok.Decode(output.ToArray());
+    }
+
+    /// <summary>
+    /// Exact match on <paramref name="images"/> held-out scenes, one question of each type the scene has (chosen with a
+    /// fixed seed). A text-only model gets the same questions without the image.
+    /// </summary>
+    public static List<(string Type, string Expected, string Got)> Evaluate(GptModel model, ITokenizer tok, int images,
+                                                                           out List<(ShapesScene Scene, VisionQuestion Question, string Answer)> samples)
+    {
+        var rng = new Rng(HeldOutSeed, 7);
+        var results = new List<(string, string, string)>();
+        samples = [];
+        for (int i = 0; i < images; i++)
+        {
+            var scene = ShapesTask.Sample(ref rng);
+            var questions = ShapesTask.Questions(scene.Shapes);
+            foreach (var type in ShapesTask.Types)
+            {
+                var ofType = questions.Where(q => q.Type == type).ToList();
+                if (ofType.Count == 0) continue;
+                var q = ofType[rng.NextInt(ofType.Count)];
+                string got = Answer(model, tok, model.Config.Multimodal ? scene.Pixels : null, q.Question);
+                results.Add((q.Type, q.Answer, got));
+                if (samples.Count < 24 && (q.Type == "caption" || samples.Count % 3 == 0)) samples.Add((scene, q, got));
+            }
+        }
+        return results;
+    }
+}

@@ -1,0 +1,66 @@
+// The multimodal commands end to end (child processes): train on builtin:shapes and on a user's image-text JSONL,
+// sample with --image, eval on image-text JSONL, and their one-line errors.
+using System.Text.Json;
+using NextToken.Tests.Cli;
+using NextToken.Tests.Data;
+using NextToken.Vision;
+using NextToken.Tensors;
+
+namespace NextToken.Tests.Vision;
+
+public sealed class VisionCliTests
+{
+    [Fact]
+    public void TrainShapes_Tiny_ReportsTheContractKeys_ThenSampleAndEvalWork()
+    {
+        using var dir = new TempDir();
+        var r = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "4", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
+                               "--eval-images", "3", "--out", dir.File("run"), "--threads", "1", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        using var doc = JsonDocument.Parse(r.Out.Trim().Split('\n')[^1]);
+        var root = doc.RootElement;
+        Assert.InRange(root.GetProperty("exact_match").GetDouble(), 0, 1);
+        Assert.True(root.GetProperty("exact_match_by_type").TryGetProperty("caption", out _));
+        Assert.Equal(JsonValueKind.Number, root.GetProperty("text_only_exact_match").ValueKind);
+        Assert.True(File.Exists(dir.File("run/checkpoint.bin")));
+        Assert.True(File.Exists(dir.File("run/heldout.png")));
+
+        // A user's image-text file: one image written as PNG, two questions; paths relative to the file.
+        var rng = new Rng(3);
+        var scene = ShapesTask.Sample(ref rng);
+        ImageFiles.SavePng(scene.Pixels, 32, dir.File("a.png"), scale: 2);
+        File.WriteAllText(dir.File("data.jsonl"),
+            """{"image": "a.png", "prompt": "describe the image.", "answer": "a red square.", "type": "caption"}""" + "\n" +
+            """{"image": "a.png", "prompt": "how many circles are there?", "answer": "one"}""" + "\n");
+        var e = CliProcess.Run("eval", "--checkpoint", dir.File("run"), "--data", dir.File("data.jsonl"), "--json");
+        Assert.True(e.Exit == 0, e.Err);
+        using (var ej = JsonDocument.Parse(e.Out.Trim().Split('\n')[^1])) Assert.Equal(2, ej.RootElement.GetProperty("examples").GetInt32());
+        var s = CliProcess.Run("sample", "--checkpoint", dir.File("run"), "--image", dir.File("a.png"), "--prompt", "describe the image.", "--json");
+        Assert.True(s.Exit == 0, s.Err);
+        Assert.Contains("\"text\"", s.Out);
+
+        var t = CliProcess.Run("train", "--data", dir.File("data.jsonl"), "--iters", "2", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "2",
+                               "--out", dir.File("user"), "--threads", "1", "--json");
+        Assert.True(t.Exit == 0, t.Err);
+        Assert.True(File.Exists(dir.File("user/checkpoint.bin")));
+    }
+
+    [Fact]
+    public void BadInput_OneLineErrors()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("data.jsonl"), """{"image": "nowhere.png", "prompt": "p", "answer": "a"}""" + "\n");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", dir.File("data.jsonl"), "--iters", "1", "--out", dir.File("o")), "data.jsonl:1: image 'nowhere.png' does not exist");
+        File.WriteAllText(dir.File("bad.png"), "not an image");
+        File.WriteAllText(dir.File("data2.jsonl"), """{"image": "bad.png", "prompt": "p"}""" + "\n");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", dir.File("data2.jsonl"), "--iters", "1", "--out", dir.File("o")), "data2.jsonl:1: missing string field \"answer\"");
+        // A text-only checkpoint given an image.
+        var tr = CliProcess.Run("train", "--data", "builtin:addition", "--iters", "1", "--layers", "1", "--embd", "16", "--heads", "2", "--out", dir.File("text"), "--eval-iters", "1");
+        Assert.True(tr.Exit == 0, tr.Err);
+        var png = dir.File("ok.png");
+        ImageFiles.SavePng(new float[32 * 32 * 3], 32, png);
+        CliProcess.AssertOneLineError(CliProcess.Run("sample", "--checkpoint", dir.File("text"), "--image", png, "--prompt", "x"), "text-only model");
+        File.WriteAllText(dir.File("data3.jsonl"), """{"image": "bad.png", "prompt": "p", "answer": "a"}""" + "\n");
+        CliProcess.AssertOneLineError(CliProcess.Run("eval", "--checkpoint", dir.File("text"), "--data", dir.File("data3.jsonl")), "text-only");
+    }
+}

@@ -1,0 +1,268 @@
+// The image side of the multimodal model: patch extraction and projection on hand-computed examples, the projection's
+// backward against finite differences in double, the model's gradient through the image prefix, KV-cache decoding
+// with an image prefix against the full forward, the renderer, questions, resizing, scoring and bad input.
+using NextToken.Model;
+using NextToken.Tensors;
+using NextToken.Tests.Data;
+using NextToken.Vision;
+
+namespace NextToken.Tests.Vision;
+
+public sealed class VisionTests
+{
+    private static GptConfig Tiny(int imageSize = 8, int patch = 4) => new()
+    {
+        VocabSize = 11, ContextLength = 16, Layers = 2, Heads = 2, EmbeddingSize = 8, ImageSize = imageSize, ImagePatchSize = patch,
+    };
+
+    private static float[] RandomImage(int size, ulong seed)
+    {
+        var r = new Rng(seed);
+        var img = new float[size * size * 3];
+        for (int i = 0; i < img.Length; i++) img[i] = r.NextFloat();
+        return img;
+    }
+
+    [Fact]
+    public void Patches_RasterOrder_PixelsRowByRow_ChannelsTogether_ScaledToMinusOneOne()
+    {
+        // 4x4 image, 2x2 patches: value of (y, x, c) = (y*4 + x)*3 + c over 48 → patch 1 is the top-right 2x2 block.
+        var img = new float[48];
+        for (int i = 0; i < 48; i++) img[i] = i / 48f;
+        var patches = new float[4 * 12];
+        ImageEncoder.Patches(img, 4, 2, patches);
+        float V(int y, int x, int c) => 2f * ((y * 4 + x) * 3 + c) / 48f - 1f;
+        // Patch 1 = (py 0, px 1): pixels (0,2), (0,3), (1,2), (1,3).
+        Assert.Equal([V(0, 2, 0), V(0, 2, 1), V(0, 2, 2), V(0, 3, 0), V(0, 3, 1), V(0, 3, 2), V(1, 2, 0), V(1, 2, 1), V(1, 2, 2), V(1, 3, 0), V(1, 3, 1), V(1, 3, 2)],
+                     patches.AsSpan(12, 12).ToArray());
+        // Patch 2 = (py 1, px 0) starts at pixel (2, 0).
+        Assert.Equal(V(2, 0, 0), patches[24]);
+        Assert.Equal(V(3, 1, 2), patches[35]);
+    }
+
+    [Fact]
+    public void Projection_EqualsHandComputation_FramedByStartAndEnd()
+    {
+        var model = new GptModel(Tiny(), 3);
+        var cfg = model.Config;
+        var img = RandomImage(8, 1);
+        var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
+        ImageEncoder.Patches(img, 8, 4, patches);
+        var prefix = new float[cfg.ImagePrefixLength * 8];
+        ImageEncoder.Forward(model, patches, prefix, 1);
+        Assert.Equal(6, cfg.ImagePrefixLength); // start, 4 patches, end
+        Assert.Equal(model.Parameter("img.start").ToArray(), prefix.AsSpan(0, 8).ToArray());
+        Assert.Equal(model.Parameter("img.end").ToArray(), prefix.AsSpan(40, 8).ToArray());
+        var w = model.Parameter("img.proj.weight").ToArray();
+        var b = model.Parameter("img.proj.bias").ToArray();
+        for (int k = 0; k < 4; k++)
+            for (int c = 0; c < 8; c++)
+            {
+                double want = b[c];
+                for (int j = 0; j < 48; j++) want += (double)w[c * 48 + j] * patches[k * 48 + j];
+                Assert.Equal(want, prefix[(1 + k) * 8 + c], 4);
+            }
+    }
+
+    [Fact]
+    public void ProjectionBackward_MatchesFiniteDifferencesInDouble()
+    {
+        // L = Σ g ⊙ prefix(W, b, start, end) for random g; the encoder is linear in each, so central differences in double
+        // of the double-precision forward give the exact gradient.
+        var model = new GptModel(Tiny(), 4);
+        var cfg = model.Config;
+        int B = 2, P = cfg.ImagePrefixLength, C = 8, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
+        var patches = new float[B * NP * D];
+        for (int bb = 0; bb < B; bb++) ImageEncoder.Patches(RandomImage(8, 10 + (ulong)bb), 8, 4, patches.AsSpan(bb * NP * D, NP * D));
+        var g = RandomImage(8, 99).Take(B * P * C).Select(v => v - 0.5f).ToArray();
+        Assert.Equal(B * P * C, g.Length);
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Backward(model, patches, g, B);
+        double Loss(string name, int index, double delta)
+        {
+            double[] W = [.. model.Parameter("img.proj.weight").ToArray().Select(v => (double)v)];
+            double[] bias = [.. model.Parameter("img.proj.bias").ToArray().Select(v => (double)v)];
+            double[] st = [.. model.Parameter("img.start").ToArray().Select(v => (double)v)];
+            double[] en = [.. model.Parameter("img.end").ToArray().Select(v => (double)v)];
+            (name switch { "img.proj.weight" => W, "img.proj.bias" => bias, "img.start" => st, _ => en })[index] += delta;
+            double l = 0;
+            for (int bb = 0; bb < B; bb++)
+                for (int c = 0; c < C; c++)
+                {
+                    l += g[(bb * P) * C + c] * st[c] + g[(bb * P + P - 1) * C + c] * en[c];
+                    for (int k = 0; k < NP; k++)
+                    {
+                        double y = bias[c];
+                        for (int j = 0; j < D; j++) y += W[c * D + j] * patches[(bb * NP + k) * D + j];
+                        l += g[(bb * P + 1 + k) * C + c] * y;
+                    }
+                }
+            return l;
+        }
+        foreach (var (name, indices) in new[] { ("img.proj.weight", new[] { 0, 47, 100, 383 }), ("img.proj.bias", new[] { 0, 7 }), ("img.start", new[] { 3 }), ("img.end", new[] { 5 }) })
+            foreach (int i in indices)
+            {
+                double fd = (Loss(name, i, 1e-3) - Loss(name, i, -1e-3)) / 2e-3;
+                Assert.Equal(fd, model.Gradient(name)[i], 3);
+            }
+    }
+
+    [Fact]
+    public void ModelLoss_GradientThroughTheImagePrefix_MatchesFiniteDifferences()
+    {
+        // The whole chain: image → patches → projection → prefix → transformer → loss, on one projection weight at a time.
+        var cfg = Tiny();
+        var model = new GptModel(cfg, 5);
+        int B = 2, T = 12, P = cfg.ImagePrefixLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
+        var patches = new float[B * NP * D];
+        for (int b = 0; b < B; b++) ImageEncoder.Patches(RandomImage(8, 20 + (ulong)b), 8, 4, patches.AsSpan(b * NP * D, NP * D));
+        var r = new Rng(3);
+        int[] inputs = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
+        int[] targets = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
+        float[] weights = [.. Enumerable.Range(0, B * T).Select(i => i % T >= P - 1 ? 1f : 0f)];
+        var prefix = new float[B * P * 8];
+        double Loss()
+        {
+            ImageEncoder.Forward(model, patches, prefix, B);
+            return model.Forward(inputs, targets, B, T, false, 1f, weights, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P });
+        }
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Forward(model, patches, prefix, B);
+        model.Forward(inputs, targets, B, T, true, 1f, weights, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P });
+        model.Backward();
+        ImageEncoder.Backward(model, patches, model.PrefixGradient, B);
+        var w = model.Parameter("img.proj.weight");
+        foreach (int i in new[] { 1, 50, 200, 333 })
+        {
+            float keep = w[i];
+            const float h = 1e-2f;
+            w[i] = keep + h; double up = Loss();
+            w[i] = keep - h; double down = Loss();
+            w[i] = keep;
+            double fd = (up - down) / (2 * h);
+            Assert.True(Math.Abs(fd - model.Gradient("img.proj.weight")[i]) <= 2e-3 + 0.05 * Math.Abs(fd), $"weight {i}: fd {fd}, analytic {model.Gradient("img.proj.weight")[i]}");
+        }
+        Assert.NotEqual(0f, model.Gradient("img.start").ToArray().Max(Math.Abs));
+    }
+
+    [Fact]
+    public void KvCacheDecodingWithAnImagePrefix_EqualsTheFullForward()
+    {
+        var cfg = Tiny();
+        var model = new GptModel(cfg, 6);
+        int P = cfg.ImagePrefixLength, T = 12, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
+        var patches = new float[NP * D];
+        ImageEncoder.Patches(RandomImage(8, 7), 8, 4, patches);
+        var prefix = new float[P * 8];
+        ImageEncoder.Forward(model, patches, prefix, 1);
+        int[] tokens = [3, 1, 4, 1, 5, 9];
+        int[] inputs = [.. new int[P], .. tokens];
+        var full = new float[T * 11];
+        model.ForwardLogits(inputs, 1, T, full, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P });
+        var cache = model.CreateCache();
+        model.ForwardEmbeddings(cache, prefix);
+        var logits = new float[11];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            model.Forward(cache, [tokens[i]], logits);
+            for (int v = 0; v < 11; v++) Assert.Equal(full[(P + i) * 11 + v], logits[v], 4);
+        }
+        Assert.Equal(P + tokens.Length, cache.Length);
+    }
+
+    [Fact]
+    public void Renderer_IsDeterministic_AndDrawsTheDocumentedShapes()
+    {
+        var r1 = new Rng(42); var r2 = new Rng(42);
+        Assert.Equal(ShapesTask.Sample(ref r1).Pixels, ShapesTask.Sample(ref r2).Pixels);
+        var px = ShapesTask.Render([new Shape("square", "red", 0, 0, 8, 8, 4)]);
+        float[] At(int x, int y) => px.AsSpan((y * 32 + x) * 3, 3).ToArray();
+        Assert.Equal([230 / 255f, 30 / 255f, 30 / 255f], At(8, 8));
+        Assert.Equal([230 / 255f, 30 / 255f, 30 / 255f], At(11, 4));   // 11.5 − 8 = 3.5 ≤ 4, 4.5 − 8 = −3.5
+        Assert.Equal([0f, 0f, 0f], At(12, 8));                         // 12.5 − 8 = 4.5 > 4
+        Assert.Equal([0f, 0f, 0f], At(0, 0));
+        var tri = ShapesTask.Render([new Shape("triangle", "blue", 1, 1, 24, 24, 4)]);
+        // Row 21 (dy = −2.5): half-width (dy + 4) / 2 = 0.75, so only the two middle columns (dx = ±0.5) are drawn.
+        Assert.Equal(0f, tri[((21 * 32) + 22) * 3 + 2]);
+        Assert.NotEqual(0f, tri[((21 * 32) + 24) * 3 + 2]);
+        Assert.Equal(0f, tri[((20 * 32) + 24) * 3 + 2]);                // row 20 (dy = −3.5): narrower than a pixel centre
+        Assert.NotEqual(0f, tri[((27 * 32) + 21) * 3 + 2]);             // the base is wide
+    }
+
+    [Fact]
+    public void Questions_OnAHandMadeScene()
+    {
+        Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5)];
+        var q = ShapesTask.Questions(scene);
+        Assert.Contains(new VisionQuestion("colour", "what colour is the circle?", "red"), q);
+        Assert.DoesNotContain(q, x => x.Question == "what colour is the square?"); // two squares: ambiguous
+        Assert.Contains(new VisionQuestion("shape", "what shape is the red one?", "circle"), q);
+        Assert.DoesNotContain(q, x => x.Question == "what shape is the blue one?");
+        Assert.Contains(new VisionQuestion("count", "how many squares are there?", "two"), q);
+        Assert.Contains(new VisionQuestion("count", "how many crosses are there?", "zero"), q);
+        Assert.DoesNotContain(q, x => x.Type is "left" or "above"); // only one shape is named uniquely (the blue squares are alike)
+        Assert.Contains(new VisionQuestion("caption", "describe the image.", "a red circle, a blue square and a blue square."), q);
+        Shape[] two = [new("cross", "green", 1, 1, 24, 24, 5), new("triangle", "white", 0, 0, 8, 8, 5)];
+        var q2 = ShapesTask.Questions(two);
+        Assert.Contains(new VisionQuestion("left", "is the white triangle left of the green cross?", "yes"), q2);
+        Assert.Contains(new VisionQuestion("above", "is the green cross above the white triangle?", "no"), q2);
+        Assert.Equal("a white triangle and a green cross.", ShapesTask.Caption(two));
+        Assert.All(q.Concat(q2), x => Assert.True((x.Question + x.Answer).All(ch => ShapesTask.Alphabet.Contains(ch))));
+    }
+
+    [Fact]
+    public void Score_OnHandMadeAnswers()
+    {
+        var (all, byType) = ShapesTask.Score([("colour", "red", " red"), ("colour", "blue", "green"), ("count", "two", "two"), ("caption", "a red circle.", "a red circle")]);
+        Assert.Equal(0.5, all);
+        Assert.Equal(0.5, byType["colour"]);
+        Assert.Equal(1.0, byType["count"]);
+        Assert.Equal(0.0, byType["caption"]);
+    }
+
+    [Fact]
+    public void Resize_AreaAverages_AndImageFilesRoundTrip()
+    {
+        // 2x2 → 1x1 is the mean; 3x3 → 2x2 weights partial pixels by coverage (1.5 source pixels per output pixel).
+        float[] two = [0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0];
+        Assert.Equal([0.5f, 0.5f, 0.5f], ImageFiles.Resize(two, 2, 2, 1));
+        var three = new float[27];
+        three[(0 * 3 + 0) * 3] = 1f; // red channel of pixel (0, 0)
+        var out2 = ImageFiles.Resize(three, 3, 3, 2);
+        Assert.Equal(1f / 2.25f, out2[0], 5);   // pixel (0,0) covers source [0,1.5)²: the full pixel (0,0) of area 1 out of 2.25
+        Assert.Equal(0f, out2[3]);
+        using var dir = new TempDir();
+        var r = new Rng(9);
+        var scene = ShapesTask.Sample(ref r);
+        ImageFiles.SavePng(scene.Pixels, 32, dir.File("x4.png"), scale: 4);
+        var back = ImageFiles.Load(dir.File("x4.png"), 32);   // 128x128 → 32x32: every output pixel averages 4x4 equal pixels
+        for (int i = 0; i < back.Length; i++) Assert.Equal(scene.Pixels[i], back[i], 2);
+    }
+
+    [Fact]
+    public void BadInput_IsOneLineErrors()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("bad.png"), [1, 2, 3, 4, 5]);
+        var e = Assert.Throws<InvalidDataException>(() => ImageFiles.Load(dir.File("bad.png"), 32));
+        Assert.Contains("bad.png", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Throws<FileNotFoundException>(() => ImageFiles.Load(dir.File("missing.png"), 32));
+        var text = new GptModel(Tiny() with { ImageSize = 0, ImagePatchSize = 0 }, 1);
+        var e2 = Assert.Throws<InvalidOperationException>(() => VisionTraining.Answer(text, VisionTraining.Tokenizer(), new float[8 * 8 * 3], "x"));
+        Assert.Contains("text-only", e2.Message);
+        Assert.Throws<InvalidOperationException>(() => ImageEncoder.Forward(text, new float[48], new float[48], 1));
+        Assert.Throws<ArgumentException>(() => (Tiny() with { ImagePatchSize = 3 }).Validate());
+    }
+
+    [Fact]
+    public void Config_TextOnlyKeepsItsJson_MultimodalRoundTrips()
+    {
+        Assert.DoesNotContain("image", new GptConfig().ToJson());
+        var cfg = Tiny();
+        Assert.Equal(cfg, GptConfig.FromJson(cfg.ToJson()));
+        Assert.Equal(8 * 48 + 8 + 8 + 8, GptParameters.Breakdown(cfg)["image_encoder"]);
+    }
+}
