@@ -24,12 +24,14 @@ internal sealed class ChatCommand : ICliCommand
         var cmd = new Command("chat", "Chat with a model: type a message, the reply streams; /reset clears the history, /exit (or end of input) quits.\n" +
                                       "With piped input each line is one user turn and each reply is printed on its own line.\n" +
                                       "Example: echo \"make it plural: the cat sees a dog.\" | nexttoken chat --checkpoint runs/finetune");
-        foreach (var o in new Option[] { checkpoint, system, maxNew, temperature, topP, topK, seed, threads }) cmd.Options.Add(o);
+        var adapter = FineTuningCli.AdapterOption();
+        foreach (var o in new Option[] { checkpoint, system, maxNew, temperature, topP, topK, seed, threads, adapter }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             ThreadsOption.Apply(pr, threads);
             string dir = pr.GetValue(checkpoint)!;
             var (model, tokenizer) = ModelFiles.LoadModel(dir);
+            FineTuningCli.ApplyAdapter(model, pr.GetValue(adapter));
             if (tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer: chat needs one");
             var template = ChatTemplate.For(tokenizer, out string? note);
             if (note is not null) Console.Error.WriteLine($"note: {note}");

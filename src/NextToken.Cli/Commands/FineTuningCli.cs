@@ -87,6 +87,22 @@ internal static class FineTuningCli
         return 0;
     }
 
+    /// <summary><c>finetune --task …</c>: maps finetune's options onto a task-head run.</summary>
+    public static int RunTaskFromFinetune(ParseResult pr, TaskFlags task, LoraFlags lora, string checkpoint, string? data, string outDir,
+                                          int? iters, double epochs, int batch, float? lr, ulong seed, bool json)
+    {
+        if (data is null) throw new ArgumentException("--data is required: task data (.jsonl) or builtin:grammaticality / builtin:continuations");
+        var kind = pr.GetValue(task.Task) is string t ? TaskData.ParseKind(t)
+            : TaskData.BuiltinKind(data) ?? throw new ArgumentException("--task is required for a data file: classification, entailment, similarity or multiple-choice");
+        if (batch < 1) throw new ArgumentException($"--batch must be at least 1 (got {batch})");
+        var options = new TaskTrainOptions
+        {
+            Kind = kind, Epochs = Math.Max(1, (int)Math.Round(epochs)), Iters = iters ?? 0, Batch = batch, LearningRate = lr,
+            AuxLmCoef = pr.GetValue(task.AuxLmCoef), Classes = pr.GetValue(task.Classes), Lora = lora.Get(pr), Seed = seed,
+        };
+        return RunTask(checkpoint, data, outDir, kind, options, pr.GetValue(task.EvalData), json);
+    }
+
     /// <summary>True when the checkpoint (or adapter) directory holds a task head: eval then reports task metrics.</summary>
     public static bool IsTaskModel(string checkpoint, string? adapter) => TaskHeadModel.HasHead(adapter ?? checkpoint);
 

@@ -45,15 +45,22 @@ internal sealed class FinetuneCommand : ICliCommand
         var onPrompt = new Option<bool>("--train-on-prompt") { Description = "Count the loss on prompt / system / user tokens too (default: completion and assistant tokens only)" };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON (exact_match, base_exact_match, trainable_parameters, total_parameters, peak_rss_mb, wall_seconds, …)" };
         var threads = ThreadsOption.Create();
+        var loraFlags = new FineTuningCli.LoraFlags();
+        var taskFlags = new FineTuningCli.TaskFlags();
         var cmd = new Command("finetune", "Supervised fine-tuning: loss on completions / assistant replies, ChatML chat template (or the model's own), optional packing.\n" +
                                           "Example: nexttoken finetune --data builtin:instructions   (starts from runs/default)\n" +
                                           "         nexttoken finetune --checkpoint path/to/SmolLM2-135M --data chats.jsonl --out runs/chat --packing");
         foreach (var o in new Option[] { checkpoint, data, valData, output, resume, iters, epochs, batch, accum, lr, minLr, warmup, wd, clip, evalInterval, evalIters,
-                                         ckptInterval, seed, packing, onPrompt, json, threads })
+                                         ckptInterval, seed, packing, onPrompt, json, threads }.Concat(loraFlags.All).Concat(taskFlags.All))
             cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             ThreadsOption.Apply(pr, threads);
+            // GPT-1 task heads (--task, or a built-in task set): their own run (docs/finetuning.md, "Task heads").
+            if (pr.GetValue(taskFlags.Task) is not null || (pr.GetValue(data) is { } taskData && TaskData.BuiltinKind(taskData) is not null))
+                return FineTuningCli.RunTaskFromFinetune(pr, taskFlags, loraFlags, pr.GetValue(checkpoint)!, pr.GetValue(data), pr.GetValue(output)!,
+                                                         pr.GetValue(iters), pr.GetValue(epochs), pr.GetValue(batch), pr.GetResult(lr) is { Implicit: false } ? pr.GetValue(lr) : null,
+                                                         pr.GetValue(seed), pr.GetValue(json));
             var wall = Stopwatch.StartNew();
             bool quiet = pr.GetValue(json);
             var log = quiet ? Console.Error : Console.Out;
@@ -66,6 +73,7 @@ internal sealed class FinetuneCommand : ICliCommand
                 string runPath = Path.Combine(resumeDir, RunFile);
                 if (!File.Exists(runPath)) throw new FileNotFoundException($"'{resumeDir}' is not a fine-tuning run (no {RunFile}): --resume takes the --out of an earlier finetune", runPath);
                 run = JsonNode.Parse(File.ReadAllText(runPath))!.AsObject();
+                if (run["lora"] is not null) throw new ArgumentException($"'{resumeDir}' is a LoRA run; resuming LoRA runs is not supported yet (start it again, or merge the adapter and fine-tune on)");
                 resumed = Checkpoint.LoadFull(resumeDir, withOptimizer: true);
                 base_ = new(resumed.Model, resumed.Tokenizer ?? throw new InvalidDataException($"the checkpoint in '{resumeDir}' has no tokenizer"));
             }
@@ -120,6 +128,8 @@ internal sealed class FinetuneCommand : ICliCommand
                                                      dataSpec == Instructions ? "builtin:instructions (held out)" : run["val_data"]?.GetValue<string>());
             if (setup.TemplateNote is not null) Console.Error.WriteLine($"note: {setup.TemplateNote}");
             var model = setup.Model;
+            var lora = resumed is null && loraFlags.Get(pr) is { } loraOptions ? LoraSet.Attach(model, loraOptions, sftOptions.Seed) : null;
+            if (lora is not null) run["lora"] = $"r={lora.Options.Rank} alpha={lora.Options.Alpha} dropout={lora.Options.Dropout} targets={LoraOptions.FormatTargets(lora.Options.Targets)}";
             int T = model.Config.ContextLength;
             TrainOptions options;
             if (resumed?.State?.Options is { } saved)
@@ -153,6 +163,13 @@ internal sealed class FinetuneCommand : ICliCommand
             var valBatches = setup.ValidationBatches;
             var trainer = new Trainer(model, setup.TrainBatches, null, options, outDir, setup.Tokenizer, null, resumed,
                                       validation: valBatches is null ? null : () => valBatches.Sequential(), validationRows: valBatches?.Rows ?? 0);
+            if (lora is not null)
+            {
+                string basePath = run["base"]!.GetValue<string>();
+                trainer.Extra = new ExtraParameters(lora.Layout, lora.Parameters, lora.Gradients) { Save = dir => lora.Save(dir, basePath) };
+                log.WriteLine($"LoRA r={lora.Options.Rank} alpha={lora.Options.Alpha} on {LoraOptions.FormatTargets(lora.Options.Targets)}: {lora.TrainableParameters:N0} trainable parameters " +
+                              $"({100.0 * lora.TrainableParameters / (model.ParameterCount + lora.TrainableParameters):F2}%), base frozen; adapter written to {outDir} (use --checkpoint {outDir} --adapter {outDir})");
+            }
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
@@ -183,8 +200,8 @@ internal sealed class FinetuneCommand : ICliCommand
                 summary["exact_match_by_task"] = new JsonObject(byTask.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
                 summary["base_exact_match"] = baseExact ?? run["base_exact_match"]?.GetValue<double>();
             }
-            summary["trainable_parameters"] = model.ParameterCount;
-            summary["total_parameters"] = model.ParameterCount;
+            summary["trainable_parameters"] = lora?.TrainableParameters ?? model.ParameterCount;
+            summary["total_parameters"] = model.ParameterCount + (lora?.TrainableParameters ?? 0);
             summary["examples"] = setup.Train.Examples.Count;
             summary["packing_efficiency"] = setup.TrainBatches.PackingEfficiency;
             summary["truncated"] = setup.Train.Truncated;

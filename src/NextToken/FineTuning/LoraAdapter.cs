@@ -44,7 +44,7 @@ public sealed class LoraAdapter : ILinearAdapter
         // x (N, In), y (N, Out); u (S, N, r) kept per adapter; the dropped-out input and tmp (N, Rows) are the set's shared scratch.
         int S = Segments.Count, r = _r;
         ReadOnlySpan<float> xin = x[..(N * _in)];
-        float p = _set.Training ? _set.Options.Dropout : 0f;
+        float p = _set.Training || _set.Model.Training ? _set.Options.Dropout : 0f;
         _lastDropout = p > 0;
         if (_lastDropout)
         {

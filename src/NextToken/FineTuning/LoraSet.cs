@@ -46,7 +46,7 @@ public sealed class LoraSet
     public float[] Gradients { get; private set; } = [];
     /// <summary>The adapters, one per adapted layer.</summary>
     public IReadOnlyList<LoraAdapter> Adapters => _adapters;
-    /// <summary>When true the adapters apply dropout (set it with the model's <see cref="GptModel.Training"/>).</summary>
+    /// <summary>When true the adapters apply dropout (they also do whenever the model is <see cref="GptModel.Training"/>).</summary>
     public bool Training { get; set; }
     /// <summary>The generator LoRA dropout draws from.</summary>
     public Rng DropoutRng;

@@ -33,6 +33,23 @@ public sealed class Trainer
     /// <summary>Called after every step (and evaluation).</summary>
     public event Action<TrainProgress>? Progress;
 
+    private AdamW? _extraOptimizer;
+    private ExtraParameters? _extra;
+
+    /// <summary>
+    /// Parameters trained beside the model's (LoRA adapters; the model itself usually frozen): set before <see cref="Run"/>.
+    /// They get their own AdamW (same betas and weight decay), the same learning rate and one global-norm clip with the model's.
+    /// </summary>
+    public ExtraParameters? Extra
+    {
+        get => _extra;
+        set
+        {
+            _extra = value;
+            _extraOptimizer = value is null ? null : new AdamW(value.Layout, new AdamWOptions { Beta1 = _options.Beta1, Beta2 = _options.Beta2, WeightDecay = _options.WeightDecay });
+        }
+    }
+
     /// <summary>
     /// Creates a trainer. <paramref name="outDir"/> (optional) receives checkpoints and log.jsonl (the trainer draws
     /// nothing: the CLI plots loss.png from the log).
@@ -111,7 +128,7 @@ public sealed class Trainer
                 float lr = LearningRateSchedule.At(_step, o.LearningRate, o.MinLearningRate, o.WarmupIterations, decay);
                 // The update below leaves the gradients at zero; only the first step (or one after an exception in
                 // the update) needs the zeroing pass.
-                if (!gradientsClear) _model.ZeroGradients();
+                if (!gradientsClear) { _model.ZeroGradients(); if (_extra is not null) Array.Clear(_extra.Gradients); }
                 gradientsClear = false;
                 // Micro-batches accumulate unnormalised gradients (dloss = weight); dividing by the weight of the whole
                 // optimizer batch at the update gives the mean over every counted target, however the masked targets
@@ -128,7 +145,9 @@ public sealed class Trainer
                 float mean = total.Weight > 0 ? (float)(1.0 / total.Weight) : 0f;
                 // Clipping fused into the update (the same scale factor, one pass over the gradients fewer).
                 float norm = GradientClipping.GlobalNorm(_model.Gradients!) * mean;
+                if (_extra is not null) norm = MathF.Sqrt(norm * norm + MathF.Pow(GradientClipping.GlobalNorm(_extra.Gradients) * mean, 2));
                 _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
+                _extraOptimizer?.Update(_extra!.Parameters, _extra.Gradients, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
                 gradientsClear = true;
                 _step++;
                 tokens += (long)B * T * o.GradientAccumulation;
@@ -244,6 +263,7 @@ public sealed class Trainer
             BestValLoss = _bestVal, TrainLoss = _lastTrainLoss, Options = _options, DataDirectory = _dataDir,
         };
         Checkpoint.Save(_outDir, _model, _optimizer, state, _tokenizer);
+        _extra?.Save?.Invoke(_outDir);
         _lastCheckpointStep = _step;
     }
 
