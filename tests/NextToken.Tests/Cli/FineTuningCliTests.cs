@@ -46,6 +46,20 @@ public sealed class FineTuningCliTests
     }
 
     [Fact]
+    public void Finetune_WithTask_RunsTheTaskHead()
+    {
+        using var dir = new TempDir();
+        string train = Lines(dir, "train.jsonl", "{\"premise\":\"ab\",\"hypothesis\":\"a\",\"label\":\"yes\"}", "{\"premise\":\"zz\",\"hypothesis\":\"a\",\"label\":\"no\"}");
+        var r = CliProcess.Run("finetune", "--task", "entailment", "--checkpoint", Base(dir), "--data", train, "--eval-data", train, "--out", dir.File("out"), "--iters", "2", "--batch", "2", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        var j = CliProcess.LastJson(r.Out).RootElement;
+        Assert.Equal("entailment", j.GetProperty("task").GetString());
+        Assert.Equal(2, j.GetProperty("examples").GetInt32());
+        Assert.Equal(j.GetProperty("trainable_parameters").GetInt64(), j.GetProperty("total_parameters").GetInt64());
+        Assert.Contains("\"no\"", File.ReadAllText(dir.File("out/task_head.json")));
+    }
+
+    [Fact]
     public void FinetuneTask_LabelOutsideTheClasses_IsAOneLineError()
     {
         using var dir = new TempDir();

@@ -193,6 +193,36 @@ public sealed class LoraTests
         Assert.NotEqual(analytic, set.Gradients);
     }
 
+    [Fact]
+    public void Trainer_StepsTheAdapters_LeavesTheBaseUntouched_AndSavesTheAdapter()
+    {
+        var model = new GptModel(Gpt2Like, 4);
+        var baseParams = (float[])model.Parameters.Clone();
+        var set = LoraSet.Attach(model, new LoraOptions { Rank = 2, Alpha = 4f });
+        var before = (float[])set.Parameters.Clone();
+        var rng = new Rng(3);
+        var tokens = Enumerable.Range(0, 400).Select(i => i % 5 == 0 ? 1 : rng.NextInt(Gpt2Like.VocabSize)).ToArray();
+        string dir = Path.Combine(Path.GetTempPath(), "nt-lora-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var options = new NextToken.Training.TrainOptions { BatchSize = 4, SequenceLength = 8, Iterations = 30, LearningRate = 1e-2f, WarmupIterations = 2, EvalInterval = 0, EvalIterations = 1 }.Validate();
+            var loader = new NextToken.Data.BatchLoader(tokens, 4, 8, NextToken.Data.BatchOrder.Random, 1);
+            var trainer = new NextToken.Training.Trainer(model, loader, null, options, dir);
+            trainer.Extra = new NextToken.Training.ExtraParameters(set.Layout, set.Parameters, set.Gradients) { Save = d => set.Save(d) };
+            double first = model.Forward(tokens.AsSpan(0, 32), tokens.AsSpan(1, 32), 4, 8);
+            trainer.Run();
+            double last = model.Forward(tokens.AsSpan(0, 32), tokens.AsSpan(1, 32), 4, 8);
+            Assert.True(last < first, $"loss {first} → {last}");
+            Assert.Equal(baseParams, model.Parameters);
+            Assert.NotEqual(before, set.Parameters);
+            Assert.True(File.Exists(Path.Combine(dir, LoraSet.WeightsFileName)));
+            var fresh = new GptModel(Gpt2Like, 4);
+            LoraSet.Load(dir, fresh);
+            ModelCoreTests.AssertClose(Logits(model), Logits(fresh), 1e-6, "adapter saved by the trainer");
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
     [Theory, MemberData(nameof(Families))]
     public void Merge_EqualsTheAdapter(string family)
     {
