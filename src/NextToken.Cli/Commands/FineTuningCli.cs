@@ -30,7 +30,15 @@ internal static class FineTuningCli
         public readonly Option<float> Alpha = new("--lora-alpha") { Description = "LoRA alpha: updates are scaled by alpha/r", DefaultValueFactory = _ => 16f };
         public readonly Option<float> Dropout = new("--lora-dropout") { Description = "Dropout on each adapter's input while training", DefaultValueFactory = _ => 0.05f };
         public readonly Option<string> Targets = new("--lora-targets") { Description = "Adapted layers, a comma list of qkv, proj, fc, fc_proj (fc = gate/up on SwiGLU models)", DefaultValueFactory = _ => "qkv,proj,fc,fc_proj" };
-        public IEnumerable<Option> All => [Rank, Alpha, Dropout, Targets];
+        public readonly Option<bool> TrainEmbeddings = new("--lora-train-embeddings") { Description = "Also train the token embedding (and an untied output head) beside the adapters, as PEFT's modules_to_save: needed when chat markers were added to the vocabulary; they are saved in --out's checkpoint, not in the adapter" };
+        public IEnumerable<Option> All => [Rank, Alpha, Dropout, Targets, TrainEmbeddings];
+
+        /// <summary>Unfreezes the embeddings when asked; returns the model's trainable parameters over the real vocabulary.</summary>
+        public long ApplyEmbeddings(ParseResult pr, GptModel model)
+        {
+            if (pr.GetValue(TrainEmbeddings)) model.SetTrainable(s => s.Name is "wte.weight" or "lm_head.weight", true);
+            return model.GradientLayout.Slots.Sum(s => GptParameters.RealLength(model.Config, model.Layout[s.Name]));
+        }
 
         /// <summary>The options, or null for full fine-tuning.</summary>
         public LoraOptions? Get(ParseResult pr) => pr.GetValue(Rank) is int r and > 0

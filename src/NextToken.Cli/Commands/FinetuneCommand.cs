@@ -129,6 +129,7 @@ internal sealed class FinetuneCommand : ICliCommand
             if (setup.TemplateNote is not null) Console.Error.WriteLine($"note: {setup.TemplateNote}");
             var model = setup.Model;
             var lora = resumed is null && loraFlags.Get(pr) is { } loraOptions ? LoraSet.Attach(model, loraOptions, sftOptions.Seed) : null;
+            long baseTrainable = lora is not null ? loraFlags.ApplyEmbeddings(pr, model) : model.ParameterCount;
             if (lora is not null) run["lora"] = $"r={lora.Options.Rank} alpha={lora.Options.Alpha} dropout={lora.Options.Dropout} targets={LoraOptions.FormatTargets(lora.Options.Targets)}";
             int T = model.Config.ContextLength;
             TrainOptions options;
@@ -200,7 +201,7 @@ internal sealed class FinetuneCommand : ICliCommand
                 summary["exact_match_by_task"] = new JsonObject(byTask.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
                 summary["base_exact_match"] = baseExact ?? run["base_exact_match"]?.GetValue<double>();
             }
-            summary["trainable_parameters"] = lora?.TrainableParameters ?? model.ParameterCount;
+            summary["trainable_parameters"] = lora is null ? model.ParameterCount : lora.TrainableParameters + baseTrainable;
             summary["total_parameters"] = model.ParameterCount + (lora?.TrainableParameters ?? 0);
             summary["examples"] = setup.Train.Examples.Count;
             summary["packing_efficiency"] = setup.TrainBatches.PackingEfficiency;
