@@ -185,8 +185,15 @@ public sealed class SftTests
     {
         var e = Assert.Throws<InvalidDataException>(() => SftDataset.Parse(
             ["""{"messages": [{"role": "user", "content": "x"}]}""", """{"messages": [{"role": "user", "content": "x"}, {"role": "robot", "content": "y"}]}"""],
-            "chat.jsonl", Chars, ChatTemplate.ChatMl, false, 17));
+            "chat.jsonl", SpecialTokensTokenizer.Create(CharTokenizer.FromText("abcdefghijklmnopqrstuvwxyz \n"), ChatTemplate.ChatMl.SpecialTokens), ChatTemplate.ChatMl, false, 64));
         Assert.Equal("chat.jsonl:2: message 1 has unknown role 'robot' (expected system, user or assistant)", e.Message);
+    }
+
+    [Fact]
+    public void TextTheVocabularyCannotEncode_NamesTheLine()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => SftDataset.Parse(["""{"text": "abc"}""", """{"text": "ABC"}"""], "t.jsonl", Chars, ChatTemplate.ChatMl, false, 17));
+        Assert.StartsWith("t.jsonl:2: ", e.Message);
     }
 
     [Fact]
