@@ -151,6 +151,9 @@ internal sealed class FinetuneCommand : ICliCommand
             Directory.CreateDirectory(outDir);
             Checkpoint.WriteAtomically(Path.Combine(outDir, RunFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }))));
             var valBatches = setup.ValidationBatches;
+            // Hook (issue 11 items 5-6, adapters and task heads): freeze the base / attach ILinearAdapters to `model` here,
+            // before the Trainer builds the optimizer; trainable_parameters below counts what is left trainable.
+            long trainable = SupervisedFineTuning.TrainableParameters(model);
             var trainer = new Trainer(model, setup.TrainBatches, null, options, outDir, setup.Tokenizer, null, resumed,
                                       validation: valBatches is null ? null : () => valBatches.Sequential(), validationRows: valBatches?.Rows ?? 0);
             using var cts = new CancellationTokenSource();
@@ -183,7 +186,7 @@ internal sealed class FinetuneCommand : ICliCommand
                 summary["exact_match_by_task"] = new JsonObject(byTask.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
                 summary["base_exact_match"] = baseExact ?? run["base_exact_match"]?.GetValue<double>();
             }
-            summary["trainable_parameters"] = model.ParameterCount;
+            summary["trainable_parameters"] = trainable;
             summary["total_parameters"] = model.ParameterCount;
             summary["examples"] = setup.Train.Examples.Count;
             summary["packing_efficiency"] = setup.TrainBatches.PackingEfficiency;

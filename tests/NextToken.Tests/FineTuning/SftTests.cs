@@ -131,6 +131,17 @@ public sealed class SftTests
     }
 
     [Fact]
+    public void TrainableParameters_DropFrozenTensors_AndAddExtra()
+    {
+        var model = Tiny(Chars.VocabSize);
+        Assert.Equal(model.ParameterCount, SupervisedFineTuning.TrainableParameters(model));
+        var frozen = model.Layout.Slots.Where(s => s.Name.StartsWith("h.", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(frozen);
+        model.Freeze(s => s.Name.StartsWith("h.", StringComparison.Ordinal));
+        Assert.Equal(model.ParameterCount - frozen.Sum(s => s.Length) + 7, SupervisedFineTuning.TrainableParameters(model, 7));
+    }
+
+    [Fact]
     public void InstructionTasks_HeldOutIsDisjoint_AndPluralAnswersAreGrammatical()
     {
         var (train, held) = InstructionTasks.Build();
