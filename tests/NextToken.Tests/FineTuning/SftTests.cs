@@ -6,6 +6,7 @@ using NextToken.Data;
 using NextToken.FineTuning;
 using NextToken.Model;
 using NextToken.Tokenization;
+using NextToken.Training;
 
 namespace NextToken.Tests.FineTuning;
 
@@ -68,6 +69,45 @@ public sealed class SftTests
         Assert.Equal(a.Weight, p.Weight);
         Assert.Equal(a.Sum, p.Sum, 4);
         for (int i = 0; i < a.Grad.Length; i++) Assert.True(Math.Abs(a.Grad[i] - p.Grad[i]) <= 1e-4f + 1e-3f * Math.Abs(a.Grad[i]), $"gradient {i}: {a.Grad[i]} vs {p.Grad[i]}");
+    }
+
+    [Fact]
+    public void GradientAccumulation_CountsMaskedTargetsExactly_AcrossMicroBatches()
+    {
+        // Trained targets per example: 1, 5, 2, 4 — unequal, so a mean of per-micro-batch means would differ.
+        string[] lines = ["""{"prompt": "ab", "completion": "c"}""", """{"prompt": "x", "completion": "yzabc"}""",
+                          """{"prompt": "hgf", "completion": "ea"}""", """{"prompt": "zz", "completion": "abcd"}"""];
+        var data = SftDataset.Parse(lines, "mem", Chars, ChatTemplate.ChatMl, false, 17);
+        int T = 16;
+        // By hand: every row once (one epoch = one optimizer step), summed NLL over summed weights.
+        var byRow = SftBatches.Create(data.Examples, 1, T, packing: false, seed: 5);
+        var reference = Tiny(Chars.VocabSize);
+        var inp = new int[T]; var tgt = new int[T]; var w = new float[T];
+        var rows = new List<LossSum>();
+        for (int r = 0; r < 4; r++)
+        {
+            byRow.Next(inp, tgt, w, []);
+            rows.Add(reference.ForwardSum(inp, tgt, 1, T, false, 1f, w, default));
+        }
+        double exact = rows.Sum(r => r.Sum) / rows.Sum(r => r.Weight);
+        double naive = ((rows[0].Sum + rows[1].Sum) / (rows[0].Weight + rows[1].Weight) + (rows[2].Sum + rows[3].Sum) / (rows[2].Weight + rows[3].Weight)) / 2;
+        Assert.True(Math.Abs(exact - naive) > 1e-3, "the examples must tell the exact mean from a mean of micro-batch means");
+        (float Loss, float Norm) Step(int batch, int accumulation)
+        {
+            var model = Tiny(Chars.VocabSize);
+            var o = new TrainOptions { BatchSize = batch, SequenceLength = T, GradientAccumulation = accumulation, Iterations = 1, WarmupIterations = 0,
+                                       LearningRate = 1e-3f, MinLearningRate = 1e-3f, WeightDecay = 0, EvalInterval = 0 };
+            var trainer = new Trainer(model, SftBatches.Create(data.Examples, batch, T, packing: false, seed: 5), null, o);
+            TrainProgress? first = null;
+            trainer.Progress += p => first ??= p;
+            trainer.Run();
+            return (first!.Loss, first.GradNorm);
+        }
+        var whole = Step(4, 1);
+        var accumulated = Step(2, 2);
+        Assert.Equal(exact, whole.Loss, 4);
+        Assert.Equal(exact, accumulated.Loss, 4);
+        Assert.Equal(whole.Norm, accumulated.Norm, 4);
     }
 
     [Fact]
