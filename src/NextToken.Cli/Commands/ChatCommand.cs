@@ -33,6 +33,7 @@ internal sealed class ChatCommand : ICliCommand
             var (model, tokenizer) = ModelFiles.LoadModel(dir);
             FineTuningCli.ApplyAdapter(model, pr.GetValue(adapter));
             if (tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer: chat needs one");
+            // Adapters (--adapter, issue 11 item 5) attach to `model` here, before the generator is built.
             var template = ChatTemplate.For(tokenizer, out string? note);
             if (note is not null) Console.Error.WriteLine($"note: {note}");
             var generator = new Generator(model, tokenizer);

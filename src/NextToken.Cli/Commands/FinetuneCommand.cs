@@ -129,7 +129,7 @@ internal sealed class FinetuneCommand : ICliCommand
             if (setup.TemplateNote is not null) Console.Error.WriteLine($"note: {setup.TemplateNote}");
             var model = setup.Model;
             var lora = resumed is null && loraFlags.Get(pr) is { } loraOptions ? LoraSet.Attach(model, loraOptions, sftOptions.Seed) : null;
-            long baseTrainable = lora is not null ? loraFlags.ApplyEmbeddings(pr, model) : model.ParameterCount;
+            if (lora is not null) loraFlags.ApplyEmbeddings(pr, model);
             if (lora is not null) run["lora"] = $"r={lora.Options.Rank} alpha={lora.Options.Alpha} dropout={lora.Options.Dropout} targets={LoraOptions.FormatTargets(lora.Options.Targets)}";
             int T = model.Config.ContextLength;
             TrainOptions options;
@@ -162,6 +162,9 @@ internal sealed class FinetuneCommand : ICliCommand
             Directory.CreateDirectory(outDir);
             Checkpoint.WriteAtomically(Path.Combine(outDir, RunFile), s => s.Write(System.Text.Encoding.UTF8.GetBytes(run.ToJsonString(new JsonSerializerOptions { WriteIndented = true }))));
             var valBatches = setup.ValidationBatches;
+            // Hook (issue 11 items 5-6, adapters and task heads): freeze the base / attach ILinearAdapters to `model` here,
+            // before the Trainer builds the optimizer; trainable_parameters below counts what is left trainable.
+            long trainable = SupervisedFineTuning.TrainableParameters(model);
             var trainer = new Trainer(model, setup.TrainBatches, null, options, outDir, setup.Tokenizer, null, resumed,
                                       validation: valBatches is null ? null : () => valBatches.Sequential(), validationRows: valBatches?.Rows ?? 0);
             if (lora is not null)
@@ -201,7 +204,7 @@ internal sealed class FinetuneCommand : ICliCommand
                 summary["exact_match_by_task"] = new JsonObject(byTask.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value)));
                 summary["base_exact_match"] = baseExact ?? run["base_exact_match"]?.GetValue<double>();
             }
-            summary["trainable_parameters"] = lora is null ? model.ParameterCount : lora.TrainableParameters + baseTrainable;
+            summary["trainable_parameters"] = trainable + (lora?.TrainableParameters ?? 0);
             summary["total_parameters"] = model.ParameterCount + (lora?.TrainableParameters ?? 0);
             summary["examples"] = setup.Train.Examples.Count;
             summary["packing_efficiency"] = setup.TrainBatches.PackingEfficiency;

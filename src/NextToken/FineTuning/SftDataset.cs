@@ -63,7 +63,10 @@ public static class SftDataset
             if (format is not null && format != shape) throw new InvalidDataException($"{name}:{n}: this line is {shape} but earlier lines are {format}: one file holds one shape");
             format = shape;
             var segments = Segments(root, shape, name, n, template, tokenizer);
-            var (tokens, trained) = Tokenize(segments, tokenizer, trainOnPrompt);
+            List<int> tokens;
+            List<bool> trained;
+            try { (tokens, trained) = Tokenize(segments, tokenizer, trainOnPrompt); }
+            catch (ArgumentException e) { throw new InvalidDataException($"{name}:{n}: {e.Message}", e); }
             if (tokens.Count > maxTokens)
             {
                 truncated++;

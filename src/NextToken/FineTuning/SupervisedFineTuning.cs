@@ -71,6 +71,18 @@ public static class SupervisedFineTuning
     }
 
     /// <summary>
+    /// Parameters that receive gradients: the model's parameter count less every tensor of <paramref name="model"/> the caller froze (<see cref="GptModel.Freeze"/>) plus <paramref name="extra"/> (e.g. adapter parameters kept outside the model).
+    /// </summary>
+    public static long TrainableParameters(GptModel model, long extra = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        long frozen = 0;
+        foreach (var s in model.Layout.Slots)
+            if (!model.IsTrainable(s.Name)) frozen += s.Length;
+        return Math.Max(0, model.ParameterCount - frozen) + extra;
+    }
+
+    /// <summary>
     /// The model's greedy reply to <paramref name="messages"/> (rendered with the generation prompt), up to the template's
     /// end marker or end-of-text, at most <paramref name="maxNewTokens"/> tokens.
     /// </summary>
