@@ -60,6 +60,26 @@ public sealed class FineTuningCliTests
     }
 
     [Fact]
+    public void Finetune_WithLora_WritesTheAdapter_AndChatLoadsIt()
+    {
+        using var dir = new TempDir();
+        var chars = CharTokenizer.FromText("abcdefghijklmnopqrstuvwxyz .:\n");
+        string b = dir.File("chatbase");
+        Checkpoint.Save(b, new GptModel(Tiny with { VocabSize = chars.VocabSize, ContextLength = 48 }, 3), tokenizer: chars);
+        string data = Lines(dir, "sft.jsonl", "{\"prompt\":\"ab\",\"completion\":\"ba\"}", "{\"prompt\":\"cd\",\"completion\":\"dc\"}",
+                            "{\"prompt\":\"ef\",\"completion\":\"fe\"}", "{\"prompt\":\"gh\",\"completion\":\"hg\"}");
+        var r = CliProcess.Run("finetune", "--checkpoint", b, "--data", data, "--val-data", data, "--out", dir.File("out"), "--iters", "2", "--batch", "2",
+                               "--lora-rank", "2", "--lora-targets", "qkv,fc", "--json");
+        Assert.True(r.Exit == 0, r.Err);
+        var j = CliProcess.LastJson(r.Out).RootElement;
+        Assert.True(j.GetProperty("trainable_parameters").GetInt64() < j.GetProperty("total_parameters").GetInt64() / 5);
+        var cfg = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(dir.File("out/adapter_config.json")))!;
+        Assert.Equal("[\"c_attn\",\"c_fc\"]", cfg["target_modules"]!.ToJsonString());
+        var c = CliProcess.Run("chat", "--checkpoint", dir.File("out"), "--adapter", dir.File("out"), "--max-new-tokens", "3");
+        Assert.True(c.Exit == 0, c.Err);
+    }
+
+    [Fact]
     public void FinetuneTask_LabelOutsideTheClasses_IsAOneLineError()
     {
         using var dir = new TempDir();
