@@ -37,6 +37,12 @@ internal static class CliErrors
         [nameof(GptConfig.EmbeddingSize)] = "--embd",
         [nameof(GptConfig.Positions)] = "--positions / --heads / --embd",
         [nameof(GptConfig.Dropout)] = "--dropout",
+        [nameof(NextToken.FineTuning.LoraOptions.Rank)] = "--lora-rank",
+        [nameof(NextToken.FineTuning.LoraOptions.Alpha)] = "--lora-alpha",
+        [nameof(NextToken.FineTuning.LoraOptions.Targets)] = "--lora-targets",
+        ["loraDropout"] = "--lora-dropout",
+        ["taskKind"] = "--task",
+        ["taskData"] = "--data",
         [nameof(GenerationOptions.NumSequences)] = "--num-samples / --beams",
         ["valFraction"] = "--val-fraction",
     };

@@ -25,10 +25,12 @@ internal sealed class EvalCommand : ICliCommand
         var maxTokens = new Option<long>("--max-tokens") { Description = "Stop after this many targets (0: the whole split)", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (loss, perplexity, bits_per_token, bits_per_char, tokens, windows, seconds)" };
         var threads = ThreadsOption.Create();
+        var adapter = FineTuningCli.AdapterOption();
         var cmd = new Command("eval", "Mean next-token loss of a checkpoint over a whole split: every token after the first is predicted exactly once\n" +
                                       "(the trainer's val loss is an estimate from --eval-iters random batches).\n" +
-                                      "Example: nexttoken eval --checkpoint runs/shakespeare --data data/shakespeare_char --seq 64");
-        foreach (var o in new Option[] { checkpoint, data, split, seq, stride, batch, maxTokens, json, threads }) cmd.Options.Add(o);
+                                      "Example: nexttoken eval --checkpoint runs/shakespeare --data data/shakespeare_char --seq 64\n" +
+                                      "A checkpoint (or --adapter) holding a task head (finetune --task) reports accuracy (F1, Pearson/Spearman) on --data FILE.jsonl|builtin:NAME.");
+        foreach (var o in new Option[] { checkpoint, data, split, seq, stride, batch, maxTokens, json, threads, adapter }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             ThreadsOption.Apply(pr, threads);
@@ -37,8 +39,10 @@ internal sealed class EvalCommand : ICliCommand
             if (pr.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1 (got {pr.GetValue(batch)})");
             if (pr.GetValue(maxTokens) < 0) throw new ArgumentException($"--max-tokens must be at least 0 (got {pr.GetValue(maxTokens)})");
             string dir = pr.GetValue(checkpoint)!;
+            if (FineTuningCli.IsTaskModel(dir, pr.GetValue(adapter))) return FineTuningCli.EvalTask(dir, pr.GetValue(adapter), pr.GetValue(data), pr.GetValue(batch), pr.GetValue(json));
             var loaded = ModelFiles.Load(dir);
             var model = loaded.Model;
+            FineTuningCli.ApplyAdapter(model, pr.GetValue(adapter));
             if (pr.GetValue(data) is { } jsonl && TrainShapes.IsImageJsonl(jsonl))
             {
                 TrainShapes.Evaluate(loaded, dir, jsonl, pr.GetValue(json));

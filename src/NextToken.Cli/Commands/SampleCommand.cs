@@ -62,8 +62,11 @@ internal sealed class SampleCommand : ICliCommand
         var contrastiveAlpha = new Option<float>("--contrastive-alpha") { Description = "Contrastive search degeneration penalty in [0,1]", DefaultValueFactory = _ => d.ContrastiveAlpha };
         var numSamples = new Option<int>("--num-samples") { Description = "Samples to draw (beam: best beams returned)", DefaultValueFactory = _ => 1 };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with tokens, text, logprobs, finish_reason (and every sample under 'sequences')" };
+        var chat = new Option<bool>("--chat") { Description = "Treat --prompt as one user turn: render it with the model's chat template (ChatML by default) and stop at the end of the reply" };
+        var system = new Option<string?>("--system") { Description = "System message for --chat" };
         var image = new Option<string?>("--image") { Description = "Image file (PNG, JPEG, …) put before the prompt, for a multimodal checkpoint (docs/multimodal.md); answers greedily up to a newline" };
         var threads = ThreadsOption.Create();
+        var adapter = FineTuningCli.AdapterOption();
 
         var cmd = new Command("sample", "Generate text from a checkpoint, streamed to the terminal as it is produced.\n" +
                                         "A prompt longer than the model's context keeps its last context-length tokens (a warning goes to stderr);\n" +
@@ -71,7 +74,7 @@ internal sealed class SampleCommand : ICliCommand
                                         "Example: nexttoken sample --checkpoint runs/default --prompt \"the cat\" --max-new-tokens 100 --temperature 0.8 --top-p 0.95");
         foreach (var o in new Option[] { checkpoint, prompt, promptIds, maxNew, temperature, topK, topP, seed, strategy, beams, beamGroups, diversity, lengthPenalty,
                                          earlyStopping, draft, draftTokens, adaptive, stop, logprobs, minP, typicalP, epsilon, eta, repetition, presence, frequency, noRepeat,
-                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, image, threads })
+                                         minNew, contrastiveK, contrastiveAlpha, numSamples, json, image, chat, system, threads, adapter })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -93,6 +96,7 @@ internal sealed class SampleCommand : ICliCommand
 
             string dir = pr.GetValue(checkpoint)!;
             var (model, tokenizer) = ModelFiles.LoadModel(dir);
+            FineTuningCli.ApplyAdapter(model, pr.GetValue(adapter));
             if (pr.GetValue(image) is { } imagePath)
             {
                 // Image + prompt: the image prefix through the KV cache, then the prompt, then the greedy answer.
@@ -125,6 +129,17 @@ internal sealed class SampleCommand : ICliCommand
             {
                 string text = pr.GetValue(prompt)!;
                 if (text.Length > 0 && tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer: pass the prompt as --prompt-ids");
+                if (pr.GetValue(chat))
+                {
+                    if (tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer: --chat needs one");
+                    var template = NextToken.Chat.ChatTemplate.For(tokenizer, out string? note);
+                    if (note is not null) Console.Error.WriteLine($"note: {note}");
+                    var turn = new List<NextToken.Chat.ChatMessage>();
+                    if (pr.GetValue(system) is { Length: > 0 } sys) turn.Add(NextToken.Chat.ChatMessage.System(sys));
+                    turn.Add(NextToken.Chat.ChatMessage.User(text));
+                    text = template.Render(turn);
+                    options = options with { StopStrings = [.. options.StopStrings, .. template.StopStrings] };
+                }
                 ids = generator.Encode(text);
             }
             if (ids.Length > model.ContextLength)
@@ -147,7 +162,7 @@ internal sealed class SampleCommand : ICliCommand
                     if (stream)
                     {
                         if (i > 0) Console.Out.Write("\n---------------\n");
-                        Console.Out.Write(generator.PromptText(ids.Length > model.ContextLength ? ids[^model.ContextLength..] : ids));
+                        if (!pr.GetValue(chat)) Console.Out.Write(generator.PromptText(ids.Length > model.ContextLength ? ids[^model.ContextLength..] : ids));
                     }
                     results.Add(generator.Generate(ids, o, stream ? piece => Console.Out.Write(piece) : null, cts.Token));
                     if (stream) Console.Out.WriteLine();
@@ -162,7 +177,7 @@ internal sealed class SampleCommand : ICliCommand
                 for (int i = 0; i < sequences.Count; i++)
                 {
                     if (i > 0) Console.Out.Write("\n---------------\n");
-                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : generator.PromptText(results[0].PromptTokens) + sequences[i].Text);
+                    Console.Out.WriteLine(tokenizer is null ? string.Join(",", sequences[i].Tokens) : (pr.GetValue(chat) ? "" : generator.PromptText(results[0].PromptTokens)) + sequences[i].Text);
                 }
             }
             long generated = sequences.Sum(s => (long)s.Tokens.Count);

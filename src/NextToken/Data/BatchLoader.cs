@@ -9,7 +9,7 @@ namespace NextToken.Data;
 /// needs a window of T+1 tokens. Nothing is allocated per batch; the whole state is a
 /// <see cref="BatchLoaderState"/> that can be saved with a checkpoint and restored.
 /// </summary>
-public sealed class BatchLoader
+public sealed class BatchLoader : IBatchSource
 {
     private readonly ITokenSource _source;
     private long _position;
@@ -49,6 +49,13 @@ public sealed class BatchLoader
 
     /// <summary>Sequential or random windows.</summary>
     public BatchOrder Order { get; }
+
+    /// <inheritdoc/>
+    public bool HasWeights => false;
+    /// <inheritdoc/>
+    public bool HasDocuments => false;
+    /// <inheritdoc/>
+    void IBatchSource.Next(Span<int> inputs, Span<int> targets, Span<float> weights, Span<int> documentIds) => Next(inputs, targets);
 
     /// <summary>Number of tokens in the underlying sequence.</summary>
     public long TokenCount => _source.Count;

@@ -22,17 +22,17 @@ public static class GrammarCorpus
     /// <summary>The sampler rejects sentences longer than this, so a small context sees whole sentences.</summary>
     public const int MaxSentenceLength = 60;
 
-    private static readonly string[] DetSingular = ["a", "the", "every", "this", "that"];
-    private static readonly string[] DetPlural = ["the", "some", "many", "these", "those", "two"];
-    private static readonly string[] Adjectives = ["big", "small", "red", "brave", "lazy", "happy", "quiet", "clever", "tall", "green"];
-    private static readonly string[] NounSingular = ["cat", "dog", "bird", "child", "man", "woman", "teacher", "farmer", "fox", "horse", "girl", "boy"];
-    private static readonly string[] NounPlural = ["cats", "dogs", "birds", "children", "men", "women", "teachers", "farmers", "foxes", "horses", "girls", "boys"];
-    private static readonly string[] Prepositions = ["near", "under", "with", "behind", "beside"];
-    private static readonly string[] TransitiveSingular = ["sees", "chases", "likes", "finds", "follows", "helps"];
-    private static readonly string[] TransitivePlural = ["see", "chase", "like", "find", "follow", "help"];
-    private static readonly string[] IntransitiveSingular = ["sleeps", "runs", "sings", "waits", "laughs"];
-    private static readonly string[] IntransitivePlural = ["sleep", "run", "sing", "wait", "laugh"];
-    private static readonly string[] Adverbs = ["quietly", "slowly", "often", "today"];
+    internal static readonly string[] DetSingular = ["a", "the", "every", "this", "that"];
+    internal static readonly string[] DetPlural = ["the", "some", "many", "these", "those", "two"];
+    internal static readonly string[] Adjectives = ["big", "small", "red", "brave", "lazy", "happy", "quiet", "clever", "tall", "green"];
+    internal static readonly string[] NounSingular = ["cat", "dog", "bird", "child", "man", "woman", "teacher", "farmer", "fox", "horse", "girl", "boy"];
+    internal static readonly string[] NounPlural = ["cats", "dogs", "birds", "children", "men", "women", "teachers", "farmers", "foxes", "horses", "girls", "boys"];
+    internal static readonly string[] Prepositions = ["near", "under", "with", "behind", "beside"];
+    internal static readonly string[] TransitiveSingular = ["sees", "chases", "likes", "finds", "follows", "helps"];
+    internal static readonly string[] TransitivePlural = ["see", "chase", "like", "find", "follow", "help"];
+    internal static readonly string[] IntransitiveSingular = ["sleeps", "runs", "sings", "waits", "laughs"];
+    internal static readonly string[] IntransitivePlural = ["sleep", "run", "sing", "wait", "laugh"];
+    internal static readonly string[] Adverbs = ["quietly", "slowly", "often", "today"];
 
     [Flags]
     private enum Number { Singular = 1, Plural = 2, Any = Singular | Plural }

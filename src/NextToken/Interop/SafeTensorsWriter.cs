@@ -17,11 +17,16 @@ public sealed record SafeTensorsEntry(string Name, int[] Shape, Func<float[]> Va
 /// <summary>Writes safetensors files.</summary>
 public static class SafeTensorsWriter
 {
-    /// <summary>Writes <paramref name="entries"/> as <paramref name="dtype"/> (F32, F16 or BF16) with <c>__metadata__</c> {"format": "pt"}.</summary>
-    public static void Write(string path, IReadOnlyList<SafeTensorsEntry> entries, string dtype)
+    /// <summary>
+    /// Writes <paramref name="entries"/> as <paramref name="dtype"/> (F32, F16 or BF16) with <c>__metadata__</c>
+    /// <paramref name="metadata"/> (default {"format": "pt"}; string values only, as the format requires).
+    /// </summary>
+    public static void Write(string path, IReadOnlyList<SafeTensorsEntry> entries, string dtype, IReadOnlyDictionary<string, string>? metadata = null)
     {
         int esize = dtype switch { "F32" => 4, "F16" or "BF16" => 2, _ => throw new ArgumentException($"dtype '{dtype}' cannot be written; use F32, F16 or BF16", nameof(dtype)) };
-        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
+        var meta = new JsonObject();
+        foreach (var (k, v) in metadata ?? new Dictionary<string, string> { ["format"] = "pt" }) meta[k] = v;
+        var header = new JsonObject { ["__metadata__"] = meta };
         long offset = 0;
         foreach (var e in entries)
         {

@@ -259,6 +259,9 @@ public sealed partial class GptModel : ICausalLm
     }
 
     private ReadOnlySpan<float> Hidden(GptActivations a) => _arch.FinalNorm is null ? a[a.Blocks[^1].Out] : a[a.Lnf];
+
+    /// <summary>The final hidden states (B, T, C) of the last forward (any kind: loss, log-probabilities, logits, hidden); empty before one.</summary>
+    public ReadOnlySpan<float> LastHidden => _acts is null ? default : Hidden(_acts);
     /// <summary>True once a backward has allocated the backward buffers (an inference-only model never does).</summary>
     internal bool HasBackwardBuffers => _acts?.BackwardData is not null;
 

@@ -14,7 +14,8 @@ namespace NextToken.Training;
 public sealed class Trainer
 {
     private readonly GptModel _model;
-    private readonly BatchLoader _train;
+    private readonly IBatchSource _train;
+    private readonly Func<IBatchSource>? _validation;
     private readonly int[]? _valTokens;
     private readonly TokenFile? _valFile;
     private readonly TrainOptions _options;
@@ -32,14 +33,36 @@ public sealed class Trainer
     /// <summary>Called after every step (and evaluation).</summary>
     public event Action<TrainProgress>? Progress;
 
+    private AdamW? _extraOptimizer;
+    private ExtraParameters? _extra;
+
+    /// <summary>
+    /// Parameters trained beside the model's (LoRA adapters; the model itself usually frozen): set before <see cref="Run"/>.
+    /// They get their own AdamW (same betas and weight decay), the same learning rate and one global-norm clip with the model's.
+    /// </summary>
+    public ExtraParameters? Extra
+    {
+        get => _extra;
+        set
+        {
+            _extra = value;
+            _extraOptimizer = value is null ? null : new AdamW(value.Layout, new AdamWOptions { Beta1 = _options.Beta1, Beta2 = _options.Beta2, WeightDecay = _options.WeightDecay });
+        }
+    }
+
     /// <summary>
     /// Creates a trainer. <paramref name="outDir"/> (optional) receives checkpoints and log.jsonl (the trainer draws
     /// nothing: the CLI plots loss.png from the log).
     /// <paramref name="resume"/> restores optimizer moments, step and data position from a loaded checkpoint.
     /// </summary>
-    public Trainer(GptModel model, BatchLoader train, TokenFile? val, TrainOptions options, string? outDir = null,
-                   ITokenizer? tokenizer = null, string? dataDir = null, Checkpoint.Loaded? resume = null, int[]? valTokens = null)
+    /// <paramref name="validation"/> (optional, instead of <paramref name="val"/>) makes a fresh source of validation
+    /// batches for each evaluation (fine-tuning: held-out examples with their loss weights); <paramref name="validationRows"/>
+    /// is how many rows it holds, so that one evaluation covers them at most once.
+    public Trainer(GptModel model, IBatchSource train, TokenFile? val, TrainOptions options, string? outDir = null,
+                   ITokenizer? tokenizer = null, string? dataDir = null, Checkpoint.Loaded? resume = null, int[]? valTokens = null,
+                   Func<IBatchSource>? validation = null, int validationRows = 0)
     {
+        _validation = validation;
         _model = model;
         _train = train;
         _valFile = val;
@@ -62,7 +85,9 @@ public sealed class Trainer
             _train.Restore(new BatchLoaderState(st.LoaderPosition, st.LoaderRngState, st.LoaderRngIncrement));
         }
         model.EnableGradients();
-        EvaluationBatches = CountEvaluationBatches(_valFile?.Count ?? _valTokens?.Length ?? 0, _options);
+        EvaluationBatches = validation is not null
+            ? (int)Math.Min(_options.EvalIterations, Math.Min((validationRows + _options.BatchSize - 1) / _options.BatchSize, Math.Max(1L, (long)_options.Iterations * _options.GradientAccumulation)))
+            : CountEvaluationBatches(_valFile?.Count ?? _valTokens?.Length ?? 0, _options);
     }
 
     /// <summary>Completed optimizer steps.</summary>
@@ -86,6 +111,8 @@ public sealed class Trainer
         int decay = o.DecayIterations > 0 ? o.DecayIterations : o.Iterations;
         var inputs = new int[B * T];
         var targets = new int[B * T];
+        var weights = _train.HasWeights ? new float[B * T] : [];
+        var docs = _train.HasDocuments ? new int[B * T] : [];
         var log = _outDir is null ? null : OpenLog();
         var sw = Stopwatch.StartNew();
         long tokens = 0;
@@ -101,7 +128,7 @@ public sealed class Trainer
                 float lr = LearningRateSchedule.At(_step, o.LearningRate, o.MinLearningRate, o.WarmupIterations, decay);
                 // The update below leaves the gradients at zero; only the first step (or one after an exception in
                 // the update) needs the zeroing pass.
-                if (!gradientsClear) _model.ZeroGradients();
+                if (!gradientsClear) { _model.ZeroGradients(); if (_extra is not null) Array.Clear(_extra.Gradients); }
                 gradientsClear = false;
                 // Micro-batches accumulate unnormalised gradients (dloss = weight); dividing by the weight of the whole
                 // optimizer batch at the update gives the mean over every counted target, however the masked targets
@@ -109,8 +136,8 @@ public sealed class Trainer
                 var total = default(LossSum);
                 for (int micro = 0; micro < o.GradientAccumulation; micro++)
                 {
-                    _train.Next(inputs, targets);
-                    total += _model.ForwardSum(inputs, targets, B, T, computeGradients: true);
+                    _train.Next(inputs, targets, weights, docs);
+                    total += _model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights, new BatchLayout { DocumentIds = docs });
                     _model.Backward();
                 }
                 loss = (float)total.Mean;
@@ -118,7 +145,9 @@ public sealed class Trainer
                 float mean = total.Weight > 0 ? (float)(1.0 / total.Weight) : 0f;
                 // Clipping fused into the update (the same scale factor, one pass over the gradients fewer).
                 float norm = GradientClipping.GlobalNorm(_model.Gradients!) * mean;
+                if (_extra is not null) norm = MathF.Sqrt(norm * norm + MathF.Pow(GradientClipping.GlobalNorm(_extra.Gradients) * mean, 2));
                 _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
+                _extraOptimizer?.Update(_extra!.Parameters, _extra.Gradients, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
                 gradientsClear = true;
                 _step++;
                 tokens += (long)B * T * o.GradientAccumulation;
@@ -193,19 +222,33 @@ public sealed class Trainer
         int batches = EvaluationBatches;
         if (batches == 0) return float.NaN;
         int B = _options.BatchSize, T = _options.SequenceLength;
-        var loader = _valFile is not null ? new BatchLoader(_valFile, B, T, BatchOrder.Random, EvalSeed) : new BatchLoader(_valTokens!, B, T, BatchOrder.Random, EvalSeed);
+        IBatchSource loader = _validation is not null ? _validation()
+            : _valFile is not null ? new BatchLoader(_valFile, B, T, BatchOrder.Random, EvalSeed) : new BatchLoader(_valTokens!, B, T, BatchOrder.Random, EvalSeed);
         var inputs = new int[B * T];
         var targets = new int[B * T];
+        var weights = loader.HasWeights ? new float[B * T] : [];
+        var docs = loader.HasDocuments ? new int[B * T] : [];
         bool wasTraining = _model.Training;
         _model.Training = false;
-        double sum = 0;
+        double sum = 0, count = 0;
         for (int i = 0; i < batches; i++)
         {
-            loader.Next(inputs, targets);
-            sum += _model.Forward(inputs, targets, B, T);
+            loader.Next(inputs, targets, weights, docs);
+            if (loader.HasWeights)
+            {
+                // Masked targets: the mean over every counted target of the evaluation, not a mean of batch means.
+                var s = _model.ForwardSum(inputs, targets, B, T, false, 1f, weights, new BatchLayout { DocumentIds = docs });
+                sum += s.Sum;
+                count += s.Weight;
+            }
+            else
+            {
+                sum += _model.Forward(inputs, targets, B, T);
+                count++;
+            }
         }
         _model.Training = wasTraining;
-        return (float)(sum / batches);
+        return count > 0 ? (float)(sum / count) : float.NaN;
     }
 
     /// <summary>Writes the checkpoint now (no-op without an output directory).</summary>
@@ -220,6 +263,7 @@ public sealed class Trainer
             BestValLoss = _bestVal, TrainLoss = _lastTrainLoss, Options = _options, DataDirectory = _dataDir,
         };
         Checkpoint.Save(_outDir, _model, _optimizer, state, _tokenizer);
+        _extra?.Save?.Invoke(_outDir);
         _lastCheckpointStep = _step;
     }
 

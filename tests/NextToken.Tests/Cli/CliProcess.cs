@@ -13,7 +13,11 @@ internal static class CliProcess
         RunFor(TimeSpan.FromSeconds(120), environment, args);
 
     /// <summary>Runs the CLI, allowing it <paramref name="limit"/> (the slow tests' full training runs need minutes).</summary>
-    public static (int Exit, string Out, string Err) RunFor(TimeSpan limit, IEnumerable<(string Name, string Value)> environment, params string[] args)
+    public static (int Exit, string Out, string Err) RunFor(TimeSpan limit, IEnumerable<(string Name, string Value)> environment, params string[] args) =>
+        RunWithInput(limit, environment, "", args);
+
+    /// <summary>Runs the CLI with <paramref name="stdin"/> piped to its standard input (then closed).</summary>
+    public static (int Exit, string Out, string Err) RunWithInput(TimeSpan limit, IEnumerable<(string Name, string Value)> environment, string stdin, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "NextToken.Cli.dll");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
@@ -21,6 +25,7 @@ internal static class CliProcess
         foreach (var a in args) psi.ArgumentList.Add(a);
         foreach (var (name, value) in environment) psi.Environment[name] = value;
         using var p = Process.Start(psi)!;
+        if (stdin.Length > 0) p.StandardInput.Write(stdin);
         p.StandardInput.Close();
         var so = p.StandardOutput.ReadToEndAsync();
         var se = p.StandardError.ReadToEndAsync();
