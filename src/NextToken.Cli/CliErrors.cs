@@ -39,6 +39,7 @@ internal static class CliErrors
         [nameof(GptConfig.Dropout)] = "--dropout",
         [nameof(GenerationOptions.NumSequences)] = "--num-samples / --beams",
         ["valFraction"] = "--val-fraction",
+        ["shots"] = "--num-fewshot",
     };
 
     /// <summary>The error line (without "error: ") for <paramref name="e"/>.</summary>
