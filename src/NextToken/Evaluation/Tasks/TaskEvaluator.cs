@@ -36,8 +36,7 @@ public static class TaskEvaluator
                     string prompt = sampler.Prompt(doc);
                     var conts = doc.Choices.Select(c => doc.TargetDelimiter + c).ToArray();
                     var s = scorer.Score(prompt, conts);
-                    int best = ArgMax(s.Select(x => x.LogLikelihood));
-                    int bestNorm = ArgMax(s.Select((x, i) => x.LogLikelihood / doc.Choices[i].Length));
+                    var (best, bestNorm) = Predict(s.Select(x => x.LogLikelihood).ToArray(), doc.Choices);
                     mc++;
                     if (best == doc.Gold) mcAcc++;
                     if (bestNorm == doc.Gold) mcNorm++;
@@ -125,6 +124,13 @@ public static class TaskEvaluator
 
     /// <summary>Words as lm-eval counts them for word perplexity: <c>len(re.split(r"\s+", doc))</c>.</summary>
     public static int CountWords(string text) => System.Text.RegularExpressions.Regex.Split(text, @"\s+").Length;
+
+    /// <summary>
+    /// lm-eval's multiple-choice predictions: acc takes the argmax of the summed log-likelihoods, acc_norm of each
+    /// divided by the choice's length in characters (<c>len(choice)</c>, without the target delimiter).
+    /// </summary>
+    public static (int Acc, int AccNorm) Predict(IReadOnlyList<double> logLikelihoods, IReadOnlyList<string> choices) =>
+        (ArgMax(logLikelihoods), ArgMax(logLikelihoods.Select((x, i) => x / Math.Max(1, choices[i].Length))));
 
     // First index of the maximum, as numpy's argmax.
     private static int ArgMax(IEnumerable<double> values)
