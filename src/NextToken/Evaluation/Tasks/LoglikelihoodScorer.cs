@@ -29,7 +29,13 @@ public sealed class LoglikelihoodScorer
         _model = model ?? throw new ArgumentNullException(nameof(model));
         _tokenizer = tokenizer ?? throw new ArgumentNullException(nameof(tokenizer));
         _row = new float[model.VocabSize];
-        PrefixToken = tokenizer.EndOfTextId ?? (tokenizer.Encode("\n") is [int nl] ? nl : 0);
+        PrefixToken = tokenizer.EndOfTextId ?? NewlineOrZero(tokenizer);
+    }
+
+    private static int NewlineOrZero(ITokenizer tokenizer)
+    {
+        try { return tokenizer.Encode("\n") is [int nl] ? nl : 0; }
+        catch (ArgumentException) { return 0; } // a character vocabulary without a newline
     }
 
     /// <summary>Run a question's shared context once (true) or once per choice (false).</summary>
