@@ -53,7 +53,7 @@ internal static class IclTraining
         }
         var curve = ShotCurve.Measure(model, prepared.Tokenizer, IclEpisodes.HeldOutTasks());
         log.WriteLine("held-out icl tasks, accuracy by shots: " + string.Join(", ", curve.Select(kv => string.Create(CultureInfo.InvariantCulture, $"K={kv.Key}: {kv.Value:P1}"))) +
-                      " (chance 4%; a perfect in-context learner ≈ 4%, 50%, 75%, 94%, 100%)");
+                      " (chance 4%; a perfect in-context learner ≈ 4%, 28%, 47%, 74%, 96%)");
         try { ProbePlots.ShotCurve(curve, 1.0 / IclEpisodes.Labels.Count, Path.Combine(outDir, "accuracy_by_shots.png")); }
         catch (Exception e) when (e is IOException or InvalidOperationException or TypeInitializationException or DllNotFoundException)
         { log.WriteLine($"warning: could not draw accuracy_by_shots.png ({e.Message})"); }

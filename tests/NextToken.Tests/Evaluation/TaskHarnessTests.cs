@@ -294,24 +294,33 @@ public sealed class TaskHarnessTests : IDisposable
     }
 
     [Fact]
-    public void BuiltinIcl_HeldOutTasksAreNeverTrainingTasks_AndEpisodesUseThePromptFormat()
+    public void BuiltinIcl_EpisodesAreFreshMapsInThePromptFormat_HeldOutTasksNeverTrained()
     {
-        var held = IclEpisodes.Tasks(heldOut: true).ToHashSet();
-        Assert.Equal(50, held.Count);
-        Assert.DoesNotContain(IclEpisodes.Tasks(heldOut: false), held.Contains);
-        string text = IclEpisodes.Generate(3, 1, heldOut: true);
-        var episodes = text.Split("#\n\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(3, episodes.Length);
-        foreach (var ep in episodes)
+        foreach (bool heldOut in new[] { false, true })
         {
-            var ex = ep.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
-            Assert.Equal(IclEpisodes.ExamplesPerEpisode, ex.Length);
-            var labels = ex.Select(e => (Class: IclEpisodes.ClassOf(e[0]), Label: e[2])).Distinct().ToArray();
-            Assert.True(labels.Length <= 2 && labels.Select(l => l.Class).Distinct().Count() == labels.Length);
+            string text = IclEpisodes.Generate(20, 1, heldOut);
+            var episodes = text.Split("#\n\n", StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(20, episodes.Length);
+            foreach (var ep in episodes)
+            {
+                var ex = ep.Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+                Assert.Equal(IclEpisodes.ExamplesPerEpisode, ex.Length);
+                Assert.All(ex, e => Assert.Matches("^[a-z] [A-Z]$", e));
+                var map = ex.Select(e => (Key: e[0] - 'a', Label: e[2] - 'A')).Distinct().ToArray();
+                Assert.Equal(map.Length, map.Select(m => m.Key).Distinct().Count()); // a function: one label per letter
+                Assert.True(map.Length <= IclEpisodes.KeysPerTask);
+                if (map.Length == IclEpisodes.KeysPerTask)
+                    Assert.Equal(heldOut, IclEpisodes.IsHeldOut(map.Select(m => m.Key).ToArray(), map.Select(m => m.Label).ToArray()));
+            }
         }
         var tasks = BuiltinTasks.Create("icl");
-        Assert.Equal(50, tasks.Count);
-        Assert.All(tasks, t => Assert.Equal(26, t.Test.Count));
+        Assert.Equal(IclEpisodes.HeldOutTaskCount, tasks.Count);
+        Assert.All(tasks, t =>
+        {
+            Assert.Equal(IclEpisodes.KeysPerTask, t.Test.Count);
+            Assert.Equal(IclEpisodes.KeysPerTask * IclEpisodes.PoolCopies, t.Train.Count);
+            Assert.All(t.Test, d => Assert.Equal(4, t.Train.Count(p => p.Context == d.Context && p.Gold == d.Gold)));
+        });
         var grammar = BuiltinTasks.Create("grammar")[0];
         Assert.Equal(BuiltinTasks.GrammarQuestions, grammar.Test.Count);
         Assert.All(grammar.Test, d => Assert.True(NextToken.Data.GrammarCorpus.IsGrammatical(d.Context + " " + d.Choices[d.Gold])));

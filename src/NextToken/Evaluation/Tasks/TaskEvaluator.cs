@@ -105,10 +105,11 @@ public static class TaskEvaluator
         if (tasks.Count == 1) return Run(model, tokenizer, tasks[0], options, progress);
         int total = tasks.Sum(t => options.Limit > 0 ? Math.Min(options.Limit, t.Test.Count) : t.Test.Count), done = 0;
         var results = new List<TaskResult>();
-        foreach (var t in tasks)
+        for (int i = 0; i < tasks.Count; i++)
         {
             int before = done;
-            results.Add(Run(model, tokenizer, t, options, (d, _) => progress?.Invoke(before + d, total)));
+            // Each task its own sampler stream (seed + index): the same seed for all would show every task the same picks.
+            results.Add(Run(model, tokenizer, tasks[i], options with { Seed = options.Seed + (ulong)i }, (d, _) => progress?.Invoke(before + d, total)));
             done += results[^1].Examples;
         }
         double? Pool(Func<TaskResult, double?> f) =>
