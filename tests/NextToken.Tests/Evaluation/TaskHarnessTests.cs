@@ -49,12 +49,14 @@ public sealed class TaskHarnessTests : IDisposable
     private static TaskDocument Mc(string ctx, string[] choices, int gold, int line = 1, string? split = null) =>
         new(TaskKind.MultipleChoice, "t.jsonl", line) { Context = ctx, Choices = choices, Gold = gold, Split = split };
 
-    [Fact]
-    public void PrefixReuseAndBatchedChoices_EqualScoringFromScratch_AndThePlainForward()
+    [Theory]
+    [InlineData(" on the mat| x| in a big red box.| mat")] // long choices: one forward per fork
+    [InlineData(" on| x| ma| m")]                           // short choices: batched one-token steps
+    public void PrefixReuseAndBatchedChoices_EqualScoringFromScratch_AndThePlainForward(string choices)
     {
         var model = Model();
         string context = "the cat sat on the mat. q: where?";
-        string[] conts = [" on the mat", " x", " in a big red box.", " mat"];
+        string[] conts = choices.Split('|');
         var shared = new LoglikelihoodScorer(model, Tok).Score(context, conts);
         var scorer = new LoglikelihoodScorer(model, Tok) { ShareContext = false };
         var scratch = scorer.Score(context, conts);
