@@ -11,8 +11,9 @@ namespace NextToken.Evaluation.Tasks;
 /// tokenizers without one use the newline token, else id 0). Inputs longer than the model are left-truncated as lm-eval
 /// does (<c>(context + continuation)[-(max_length + 1):][:-1]</c>), counted in <see cref="Truncated"/>.
 /// With <see cref="ShareContext"/> (default) the context of a multiple-choice question runs once into a KV cache and
-/// each choice forks it; short choices (≤ 3 tokens) then advance together through <see cref="ICausalLm.ForwardBatch"/>,
-/// longer ones run as one multi-token forward each; without it every
+/// each choice forks it; for the GPT model all choices then run together, padded to the longest, in one forward
+/// per chunk (rows = choices × tokens); other models step short choices together through
+/// <see cref="ICausalLm.ForwardBatch"/> and run longer ones as one multi-token forward each; without it every
 /// choice recomputes the context from scratch (the baseline the throughput benchmark compares against).
 /// </summary>
 public sealed class LoglikelihoodScorer
@@ -104,6 +105,36 @@ public sealed class LoglikelihoodScorer
         {
             _caches[i].CopyFrom(shared);
             (sum[i], greedy[i]) = Add(_row, continuations[i][0], 0, true);
+        }
+        if (_model is GptModel gpt && longest > 1)
+        {
+            // All choices in one forward per chunk: each fork gets the same number of new tokens, shorter choices
+            // padded with their last token (padding sits after every scored position, so causal attention keeps it
+            // from changing them).
+            int V = _model.VocabSize;
+            var forks = _caches.GetRange(0, n).ToArray();
+            for (int k0 = 0; k0 < longest - 1; k0 += Chunk)
+            {
+                int per = Math.Min(Chunk, longest - 1 - k0);
+                var batchTokens = new int[n * per];
+                for (int i = 0; i < n; i++)
+                    for (int r = 0; r < per; r++)
+                    {
+                        var cont = continuations[i];
+                        batchTokens[i * per + r] = cont[Math.Min(k0 + r, cont.Length - 1)];
+                    }
+                EnsureLogits(n * per);
+                gpt.ForwardMany(forks, batchTokens, per, _logits);
+                for (int i = 0; i < n; i++)
+                    for (int r = 0; r < per; r++)
+                    {
+                        int target = k0 + r + 1;
+                        if (target < continuations[i].Length)
+                            (sum[i], greedy[i]) = Add(_logits.AsSpan((i * per + r) * V, V), continuations[i][target], sum[i], greedy[i]);
+                    }
+            }
+            for (int i = 0; i < n; i++) scores[i] = new TokenScore(sum[i], greedy[i], continuations[i].Length);
+            return scores;
         }
         if (longest > BatchedSteps + 1)
         {
