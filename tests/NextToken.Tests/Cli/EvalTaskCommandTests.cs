@@ -40,7 +40,8 @@ public sealed class EvalTaskCommandTests
         string bad = Path.Combine(dir.Path, "bad.jsonl");
         File.WriteAllLines(bad, ["{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 0}", "{\"context\": \"a\", \"choices\": [\"b\", \"c\"], \"gold\": 7}"]);
         CliProcess.AssertOneLineError(CliProcess.Run("eval", "--checkpoint", run, "--task", bad), bad + ":2: field 'gold' is 7");
-        CliProcess.AssertOneLineError(CliProcess.Run("eval", "--checkpoint", run, "--task", task, "--num-fewshot", "3"), "--num-fewshot 3 is larger than the train split");
+        CliProcess.AssertOneLineError(CliProcess.Run("eval", "--checkpoint", run, "--task", task, "--num-fewshot", "3"), "3 shots is larger than the train split");
+        CliProcess.AssertOneLineError(CliProcess.Run("eval", "--checkpoint", run, "--task", task, "--num-fewshot", "3"), "--num-fewshot");
         CliProcess.AssertOneLineError(CliProcess.Run("eval", "--checkpoint", run, "--task", "builtin:nope"), "unknown built-in task");
 
         string probeDir = Path.Combine(dir.Path, "probe");

@@ -292,7 +292,7 @@ public sealed class TaskHarnessTests : IDisposable
     {
         var task = new EvalTask("t", null, [Mc("a", ["b", "c"], 0, 1, "train")], [Mc("d", ["e", "f"], 0, 2)]);
         var e = Assert.Throws<ArgumentException>(() => TaskEvaluator.Run(Model(), Tok, task, new TaskEvalOptions { Shots = 2 }));
-        Assert.Contains("--num-fewshot 2 is larger than the train split", e.Message);
+        Assert.Contains("2 shots is larger than the train split", e.Message);
     }
 
     [Fact]

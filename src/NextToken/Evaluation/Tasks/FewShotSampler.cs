@@ -33,8 +33,8 @@ public sealed class FewShotSampler
         _rng = new Rng(seed, 13);
         _order = new int[task.Train.Count];
         if (shots > task.Train.Count)
-            throw new ArgumentException($"--num-fewshot {shots} is larger than the train split of task '{task.Name}' ({task.Train.Count} examples): " +
-                                        "give fewer shots, or more lines with \"split\": \"train\" (or a --train file)", nameof(shots));
+            throw new ArgumentException($"{shots} shots is larger than the train split of task '{task.Name}' ({task.Train.Count} examples): " +
+                                        "give fewer shots, or more lines with \"split\": \"train\" (or a separate train file)", nameof(shots));
     }
 
     /// <summary>The examples for the next document, in prompt order.</summary>
@@ -53,7 +53,7 @@ public sealed class FewShotSampler
             picked.Add(ex);
         }
         if (picked.Count < _shots)
-            throw new ArgumentException($"{doc.Where}: --num-fewshot {_shots} needs {_shots} train examples other than this document, but only {picked.Count} are left", "shots");
+            throw new ArgumentException($"{doc.Where}: {_shots} shots need {_shots} train examples other than this document, but only {picked.Count} are left", "shots");
         return picked;
     }
 

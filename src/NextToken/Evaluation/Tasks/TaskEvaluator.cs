@@ -18,7 +18,7 @@ public static class TaskEvaluator
         var docs = options.Limit > 0 ? task.Test.Take(options.Limit).ToList() : task.Test.ToList();
         if (docs.Count == 0) throw new ArgumentException($"task '{task.Name}' has no documents to score (every line has \"split\": \"train\"?)");
         if (options.Shots > 0 && docs.Any(d => d.Kind == TaskKind.Rolling))
-            throw new ArgumentException($"{docs.First(d => d.Kind == TaskKind.Rolling).Where}: rolling log-likelihood ({{\"text\"}}) documents are scored zero-shot: drop --num-fewshot", "shots");
+            throw new ArgumentException($"{docs.First(d => d.Kind == TaskKind.Rolling).Where}: rolling log-likelihood ({{\"text\"}}) documents are scored zero-shot: ask for 0 shots", "shots");
         var sampler = new FewShotSampler(task, options.Shots, options.Seed);
         var scorer = new LoglikelihoodScorer(model, tokenizer) { ShareContext = options.ShareContext };
         var clock = Stopwatch.StartNew();
