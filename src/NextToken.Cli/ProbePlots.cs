@@ -9,13 +9,18 @@ internal static class ProbePlots
     /// <summary>A (layer × head) heatmap of a per-head score.</summary>
     public static void Heatmap(double[,] scores, string title, string path)
     {
+        // ScottPlot draws row 0 at the top: flip so that the y axis reads the layer index (layer 0 at the bottom).
+        int L = scores.GetLength(0), H = scores.GetLength(1);
+        var flipped = new double[L, H];
+        for (int l = 0; l < L; l++)
+            for (int h = 0; h < H; h++) flipped[L - 1 - l, h] = scores[l, h];
         var plot = new ScottPlot.Plot();
-        var hm = plot.Add.Heatmap(scores);
+        var hm = plot.Add.Heatmap(flipped);
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         plot.Add.ColorBar(hm);
         plot.Title(title);
         plot.XLabel("head");
-        plot.YLabel("layer (top: 0)");
+        plot.YLabel("layer");
         plot.SavePng(path, 640, 480);
     }
 

@@ -71,6 +71,7 @@ internal sealed class ProbeCommand : ICliCommand
                 ["repeat_length"] = report.RepeatLength, ["first_copy_loss"] = report.FirstCopyLoss, ["second_copy_loss"] = report.SecondCopyLoss,
                 ["accuracy_by_shots"] = curve?.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value),
                 ["held_out"] = prepared is not null ? prepared.Directory + " (val)" : "random tokens",
+                ["induction_scores"] = Rows(heads.Induction), ["prefix_matching_scores"] = Rows(heads.PrefixMatching),
                 ["induction_png"] = inductionPng, ["prefix_matching_png"] = prefixPng,
             };
             File.WriteAllText(Path.Combine(outDir, "probe.json"), JsonSerializer.Serialize(doc));
@@ -87,6 +88,10 @@ internal sealed class ProbeCommand : ICliCommand
         });
         return cmd;
     }
+
+    // [layer][head] as nested arrays for JSON.
+    private static double[][] Rows(double[,] a) =>
+        Enumerable.Range(0, a.GetLength(0)).Select(l => Enumerable.Range(0, a.GetLength(1)).Select(h => a[l, h]).ToArray()).ToArray();
 
     /// <summary>Up to <paramref name="count"/> windows of T + 1 tokens from the val split, evenly spaced; random tokens without data.</summary>
     internal static List<int[]> HeldOutWindows(GptModel model, PreparedData? prepared, int count)
