@@ -45,6 +45,7 @@ internal static class CliErrors
         ["taskData"] = "--data",
         [nameof(GenerationOptions.NumSequences)] = "--num-samples / --beams",
         ["valFraction"] = "--val-fraction",
+        ["shots"] = "--num-fewshot",
     };
 
     /// <summary>The error line (without "error: ") for <paramref name="e"/>.</summary>

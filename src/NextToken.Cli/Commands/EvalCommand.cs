@@ -5,6 +5,7 @@ using System.Globalization;
 using System.Text.Json;
 using NextToken.Data;
 using NextToken.Evaluation;
+using NextToken.Evaluation.Tasks;
 using NextToken.Interop;
 using NextToken.Training;
 
@@ -26,14 +27,36 @@ internal sealed class EvalCommand : ICliCommand
         var json = new Option<bool>("--json") { Description = "Last stdout line: one JSON object (loss, perplexity, bits_per_token, bits_per_char, tokens, windows, seconds)" };
         var threads = ThreadsOption.Create();
         var adapter = FineTuningCli.AdapterOption();
+        // Task evaluation (docs/evaluation.md): lm-eval's request types on a JSONL task or a built-in one.
+        var task = new Option<string?>("--task") { Description = "Zero/few-shot task: a JSONL file (docs/evaluation.md; HellaSwag's and LAMBADA's published files too) or builtin:icl|grammar|addition" };
+        var taskTrain = new Option<string?>("--train") { Description = "With --task FILE: a separate JSONL file whose documents are the few-shot pool" };
+        var taskFormat = new Option<TaskFileFormat>("--format") { Description = "With --task FILE: auto, nexttoken, hellaswag or lambada", DefaultValueFactory = _ => TaskFileFormat.Auto };
+        var shots = new Option<int>("--num-fewshot") { Description = "Few-shot examples per prompt, drawn from the train split", DefaultValueFactory = _ => 0 };
+        var fewshotSeed = new Option<ulong>("--fewshot-seed") { Description = "Seed of the few-shot sampler", DefaultValueFactory = _ => FewShotSampler.DefaultSeed };
+        var limit = new Option<int>("--limit") { Description = "With --task: score only the first N documents (0: all)", DefaultValueFactory = _ => 0 };
+        var mutualInfo = new Option<bool>("--mutual-info") { Description = "With --task: also acc_mutual_info (one more request per choice)" };
+        var noShare = new Option<bool>("--no-prefix-reuse") { Description = "With --task: score every choice from scratch (the throughput baseline)" };
         var cmd = new Command("eval", "Mean next-token loss of a checkpoint over a whole split: every token after the first is predicted exactly once\n" +
                                       "(the trainer's val loss is an estimate from --eval-iters random batches).\n" +
                                       "Example: nexttoken eval --checkpoint runs/shakespeare --data data/shakespeare_char --seq 64\n" +
-                                      "A checkpoint (or --adapter) holding a task head (finetune --task) reports accuracy (F1, Pearson/Spearman) on --data FILE.jsonl|builtin:NAME.");
+                                      "Tasks:   nexttoken eval --checkpoint gpt2 --task hellaswag_val.jsonl --train hellaswag_train.jsonl --num-fewshot 0 --json\n" +
+                                      "A checkpoint (or --adapter) holding a task head (finetune --task) reports accuracy (F1, Pearson/Spearman) on --data FILE.jsonl|builtin:NAME;\n" +
+                                      "a multimodal checkpoint reports exact match on image-text --data FILE.jsonl.");
         foreach (var o in new Option[] { checkpoint, data, split, seq, stride, batch, maxTokens, json, threads, adapter }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { task, taskTrain, taskFormat, shots, fewshotSeed, limit, mutualInfo, noShare }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             ThreadsOption.Apply(pr, threads);
+            if (pr.GetValue(task) is string taskSpec)
+            {
+                if (pr.GetValue(shots) < 0) throw new ArgumentException($"--num-fewshot must be at least 0 (got {pr.GetValue(shots)})");
+                if (pr.GetValue(limit) < 0) throw new ArgumentException($"--limit must be at least 0 (got {pr.GetValue(limit)})");
+                return EvalTaskMode.Run(pr.GetValue(checkpoint)!, taskSpec, pr.GetValue(taskTrain), pr.GetValue(taskFormat), new TaskEvalOptions
+                {
+                    Shots = pr.GetValue(shots), Seed = pr.GetValue(fewshotSeed), Limit = pr.GetValue(limit),
+                    MutualInfo = pr.GetValue(mutualInfo), ShareContext = !pr.GetValue(noShare),
+                }, pr.GetValue(json));
+            }
             string which = pr.GetValue(split)!.ToLowerInvariant();
             if (which is not ("val" or "train")) throw new ArgumentException($"--split must be val or train (got '{pr.GetValue(split)}')");
             if (pr.GetValue(batch) < 1) throw new ArgumentException($"--batch must be at least 1 (got {pr.GetValue(batch)})");

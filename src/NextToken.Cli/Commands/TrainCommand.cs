@@ -22,7 +22,7 @@ internal sealed class TrainCommand : ICliCommand
     public Command Build()
     {
         var d = new TrainOptions();
-        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition / builtin:shapes (images, docs/multimodal.md)", DefaultValueFactory = _ => "builtin:grammar" };
+        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition / builtin:icl / builtin:shapes (images, docs/multimodal.md)", DefaultValueFactory = _ => "builtin:grammar" };
         var preset = new Option<string?>("--preset") { Description = $"Model preset ({string.Join(", ", GptPresets.All.Keys)}); default: 'default' for built-in data, 'char-tiny' otherwise" };
         var layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" };
         var heads = new Option<int?>("--heads") { Description = "Attention heads (overrides the preset)" };
@@ -183,6 +183,9 @@ internal sealed class TrainCommand : ICliCommand
                                       Path.GetFullPath(prepared.Directory), loaded);
             if (resuming && trainer.Step >= options.Iterations)
                 log.WriteLine($"the run in {outDir} already finished its {options.Iterations} steps; its summary follows (--iters N trains further)");
+            // builtin:icl: probe the model every IclProbeInterval steps (held-out-task loss by position, ICL score, best
+            // induction score) into icl_probe.jsonl, so the phase change can be drawn beside the loss curve.
+            if (builtin == BuiltinDatasets.Icl) IclTraining.Track(trainer, model, prepared, outDir);
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
@@ -226,6 +229,11 @@ internal sealed class TrainCommand : ICliCommand
                         log.WriteLine($"grammatical samples: {report.Grammatical}/{report.Total} = {report.Share:P1} (target ≥ 95%)");
                         summary["grammatical_share"] = report.Share;
                     }
+                }
+                else if (builtin == BuiltinDatasets.Icl)
+                {
+                    var curve = IclTraining.Finish(model, prepared, outDir, log);
+                    summary["accuracy_by_shots"] = System.Text.Json.Nodes.JsonNode.Parse(JsonSerializer.Serialize(curve.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value)));
                 }
                 else
                 {

@@ -19,6 +19,10 @@ public static class BuiltinDatasets
     public const string Grammar = "grammar";
     /// <summary>Two-digit addition (<see cref="AdditionTask"/>).</summary>
     public const string Addition = "addition";
+    /// <summary>In-context-learning episodes (<see cref="NextToken.Evaluation.Tasks.IclEpisodes"/>): val holds only held-out tasks.</summary>
+    public const string Icl = "icl";
+    /// <summary>Training episodes of builtin:icl (held-out episodes: a tenth of this).</summary>
+    public const int IclEpisodeCount = 8_000;
     /// <summary>Sentences sampled for the grammar dataset (about 1.2 MB of text, 290k word tokens); the last tenth is validation.</summary>
     public const int GrammarSentences = 40_000;
     /// <summary>Operand width of the addition dataset: 10,000 problems.</summary>
@@ -27,7 +31,7 @@ public static class BuiltinDatasets
     public const double AdditionHeldOutFraction = 0.1;
 
     /// <summary>The names of the built-in datasets.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Addition, Grammar];
+    public static IReadOnlyList<string> Names { get; } = [Addition, Grammar, Icl];
 
     /// <summary>True when <paramref name="input"/> is <c>builtin:NAME</c>; <paramref name="name"/> gets NAME.</summary>
     public static bool TryParse(string input, out string name)
@@ -79,6 +83,14 @@ public static class BuiltinDatasets
             case Addition:
             {
                 var (train, heldOut) = AdditionTask.Generate(AdditionDigits, seed, AdditionHeldOutFraction);
+                return PreparedData.FromSplit(train, heldOut, "char", outDir, source);
+            }
+            case Icl:
+            {
+                // A fresh task per episode; validation episodes use only the held-out label pairs, so val loss is
+                // in-context learning of tasks never seen in training.
+                string train = NextToken.Evaluation.Tasks.IclEpisodes.Generate(IclEpisodeCount, seed, heldOut: false);
+                string heldOut = NextToken.Evaluation.Tasks.IclEpisodes.Generate(IclEpisodeCount / 10, seed + 1, heldOut: true);
                 return PreparedData.FromSplit(train, heldOut, "char", outDir, source);
             }
             default:

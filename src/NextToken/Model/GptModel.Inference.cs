@@ -79,6 +79,19 @@ public sealed partial class GptModel
         Run(caches, tokens, 1, logits, allPositions: false, default);
     }
 
+    /// <summary>
+    /// <paramref name="perCache"/> new tokens for each of several sequences in one forward (rows cache-major:
+    /// <paramref name="tokens"/> is (caches.Length, perCache)); <paramref name="logits"/> receives every position,
+    /// (caches.Length · perCache, VocabSize). Few-shot scoring runs all the choices of a question this way.
+    /// </summary>
+    internal void ForwardMany(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, int perCache, Span<float> logits)
+    {
+        if (caches.IsEmpty) return;
+        if (perCache < 1 || tokens.Length != caches.Length * perCache) throw new ArgumentException($"{tokens.Length} tokens for {caches.Length} caches of {perCache} each");
+        if (logits.Length < tokens.Length * Config.VocabSize) throw new ArgumentException($"logits needs {tokens.Length * Config.VocabSize} floats", nameof(logits));
+        Run(caches, tokens, perCache, logits, allPositions: true, default);
+    }
+
     private void Run(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, int perCache, Span<float> logits, bool allPositions, Span<float> lastHidden,
                      ReadOnlySpan<float> embeddings = default)
     {
