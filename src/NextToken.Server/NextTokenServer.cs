@@ -103,7 +103,7 @@ public sealed class NextTokenServer : IAsyncDisposable
                     http.Response.Headers.AccessControlAllowHeaders = "authorization, content-type";
                     if (HttpMethods.IsOptions(http.Request.Method)) { http.Response.StatusCode = 204; return; }
                 }
-                if (http.Request.Path.StartsWithSegments("/v1") && options.ApiKey is { } key)
+                if (http.Request.Path.StartsWithSegments("/v1") && options.ApiKey is { Length: > 0 } key)
                 {
                     string? auth = http.Request.Headers.Authorization;
                     string? presented = auth is not null && auth.StartsWith("Bearer ", StringComparison.Ordinal) ? auth[7..].Trim() : null;

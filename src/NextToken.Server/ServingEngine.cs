@@ -125,5 +125,10 @@ public sealed class ServingEngine : IDisposable
     public byte[] TokenBytes(int id) => Generator.Tokenizer is { } t ? t.TokenBytes(id).ToArray() : [];
 
     /// <summary>Stops the decode loop.</summary>
-    public void Dispose() => _scheduler.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _scheduler.Dispose();
+    }
+
+    private int _disposed;
 }
