@@ -24,7 +24,7 @@ public sealed class NextTokenServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly Task<ServingEngine> _loading;
-    private ServingEngine? _engine;
+    private volatile ServingEngine? _engine;
 
     private NextTokenServer(WebApplication app, Task<ServingEngine> loading)
     {
@@ -56,11 +56,15 @@ public sealed class NextTokenServer : IAsyncDisposable
         var app = builder.Build();
         var tcs = new TaskCompletionSource<ServingEngine>(TaskCreationOptions.RunContinuationsAsynchronously);
         var server = new NextTokenServer(app, tcs.Task);
-        _ = tcs.Task.ContinueWith(t => { if (t.IsCompletedSuccessfully) server._engine = t.Result; }, TaskContinuationOptions.ExecuteSynchronously);
         server.Configure(options, log);
         server._load = () =>
         {
-            try { tcs.TrySetResult(load()); }
+            try
+            {
+                var engine = load();
+                server._engine = engine; // before Loaded completes, so a caller awaiting it sees the engine
+                tcs.TrySetResult(engine);
+            }
             catch (Exception e) { tcs.TrySetException(e); log?.Invoke($"error: loading the model failed: {e.Message}"); }
         };
         return server;

@@ -138,6 +138,10 @@ internal sealed class OpenAiRequest
                     if (v.ValueKind != JsonValueKind.Object) throw Bad("'stream_options' must be an object", "stream_options");
                     if (v.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True) r.IncludeUsage = true;
                     break;
+                case "ignore_eos": // vLLM's extra: generate past end-of-text (benchmarks)
+                    if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Bad("'ignore_eos' must be true or false", "ignore_eos");
+                    o = o with { StopAtEndOfText = !v.GetBoolean() };
+                    break;
                 default: break; // user, suffix, response_format, tools, …: accepted and ignored (documented)
             }
         }
