@@ -29,16 +29,18 @@ internal sealed class BenchServeCommand : IBenchSubcommand
         var clients = new Option<int>("--clients") { Description = "Concurrent streaming clients of the load test (at most 256)", DefaultValueFactory = _ => 64 };
         var sequential = new Option<int>("--sequential") { Description = "Sequential requests of the RSS test (at most 10000)", DefaultValueFactory = _ => 1000 };
         var maxBatch = new Option<int>("--max-batch") { Description = "Server --max-batch", DefaultValueFactory = _ => 8 };
+        var layers = new Option<int?>("--layers") { Description = "Override the preset's layer count (a smaller model for quick runs)" };
+        var embd = new Option<int?>("--embd") { Description = "Override the preset's embedding size (heads kept; must divide)" };
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with every figure" };
         var threads = ThreadsOption.Create();
         var cmd = new Command("serve", "Serving throughput and latency on loopback: overhead vs bench generate, 8-client scaling, N streaming clients, RSS over sequential requests.\n" +
                                        "Example: nexttoken bench serve --preset gpt-mini --clients 64 --tokens 32");
-        foreach (var o in new Option[] { checkpoint, preset, tokens, clients, sequential, maxBatch, json, threads }) cmd.Options.Add(o);
-        cmd.SetAction(pr => Run(pr.GetValue(checkpoint), pr.GetValue(preset), pr.GetValue(tokens), pr.GetValue(clients), pr.GetValue(sequential), pr.GetValue(maxBatch), pr.GetValue(json), () => ThreadsOption.Apply(pr, threads)));
+        foreach (var o in new Option[] { checkpoint, preset, layers, embd, tokens, clients, sequential, maxBatch, json, threads }) cmd.Options.Add(o);
+        cmd.SetAction(pr => Run(pr.GetValue(checkpoint), pr.GetValue(preset), pr.GetValue(layers), pr.GetValue(embd), pr.GetValue(tokens), pr.GetValue(clients), pr.GetValue(sequential), pr.GetValue(maxBatch), pr.GetValue(json), () => ThreadsOption.Apply(pr, threads)));
         return cmd;
     }
 
-    static int Run(string? dir, string? presetName, int n, int clientCount, int sequential, int maxBatch, bool asJson, Action applyThreads)
+    static int Run(string? dir, string? presetName, int? layerCount, int? embdSize, int n, int clientCount, int sequential, int maxBatch, bool asJson, Action applyThreads)
     {
         applyThreads();
         if (n < 1) throw new ArgumentException($"--tokens must be ≥ 1 (got {n})");
@@ -47,8 +49,18 @@ internal sealed class BenchServeCommand : IBenchSubcommand
         GptModel model;
         ITokenizer? tokenizer = null;
         if (dir is not null) (model, tokenizer) = ModelFiles.LoadModel(dir);
-        else if (presetName is not null) model = new GptModel(GptPresets.Get(presetName), 1);
+        else if (presetName is not null)
+        {
+            var config = GptPresets.Get(presetName);
+            if (layerCount is int l) config = config with { Layers = l };
+            if (embdSize is int e) config = config with { EmbeddingSize = e };
+            model = new GptModel(config, 1);
+        }
         else throw new ArgumentException("give --checkpoint DIR or --preset NAME");
+        // Streaming sends text pieces, so a model without a tokenizer gets one: GPT-2's for its vocabulary, else one symbol per id.
+        tokenizer ??= model.VocabSize == 50257 ? TokenizerFactory.Create("gpt2")
+            : model.VocabSize < 0xD000 ? new CharTokenizer(Enumerable.Range(0, model.VocabSize).Select(i => ((char)(0x100 + i)).ToString()))
+            : throw new ArgumentException($"the model has no tokenizer and {model.VocabSize} ids; give a checkpoint with its tokenizer");
         var log = asJson ? Console.Error : Console.Out;
         int[] prompt = Enumerable.Range(0, Math.Min(16, model.ContextLength / 4)).Select(i => (i * 7 + 3) % model.VocabSize).ToArray();
         if (prompt.Length + n > model.ContextLength) throw new ArgumentException($"--tokens {n} plus a {prompt.Length}-token prompt exceed the context of {model.ContextLength}");
