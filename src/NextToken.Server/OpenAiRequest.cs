@@ -1,0 +1,185 @@
+// OpenAiRequest: parses and validates the body of /v1/completions and /v1/chat/completions into GenerationOptions.
+using System.Globalization;
+using System.Text.Json;
+using NextToken.Chat;
+using NextToken.Generation;
+
+namespace NextToken.Server;
+
+/// <summary>One parsed completion or chat request: the prompt, the options and the response choices.</summary>
+internal sealed class OpenAiRequest
+{
+    public string? Model;
+    public string? PromptText;
+    public int[]? PromptIds;
+    public List<ChatMessage>? Messages;
+    public GenerationOptions Options = new();
+    public int N = 1;
+    public bool Stream;
+    public bool IncludeUsage;
+    public bool Echo;
+    public int Logprobs = -1; // completions: top alternatives (≥ 0) or -1 for none; chat: top_logprobs or -1 for logprobs off
+    public bool Chat;
+
+    static ServingException Bad(string message, string param) => new(400, message, param: param);
+
+    static double Number(JsonElement e, string name)
+    {
+        if (e.ValueKind != JsonValueKind.Number) throw Bad($"'{name}' must be a number (got {e.ValueKind.ToString().ToLowerInvariant()})", name);
+        return e.GetDouble();
+    }
+
+    static int Integer(JsonElement e, string name)
+    {
+        if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out long v)) throw Bad($"'{name}' must be an integer", name);
+        return (int)Math.Clamp(v, int.MinValue, int.MaxValue);
+    }
+
+    static float Range(JsonElement e, string name, double lo, double hi)
+    {
+        double v = Number(e, name);
+        if (!(v >= lo && v <= hi)) throw Bad($"'{name}' must be between {lo.ToString(CultureInfo.InvariantCulture)} and {hi.ToString(CultureInfo.InvariantCulture)} (got {v.ToString(CultureInfo.InvariantCulture)})", name);
+        return (float)v;
+    }
+
+    /// <summary>Parses <paramref name="body"/>; throws <see cref="ServingException"/> (400) naming the field at fault.</summary>
+    public static OpenAiRequest Parse(JsonElement body, bool chat, ServeOptions serve)
+    {
+        if (body.ValueKind != JsonValueKind.Object) throw Bad("the request body must be a JSON object", "body");
+        var r = new OpenAiRequest { Chat = chat };
+        var o = new GenerationOptions { MaxNewTokens = chat ? int.MaxValue : 16, Seed = (ulong)Random.Shared.NextInt64() };
+        bool logprobsOn = false;
+        int topLogprobs = 0;
+        foreach (var p in body.EnumerateObject())
+        {
+            var v = p.Value;
+            if (v.ValueKind == JsonValueKind.Null) continue;
+            switch (p.Name)
+            {
+                case "model": r.Model = v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad("'model' must be a string", "model"); break;
+                case "prompt" when !chat:
+                    if (v.ValueKind == JsonValueKind.String) r.PromptText = v.GetString();
+                    else if (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 1 && v[0].ValueKind == JsonValueKind.String) r.PromptText = v[0].GetString();
+                    else if (v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number))
+                        r.PromptIds = v.EnumerateArray().Select(x => Integer(x, "prompt")).ToArray();
+                    else throw Bad("'prompt' must be a string, a list of one string, or a list of token ids (batched prompts: send one request each)", "prompt");
+                    break;
+                case "messages" when chat: r.Messages = ParseMessages(v); break;
+                case "max_tokens" or "max_completion_tokens":
+                    int max = Integer(v, p.Name);
+                    if (max < 0) throw Bad($"'{p.Name}' must be ≥ 0 (got {max})", p.Name);
+                    o = o with { MaxNewTokens = max };
+                    break;
+                case "temperature": o = o with { Temperature = Range(v, "temperature", 0, 2) }; break;
+                case "top_p":
+                    float tp = Range(v, "top_p", 0, 1);
+                    o = o with { TopP = tp == 0 ? 1e-6f : tp }; // 0 means "only the most likely token", as vLLM reads it
+                    break;
+                case "n":
+                    r.N = Integer(v, "n");
+                    if (r.N < 1 || r.N > serve.MaxChoices) throw Bad($"'n' must be between 1 and {serve.MaxChoices} (got {r.N})", "n");
+                    break;
+                case "stop":
+                    string[] stops = v.ValueKind == JsonValueKind.String ? [v.GetString()!]
+                        : v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String) ? v.EnumerateArray().Select(x => x.GetString()!).ToArray()
+                        : throw Bad("'stop' must be a string or a list of strings", "stop");
+                    if (stops.Length > 4) throw Bad($"'stop' takes at most 4 sequences (got {stops.Length})", "stop");
+                    if (stops.Any(string.IsNullOrEmpty)) throw Bad("'stop' sequences must not be empty", "stop");
+                    o = o with { StopStrings = stops };
+                    break;
+                case "seed":
+                    if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out long seed)) throw Bad("'seed' must be an integer", "seed");
+                    o = o with { Seed = unchecked((ulong)seed) };
+                    break;
+                case "presence_penalty": o = o with { PresencePenalty = Range(v, "presence_penalty", -2, 2) }; break;
+                case "frequency_penalty": o = o with { FrequencyPenalty = Range(v, "frequency_penalty", -2, 2) }; break;
+                case "repetition_penalty":
+                    float rp = (float)Number(v, "repetition_penalty");
+                    if (!(rp > 0) || float.IsInfinity(rp)) throw Bad($"'repetition_penalty' must be > 0 (got {rp}); 1 turns it off", "repetition_penalty");
+                    o = o with { RepetitionPenalty = rp };
+                    break;
+                case "top_k":
+                    int k = Integer(v, "top_k");
+                    if (k < -1) throw Bad($"'top_k' must be ≥ 0, or -1 for off (got {k})", "top_k");
+                    o = o with { TopK = Math.Max(0, k) };
+                    break;
+                case "min_p": o = o with { MinP = Range(v, "min_p", 0, 1) }; break;
+                case "logit_bias":
+                    if (v.ValueKind != JsonValueKind.Object) throw Bad("'logit_bias' must be an object mapping token ids to biases", "logit_bias");
+                    var bias = new Dictionary<int, float>();
+                    foreach (var b in v.EnumerateObject())
+                    {
+                        if (!int.TryParse(b.Name, NumberStyles.None, CultureInfo.InvariantCulture, out int id)) throw Bad($"'logit_bias' key '{b.Name}' is not a token id", "logit_bias");
+                        bias[id] = Range(b.Value, "logit_bias", -100, 100);
+                    }
+                    o = o with { LogitBias = bias };
+                    break;
+                case "logprobs" when chat:
+                    if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Bad("'logprobs' must be true or false", "logprobs");
+                    logprobsOn = v.GetBoolean();
+                    break;
+                case "logprobs":
+                    r.Logprobs = Integer(v, "logprobs");
+                    if (r.Logprobs < 0 || r.Logprobs > 20) throw Bad($"'logprobs' must be between 0 and 20 (got {r.Logprobs})", "logprobs");
+                    break;
+                case "top_logprobs" when chat:
+                    topLogprobs = Integer(v, "top_logprobs");
+                    if (topLogprobs < 0 || topLogprobs > 20) throw Bad($"'top_logprobs' must be between 0 and 20 (got {topLogprobs})", "top_logprobs");
+                    break;
+                case "echo" when !chat:
+                    if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Bad("'echo' must be true or false", "echo");
+                    r.Echo = v.GetBoolean();
+                    break;
+                case "stream":
+                    if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Bad("'stream' must be true or false", "stream");
+                    r.Stream = v.GetBoolean();
+                    break;
+                case "stream_options":
+                    if (v.ValueKind != JsonValueKind.Object) throw Bad("'stream_options' must be an object", "stream_options");
+                    if (v.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True) r.IncludeUsage = true;
+                    break;
+                case "ignore_eos": // vLLM's extra: generate past end-of-text (benchmarks)
+                    if (v.ValueKind is not (JsonValueKind.True or JsonValueKind.False)) throw Bad("'ignore_eos' must be true or false", "ignore_eos");
+                    o = o with { StopAtEndOfText = !v.GetBoolean() };
+                    break;
+                default: break; // user, suffix, response_format, tools, …: accepted and ignored (documented)
+            }
+        }
+        if (chat)
+        {
+            if (r.Messages is null) throw Bad("'messages' is required: a list of {role, content}", "messages");
+            if (topLogprobs > 0 && !logprobsOn) throw Bad("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+            r.Logprobs = logprobsOn ? topLogprobs : -1;
+        }
+        else if (r.PromptText is null && r.PromptIds is null) throw Bad("'prompt' is required", "prompt");
+        r.Options = o with { TopLogprobs = Math.Max(0, r.Logprobs) };
+        return r;
+    }
+
+    static List<ChatMessage> ParseMessages(JsonElement v)
+    {
+        if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() == 0) throw Bad("'messages' must be a non-empty list of {role, content}", "messages");
+        var list = new List<ChatMessage>();
+        int i = 0;
+        foreach (var m in v.EnumerateArray())
+        {
+            string at = $"messages[{i++}]";
+            if (m.ValueKind != JsonValueKind.Object) throw Bad($"{at} must be an object with 'role' and 'content'", at);
+            string role = m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad($"{at}.role must be a string", at + ".role");
+            if (role == "developer") role = "system";
+            if (!ChatMessage.Roles.Contains(role)) throw Bad($"{at}.role '{role}' is not supported (expected system, developer, user or assistant)", at + ".role");
+            string content = "";
+            if (m.TryGetProperty("content", out var c))
+            {
+                if (c.ValueKind == JsonValueKind.String) content = c.GetString()!;
+                else if (c.ValueKind == JsonValueKind.Array)
+                    content = string.Concat(c.EnumerateArray().Select(part =>
+                        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.GetString() == "text" && part.TryGetProperty("text", out var tx) && tx.ValueKind == JsonValueKind.String
+                            ? tx.GetString() : throw Bad($"{at}.content: only text parts are supported", at + ".content")));
+                else if (c.ValueKind != JsonValueKind.Null) throw Bad($"{at}.content must be a string or a list of text parts", at + ".content");
+            }
+            list.Add(new ChatMessage(role, content));
+        }
+        return list;
+    }
+}

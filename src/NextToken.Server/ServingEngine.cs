@@ -1,0 +1,134 @@
+// ServingEngine: one model behind a BatchScheduler, with admission control, chat formatting and per-request timeouts.
+using System.Threading.Channels;
+using NextToken.Chat;
+using NextToken.Generation;
+using NextToken.Model;
+using NextToken.Tokenization;
+
+namespace NextToken.Server;
+
+/// <summary>One piece of a running completion: text (possibly empty) or, last, the finished sequence.</summary>
+public readonly record struct CompletionEvent(string? Text, GeneratedSequence? Done);
+
+/// <summary>
+/// Everything the HTTP endpoints and the in-process <see cref="NextTokenChatClient"/> share: the generator, the
+/// continuous-batching scheduler, the chat template and admission (at most MaxBatch + MaxQueue requests in flight;
+/// beyond that <see cref="TryAdmit"/> fails and the server answers 429).
+/// </summary>
+public sealed class ServingEngine : IDisposable
+{
+    private readonly BatchScheduler _scheduler;
+    private int _inFlight;
+
+    /// <summary>Creates the engine and starts its decode loop.</summary>
+    public ServingEngine(ICausalLm model, ITokenizer? tokenizer, ServeOptions? options = null, ChatTemplate? template = null)
+    {
+        Options = options ?? new ServeOptions();
+        Generator = new Generator(model, tokenizer);
+        Template = template ?? ChatTemplate.ChatMl;
+        _scheduler = new BatchScheduler(Generator, Options.MaxBatch);
+        Metrics = new ServingMetrics();
+    }
+
+    /// <summary>The settings.</summary>
+    public ServeOptions Options { get; }
+    /// <summary>The generator (model and tokenizer).</summary>
+    public Generator Generator { get; }
+    /// <summary>The chat template (ChatML unless the model names another).</summary>
+    public ChatTemplate Template { get; }
+    /// <summary>Prometheus metrics of this engine.</summary>
+    public ServingMetrics Metrics { get; }
+    /// <summary>Requests admitted and not finished.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+    /// <summary>Batched decode steps so far.</summary>
+    public long Steps => _scheduler.Steps;
+    /// <summary>Model's context length.</summary>
+    public int ContextLength => Generator.Model.ContextLength;
+
+    /// <summary>Takes a slot for <paramref name="count"/> sequences; false when the queue is full.</summary>
+    public bool TryAdmit(int count)
+    {
+        int now = Interlocked.Add(ref _inFlight, count);
+        if (now > Options.MaxBatch + Options.MaxQueue) { Interlocked.Add(ref _inFlight, -count); return false; }
+        Metrics.QueueDepth.Set(Math.Max(0, now - Options.MaxBatch));
+        Metrics.BatchOccupancy.Set(Math.Min(now, Options.MaxBatch));
+        return true;
+    }
+
+    /// <summary>Gives back slots taken by <see cref="TryAdmit"/>.</summary>
+    public void Release(int count)
+    {
+        int now = Interlocked.Add(ref _inFlight, -count);
+        Metrics.QueueDepth.Set(Math.Max(0, now - Options.MaxBatch));
+        Metrics.BatchOccupancy.Set(Math.Min(now, Options.MaxBatch));
+    }
+
+    /// <summary>The prompt of a conversation: the template's rendering with the assistant's generation prompt.</summary>
+    public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) => Encode(Template.Render(messages, addGenerationPrompt: true));
+
+    /// <summary>Encodes prompt text; a character the vocabulary lacks is a 400.</summary>
+    public int[] Encode(string text)
+    {
+        if (text.Length > 0 && Generator.Tokenizer is null)
+            throw new ServingException(400, "this model has no tokenizer: send the prompt as an array of token ids", param: "prompt");
+        try { return Generator.Encode(text); }
+        catch (ArgumentException e) { throw new ServingException(400, $"the prompt cannot be encoded by this model's tokenizer: {e.Message}", param: "prompt"); }
+    }
+
+    /// <summary>
+    /// Checks the prompt fits and clamps max new tokens to what is left of the context (an absurd max_tokens ends with
+    /// <c>length</c> rather than failing).
+    /// </summary>
+    public GenerationOptions Fit(int[] prompt, GenerationOptions options)
+    {
+        if (prompt.Length >= ContextLength)
+            throw new ServingException(400, $"the prompt has {prompt.Length} tokens but this model's context is {ContextLength} tokens (room must be left for at least one new token); shorten the prompt",
+                param: "messages", code: "context_length_exceeded");
+        int room = ContextLength - prompt.Length;
+        return options.MaxNewTokens > room ? options with { MaxNewTokens = room } : options;
+    }
+
+    /// <summary>
+    /// Runs one sequence on the scheduler, yielding text pieces as they are decoded and, last, the finished sequence.
+    /// Cancelling (client gone) frees the slot at the next step; the per-request timeout ends it with <c>length</c>.
+    /// </summary>
+    public async IAsyncEnumerable<CompletionEvent> RunAsync(int[] prompt, GenerationOptions options,
+        [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.RequestTimeout);
+        var started = DateTime.UtcNow;
+        Task<GenerationResult> task;
+        try { task = _scheduler.GenerateAsync(prompt, options, piece => channel.Writer.TryWrite(piece), timeout.Token); }
+        catch (ArgumentException e) { throw new ServingException(400, e.Message); }
+        _ = task.ContinueWith(_ => channel.Writer.TryComplete(), TaskScheduler.Default);
+        await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new CompletionEvent(piece, null);
+        }
+        var result = await task.ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var seq = result.Best;
+        if (seq.FinishReason == FinishReason.Cancelled) seq = seq with { FinishReason = FinishReason.Length }; // timed out
+        Metrics.PromptTokens.Inc(result.PromptTokens.Count);
+        Metrics.CompletionTokens.Inc(seq.Tokens.Count);
+        Metrics.GenerationSeconds.Observe((DateTime.UtcNow - started).TotalSeconds);
+        yield return new CompletionEvent(null, seq);
+    }
+
+    /// <summary>The text of one token as OpenAI's logprobs show it (its bytes decoded; a partial character shows as U+FFFD).</summary>
+    public string TokenText(int id) => Generator.Tokenizer is { } t ? System.Text.Encoding.UTF8.GetString(t.TokenBytes(id)) : id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The UTF-8 bytes of one token.</summary>
+    public byte[] TokenBytes(int id) => Generator.Tokenizer is { } t ? t.TokenBytes(id).ToArray() : [];
+
+    /// <summary>Stops the decode loop.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0) _scheduler.Dispose();
+    }
+
+    private int _disposed;
+}
