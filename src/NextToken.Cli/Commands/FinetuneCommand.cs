@@ -176,25 +176,7 @@ internal sealed class FinetuneCommand : ICliCommand
                 log.WriteLine($"LoRA r={lora.Options.Rank} alpha={lora.Options.Alpha} on {LoraOptions.FormatTargets(lora.Options.Targets)}: {lora.TrainableParameters:N0} trainable parameters " +
                               $"({100.0 * lora.TrainableParameters / (model.ParameterCount + lora.TrainableParameters):F2}%), base frozen; adapter written to {outDir} (use --checkpoint {outDir} --adapter {outDir})");
             }
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                if (cts.IsCancellationRequested) return;
-                e.Cancel = true;
-                cts.Cancel();
-                Console.Error.WriteLine("stopping: finishing the step and writing a checkpoint (Ctrl-C again to abort)");
-            };
-            Console.CancelKeyPress += onCancel;
-            TrainResult result;
-            try
-            {
-                result = TrainingDisplay.Run(trainer, options, log, interactive: !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive, cts.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-                LossPlot.TryDraw(outDir, Console.Error);
-            }
+            var result = TrainingDisplay.RunWithCtrlC(trainer, options, log, quiet, outDir, out bool cancelled);
             log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}, " +
                           $"best val loss {result.BestValLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}; checkpoint in {outDir}");
             var summary = JsonSerializer.SerializeToNode(result)!.AsObject();
@@ -215,7 +197,7 @@ internal sealed class FinetuneCommand : ICliCommand
             summary["peak_rss_mb"] = ProcessMemory.PeakRssMb();
             summary["wall_seconds"] = wall.Elapsed.TotalSeconds;
             if (quiet) Console.Out.WriteLine(summary.ToJsonString());
-            return cts.IsCancellationRequested ? 130 : 0;
+            return cancelled ? 130 : 0;
         });
         return cmd;
     }

@@ -186,26 +186,7 @@ internal sealed class TrainCommand : ICliCommand
             // builtin:icl: probe the model every IclProbeInterval steps (held-out-task loss by position, ICL score, best
             // induction score) into icl_probe.jsonl, so the phase change can be drawn beside the loss curve.
             if (builtin == BuiltinDatasets.Icl) IclTraining.Track(trainer, model, prepared, outDir);
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) =>
-            {
-                if (cts.IsCancellationRequested) return; // a second Ctrl-C ends the process
-                e.Cancel = true;
-                cts.Cancel();
-                Console.Error.WriteLine("stopping: finishing the step and writing a checkpoint (Ctrl-C again to abort)");
-            };
-            Console.CancelKeyPress += onCancel;
-            TrainResult result;
-            try
-            {
-                result = TrainingDisplay.Run(trainer, options, log, interactive: !quietJson && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive, cts.Token);
-            }
-            finally
-            {
-                Console.CancelKeyPress -= onCancel;
-                // The trainer draws nothing: the figure comes from its log, after every run (finished, interrupted or failed).
-                LossPlot.TryDraw(outDir, Console.Error);
-            }
+            var result = TrainingDisplay.RunWithCtrlC(trainer, options, log, quietJson, outDir, out bool cancelled);
             log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}, " +
                           $"best val loss {result.BestValLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}, " +
                           $"{result.TokensPerSecond:F0} tokens/s, {result.WallSeconds:F1} s; checkpoint in {outDir}");

@@ -8,6 +8,35 @@ namespace NextToken.Cli.Commands;
 /// <summary>Shows step, loss, learning rate, tokens/s and ETA while a trainer runs.</summary>
 internal static class TrainingDisplay
 {
+    /// <summary>
+    /// Runs <paramref name="trainer"/> with the live display (a bar on an interactive terminal unless <paramref name="quiet"/>):
+    /// Ctrl-C finishes the step and writes a checkpoint (a second Ctrl-C ends the process), and loss.png is drawn from the
+    /// log afterwards whether the run finished, was interrupted or failed. <paramref name="cancelled"/> says whether Ctrl-C came.
+    /// </summary>
+    public static TrainResult RunWithCtrlC(Trainer trainer, TrainOptions options, TextWriter log, bool quiet, string outDir, out bool cancelled)
+    {
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return; // a second Ctrl-C ends the process
+            e.Cancel = true;
+            cts.Cancel();
+            Console.Error.WriteLine("stopping: finishing the step and writing a checkpoint (Ctrl-C again to abort)");
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            return Run(trainer, options, log, interactive: !quiet && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive, cts.Token);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            cancelled = cts.IsCancellationRequested;
+            // The trainer draws nothing: the figure comes from its log.
+            LossPlot.TryDraw(outDir, Console.Error);
+        }
+    }
+
     public static TrainResult Run(Trainer trainer, TrainOptions options, TextWriter log, bool interactive, CancellationToken ct)
     {
         if (!interactive)
