@@ -175,7 +175,10 @@ internal sealed class OpenAiRequest
                 else if (c.ValueKind == JsonValueKind.Array)
                     content = string.Concat(c.EnumerateArray().Select(part =>
                         part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.GetString() == "text" && part.TryGetProperty("text", out var tx) && tx.ValueKind == JsonValueKind.String
-                            ? tx.GetString() : throw Bad($"{at}.content: only text parts are supported", at + ".content")));
+                            ? tx.GetString()
+                            : part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var it) && it.GetString() == "image_url"
+                                ? throw Bad($"{at}.content: image_url parts are not served yet (the server's models answer text; ask a multimodal NextToken model with `nexttoken sample --image` or the library)", at + ".content")
+                                : throw Bad($"{at}.content: only text parts are supported", at + ".content")));
                 else if (c.ValueKind != JsonValueKind.Null) throw Bad($"{at}.content must be a string or a list of text parts", at + ".content");
             }
             list.Add(new ChatMessage(role, content));

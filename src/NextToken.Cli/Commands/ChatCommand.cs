@@ -21,7 +21,8 @@ internal sealed class ChatCommand : ICliCommand
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0: off)", DefaultValueFactory = _ => 0 };
         var seed = new Option<ulong>("--seed") { Description = "Sampler seed (turn i uses seed + i)", DefaultValueFactory = _ => 1337 };
         var threads = ThreadsOption.Create();
-        var cmd = new Command("chat", "Chat with a model: type a message, the reply streams; /reset clears the history, /exit (or end of input) quits.\n" +
+        var cmd = new Command("chat", "Chat with a model: type a message, the reply streams; /reset clears the history, /exit (or end of input) quits;\n" +
+                                      "/image PATH shows a multimodal model a picture for the next questions.\n" +
                                       "With piped input each line is one user turn and each reply is printed on its own line.\n" +
                                       "Example: echo \"make it plural: the cat sees a dog.\" | nexttoken chat --checkpoint runs/finetune");
         var adapter = FineTuningCli.AdapterOption();
@@ -49,6 +50,7 @@ internal sealed class ChatCommand : ICliCommand
             int systemCount = history.Count;
             if (interactive) Console.Error.WriteLine($"chatting with {dir} (template {template.Name}); /reset clears the history, /exit quits");
             int turn = 0;
+            float[]? image = null;
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
             Console.CancelKeyPress += onCancel;
@@ -61,6 +63,21 @@ internal sealed class ChatCommand : ICliCommand
                     if (line is null || line.Trim() == "/exit") break;
                     if (line.Trim() == "/reset") { history.RemoveRange(systemCount, history.Count - systemCount); if (interactive) Console.Error.WriteLine("(history cleared)"); continue; }
                     if (line.Trim().Length == 0) continue;
+                    if (line.TrimStart().StartsWith("/image", StringComparison.Ordinal))
+                    {
+                        // /image PATH: the picture the next questions are about (multimodal models, docs/multimodal.md).
+                        string path = line.TrimStart()["/image".Length..].Trim();
+                        if (!model.Config.Multimodal) { Console.Error.WriteLine("error: this model is text-only: /image needs a multimodal model (e.g. trained with nexttoken train --data builtin:shapes)"); continue; }
+                        try { image = NextToken.Vision.ImageFiles.Load(path, model.Config.ImageSize); if (interactive) Console.Error.WriteLine($"(image {path})"); }
+                        catch (Exception e) when (e is IOException or InvalidDataException) { Console.Error.WriteLine($"error: {e.Message}"); }
+                        continue;
+                    }
+                    if (model.Config.Multimodal)
+                    {
+                        // A multimodal model answers one question about the current image at a time (its training format).
+                        Console.Out.WriteLine(NextToken.Vision.VisionTraining.Answer(model, tokenizer, image, line, pr.GetValue(maxNew)));
+                        continue;
+                    }
                     history.Add(ChatMessage.User(line));
                     int[] prompt = tokenizer.Encode(template.Render(history));
                     // Oldest turns (after the system message) go first when the conversation outgrows the context.

@@ -29,15 +29,16 @@ public sealed class PlaygroundBrowserTests
     [ChromiumFact]
     public async Task TypeAMessage_SeeTheAnswerStream_AndTheTokenLogprobs()
     {
-        // 20 ms per step: the answer visibly grows while it streams.
-        await using var server = await TinyServing.StartAsync(new NextToken.Server.ServeOptions { ApiKey = "" }, m => new SlowLm(m, 20));
+        // 60 ms per step: the answer visibly grows while it streams (3.6 s for 60 tokens, polled every 100 ms, so a loaded
+        // machine still sees it part-way).
+        await using var server = await TinyServing.StartAsync(new NextToken.Server.ServeOptions { ApiKey = "" }, m => new SlowLm(m, 60));
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(ChromiumFactAttribute.Driver)!, Path.GetFileName(ChromiumFactAttribute.Driver));
         service.HideCommandPromptWindow = true;
         var options = new ChromeOptions { BinaryLocation = ChromiumFactAttribute.Browser };
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,700");
         using var driver = new ChromeDriver(service, options, TimeSpan.FromSeconds(30));
         driver.Navigate().GoToUrl(server.Address);
-        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(15));
+        var wait = new WebDriverWait(driver, TimeSpan.FromSeconds(60)) { PollingInterval = TimeSpan.FromMilliseconds(100) };
         wait.Until(d => d.FindElement(By.Id("model")).Text == TinyServing.Name);
         driver.FindElement(By.Id("max_tokens")).Clear();
         driver.FindElement(By.Id("max_tokens")).SendKeys("60");

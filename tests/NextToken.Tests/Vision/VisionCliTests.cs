@@ -39,6 +39,12 @@ public sealed class VisionCliTests
         Assert.True(s.Exit == 0, s.Err);
         Assert.Contains("\"text\"", s.Out);
 
+        // chat: /image sets the picture; each line is then a question about it.
+        var c = CliProcess.RunWithInput(TimeSpan.FromSeconds(120), [], $"/image {dir.File("a.png")}\nhow many circles are there?\n/image {dir.File("missing.png")}\n",
+                                        "chat", "--checkpoint", dir.File("run"), "--max-new-tokens", "6");
+        Assert.True(c.Exit == 0, c.Err);
+        Assert.Single(c.Out.TrimEnd('\n').Split('\n'));
+        Assert.Contains("missing.png", c.Err);
         var t = CliProcess.Run("train", "--data", dir.File("data.jsonl"), "--iters", "2", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "2",
                                "--out", dir.File("user"), "--threads", "1", "--json");
         Assert.True(t.Exit == 0, t.Err);
