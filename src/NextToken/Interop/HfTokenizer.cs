@@ -138,7 +138,9 @@ public sealed class HfTokenizer : ITokenizer, Chat.IDeclaresChatTemplate
         var tok = TryLoadFiles(directory, arch);
         if (tok is null) return null;
         var cfg = HfTokenizerConfig.Read(directory);
-        return cfg.ChatTemplate is null && cfg.EosToken is null ? tok : tok.WithChatTemplate(cfg.ChatTemplate, cfg.EosToken);
+        tok.ChatTemplateSource = cfg.ChatTemplate;   // a fresh instance: set in place, no second BPE build
+        tok.EndOfSentenceText = cfg.EosToken;
+        return tok;
     }
 
     /// <summary>
@@ -153,10 +155,7 @@ public sealed class HfTokenizer : ITokenizer, Chat.IDeclaresChatTemplate
         if (File.Exists(sp) && arch != HfArchitecture.OpenAiGpt && !IsByteLevelTokenizerJson(Path.Combine(directory, "tokenizer.json")))
         {
             var cfg = HfTokenizerConfig.Read(directory);
-            var tok = SentencePieceVocabulary.Load(sp, cfg.AddBosToken ?? true, null);
-            var added = cfg.AddedTokens.Where(p => p.Key >= tok.VocabSize).ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
-            if (added.Count > 0) tok = SentencePieceVocabulary.Load(sp, cfg.AddBosToken ?? true, added);
-            return tok.WithChatTemplate(cfg.ChatTemplate, cfg.EosToken);
+            return SentencePieceVocabulary.Load(sp, cfg.AddBosToken ?? true, cfg.AddedTokens, cfg.ChatTemplate, cfg.EosToken);
         }
         return TryLoad(directory, arch);
     }
@@ -167,12 +166,15 @@ public sealed class HfTokenizer : ITokenizer, Chat.IDeclaresChatTemplate
         try
         {
             var root = JsonNode.Parse(File.ReadAllText(path));
-            string pre = root?["pre_tokenizer"]?.ToJsonString() ?? "", dec = root?["decoder"]?.ToJsonString() ?? "";
-            return (root?["model"]?["type"]?.GetValue<string>() ?? "BPE") == "BPE"
-                   && (pre.Contains("\"ByteLevel\"", StringComparison.Ordinal) || dec.Contains("\"ByteLevel\"", StringComparison.Ordinal));
+            return root is not null && (root["model"]?["type"]?.GetValue<string>() ?? "BPE") == "BPE" && IsByteLevel(root);
         }
         catch (JsonException) { return false; }
     }
+
+    // A tokenizer.json is byte-level when its pre-tokenizer or decoder (alone or inside a Sequence) is ByteLevel.
+    private static bool IsByteLevel(JsonNode root) =>
+        (root["pre_tokenizer"]?.ToJsonString() ?? "").Contains("\"ByteLevel\"", StringComparison.Ordinal)
+        || (root["decoder"]?.ToJsonString() ?? "").Contains("\"ByteLevel\"", StringComparison.Ordinal);
 
     private static HfTokenizer? TryLoadFiles(string directory, HfArchitecture arch)
     {
@@ -231,9 +233,7 @@ public sealed class HfTokenizer : ITokenizer, Chat.IDeclaresChatTemplate
         foreach (var a in root!["added_tokens"] as JsonArray ?? [])
             specials[a!["content"]!.GetValue<string>()] = a["id"]!.GetValue<int>();
         string pre = root["pre_tokenizer"]?.ToJsonString() ?? "";
-        string dec = root["decoder"]?.ToJsonString() ?? "";
-        bool byteLevel = pre.Contains("\"ByteLevel\"", StringComparison.Ordinal) || dec.Contains("\"ByteLevel\"", StringComparison.Ordinal);
-        if (!byteLevel) throw new InvalidDataException($"'{path}': only byte-level BPE tokenizers are supported (no ByteLevel pre-tokenizer or decoder found)");
+        if (!IsByteLevel(root)) throw new InvalidDataException($"'{path}': only byte-level BPE tokenizers are supported (no ByteLevel pre-tokenizer or decoder found)");
         bool digits = pre.Contains("\"individual_digits\":true", StringComparison.Ordinal);
         return new HfTokenizer(vocab, merges, specials, byteLevel: true, lowercase: false, model["end_of_word_suffix"]?.GetValue<string>() is { Length: > 0 } s ? s : null,
                                digits ? DigitsPattern : BpePatterns.Gpt2);
@@ -260,20 +260,22 @@ public sealed class HfTokenizer : ITokenizer, Chat.IDeclaresChatTemplate
         HfTokenizer h => h,
         BpeTokenizer b => FromBpe(b),
         TiktokenEncoding e => FromTiktoken(e),
-        SpecialTokensTokenizer s when From(s.Base) is { } inner => inner.WithSpecialTokens(s.AddedTokens) is var w && w.ChatTemplateSource is null
-                                                                   && s.AddedTokens.ContainsKey(Chat.ChatTemplate.ChatMl.StartMarker)
-            ? w.WithChatTemplate(Chat.ChatTemplate.ChatMl.ToJinja(), null) : w,
+        SpecialTokensTokenizer s when From(s.Base) is { } inner => inner.WithSpecialTokens(s.AddedTokens, chatMlWhenUndeclared: true),
         _ => null,
     };
 
     /// <summary>This vocabulary with <paramref name="added"/> special tokens (ids as given) recognised literally.</summary>
-    public HfTokenizer WithSpecialTokens(IReadOnlyDictionary<string, int> added)
+    public HfTokenizer WithSpecialTokens(IReadOnlyDictionary<string, int> added) => WithSpecialTokens(added, chatMlWhenUndeclared: false);
+
+    // chatMlWhenUndeclared: a vocabulary given ChatML's markers without a declared template exports ChatML's.
+    private HfTokenizer WithSpecialTokens(IReadOnlyDictionary<string, int> added, bool chatMlWhenUndeclared)
     {
         var specials = new Dictionary<string, int>(_specials, StringComparer.Ordinal);
         var vocab = new Dictionary<string, int>(_vocab, StringComparer.Ordinal);
         foreach (var (t, id) in added) { specials[t] = id; vocab[t] = id; }
+        bool chatMl = chatMlWhenUndeclared && ChatTemplateSource is null && added.ContainsKey(Chat.ChatTemplate.ChatMl.StartMarker);
         return new HfTokenizer(vocab, _merges, specials, ByteLevel, Lowercase, EndOfWordSuffix, Pattern)
-        { ChatTemplateSource = ChatTemplateSource, EndOfSentenceText = EndOfSentenceText };
+        { ChatTemplateSource = chatMl ? Chat.ChatTemplate.ChatMl.ToJinja() : ChatTemplateSource, EndOfSentenceText = EndOfSentenceText };
     }
 
     /// <summary>

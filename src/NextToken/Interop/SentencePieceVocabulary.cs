@@ -69,10 +69,12 @@ public sealed class SentencePieceVocabulary : ITokenizer, Chat.IDeclaresChatTemp
     /// The model's pieces in id order, read from the protobuf (ModelProto field 1, each SentencePiece with piece = 1,
     /// score = 2, type = 3), for writers that need scores and types (GGUF's <c>llama</c> vocabulary).
     /// </summary>
-    public IReadOnlyList<Piece> Pieces()
+    public IReadOnlyList<Piece> Pieces() => ReadPieces(_model);
+
+    private static List<Piece> ReadPieces(byte[] model)
     {
         var pieces = new List<Piece>();
-        var data = _model.AsSpan();
+        var data = model.AsSpan();
         int pos = 0;
         while (pos < data.Length)
         {
@@ -132,6 +134,24 @@ public sealed class SentencePieceVocabulary : ITokenizer, Chat.IDeclaresChatTemp
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"SentencePiece model '{path}' is missing", path);
         return new SentencePieceVocabulary(File.ReadAllBytes(path), path, addBeginningOfSentence, added ?? new Dictionary<string, int>());
+    }
+
+    /// <summary>
+    /// Reads a model file with what a Hugging Face tokenizer_config.json declares beside it: the tokens of
+    /// added_tokens_decoder beyond the model's pieces, the chat template and the eos text (one build of the encoder).
+    /// </summary>
+    public static SentencePieceVocabulary Load(string path, bool addBeginningOfSentence, IReadOnlyDictionary<int, string> declared, string? chatTemplate, string? endOfSentence)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"SentencePiece model '{path}' is missing", path);
+        byte[] model = File.ReadAllBytes(path);
+        int pieces;
+        try { pieces = ReadPieces(model).Count; }
+        catch (Exception e) when (e is InvalidDataException or ArgumentOutOfRangeException or ArgumentException)
+        {
+            throw new InvalidDataException($"'{path}' is not a SentencePiece model NextToken reads: {e.Message}", e);
+        }
+        var added = declared.Where(p => p.Key >= pieces).ToDictionary(p => p.Value, p => p.Key, StringComparer.Ordinal);
+        return new SentencePieceVocabulary(model, path, addBeginningOfSentence, added) { ChatTemplateSource = chatTemplate, EndOfSentenceText = endOfSentence };
     }
 
     /// <inheritdoc/>
@@ -230,6 +250,8 @@ public sealed class SentencePieceVocabulary : ITokenizer, Chat.IDeclaresChatTemp
             foreach (var p in a.EnumerateObject()) added[p.Name] = p.Value.GetInt32();
         string? Optional(string name) => root.TryGetProperty(name, out var e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
         var tok = Load(Path.Combine(directory, file), addBos, added);
-        return Optional("chatTemplate") is null && Optional("eosToken") is null ? tok : tok.WithChatTemplate(Optional("chatTemplate"), Optional("eosToken"));
+        tok.ChatTemplateSource = Optional("chatTemplate");   // a fresh instance: set in place
+        tok.EndOfSentenceText = Optional("eosToken");
+        return tok;
     }
 }
