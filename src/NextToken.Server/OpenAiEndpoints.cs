@@ -33,7 +33,7 @@ internal static class OpenAiEndpoints
 
     // One sequence of a request: choice `Index` = prompt index × n + i, generated from `Prompt` with `Options`; `Echo` is
     // the prompt text shown before it when echo is on.
-    sealed record Job(int Index, int PromptIndex, int[] Prompt, GenerationOptions Options, string Echo);
+    sealed record Job(int Index, int[] Prompt, GenerationOptions Options, string Echo);
 
     public static async Task Completions(HttpContext http, ServingEngine engine, bool chat)
     {
@@ -54,8 +54,8 @@ internal static class OpenAiEndpoints
             if (chat) options = options with { StopStrings = [.. options.StopStrings, .. engine.Template.StopStrings] };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new ServingException(400, e.Message); }
-            string echo = req.Echo ? req.Prompts[p].Text ?? engine.Generator.PromptText(prompts[p]) : "";
-            for (int i = 0; i < req.N; i++) jobs.Add(new Job(p * req.N + i, p, prompts[p], ForChoice(options, i), echo));
+            string echo = !chat && req.Echo ? req.Prompts[p].Text ?? engine.Generator.PromptText(prompts[p]) : "";
+            for (int i = 0; i < req.N; i++) jobs.Add(new Job(p * req.N + i, prompts[p], ForChoice(options, i), echo));
         }
         if (!engine.TryAdmit(jobs.Count))
         {
@@ -132,12 +132,13 @@ internal static class OpenAiEndpoints
 
     // Chat: {"content":[{token, logprob, bytes, top_logprobs:[{token, logprob, bytes}]}]}.
     // Completions: {tokens, token_logprobs, top_logprobs:[{token: logprob}], text_offset}, offsets counted from offset0.
-    // The end-of-text token is left out. Returns the text offset after the last token (where the next chunk's start).
+    // The end-of-text token is left out. Returns the text offset after the last token, where the next chunk's tokens start
+    // (offsets matter only when logprobs are written).
     static int WriteLogprobs(Utf8JsonWriter w, ServingEngine engine, OpenAiRequest req, IEnumerable<TokenLogprob> lps, int offset0)
     {
+        if (req.Logprobs < 0) { w.WriteNullValue(); return offset0; }
         var list = lps.Where(t => t.Token != engine.Generator.EndOfTextId).ToList();
         int end = offset0 + list.Sum(t => engine.TokenText(t.Token).Length);
-        if (req.Logprobs < 0) { w.WriteNullValue(); return end; }
         if (req.Chat)
         {
             w.WriteStartObject();
