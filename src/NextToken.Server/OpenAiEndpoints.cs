@@ -31,6 +31,10 @@ internal static class OpenAiEndpoints
 
     static string Finish(FinishReason r) => r is FinishReason.Stop or FinishReason.EndOfText ? "stop" : "length";
 
+    // One sequence of a request: choice `Index` = prompt index × n + i, generated from `Prompt` with `Options`; `Echo` is
+    // the prompt text shown before it when echo is on.
+    sealed record Job(int Index, int[] Prompt, GenerationOptions Options, string Echo);
+
     public static async Task Completions(HttpContext http, ServingEngine engine, bool chat)
     {
         JsonDocument doc;
@@ -40,15 +44,20 @@ internal static class OpenAiEndpoints
         var req = OpenAiRequest.Parse(doc.RootElement, chat, engine.Options);
         if (req.Model is { } m && m != engine.Options.ModelName)
             throw new ServingException(404, $"the model '{m}' does not exist; this server serves '{engine.Options.ModelName}' (GET /v1/models)", "invalid_request_error", "model", "model_not_found");
-        int[] prompt = chat ? engine.EncodeChat(req.Messages!) : req.PromptIds ?? engine.Encode(req.PromptText!);
-        if (req.PromptIds is { } ids)
-            foreach (int id in ids)
-                if ((uint)id >= (uint)engine.Generator.Model.VocabSize) throw new ServingException(400, $"prompt token id {id} is outside the vocabulary (0..{engine.Generator.Model.VocabSize - 1})", param: "prompt");
-        var options = engine.Fit(prompt, req.Options);
-        if (chat) options = options with { StopStrings = [.. options.StopStrings, .. engine.Template.StopStrings] };
-        try { options.Validate(); }
-        catch (ArgumentException e) { throw new ServingException(400, e.Message); }
-        if (!engine.TryAdmit(req.N))
+        // Every prompt is checked (encoding, vocabulary, context) before any runs: a bad one fails the whole request.
+        int[][] prompts = chat ? [engine.EncodeChat(req.Messages!)]
+            : req.Prompts.Select(p => p.Ids is { } ids ? engine.CheckIds(ids, p.Param) : engine.Encode(p.Text!, p.Param)).ToArray();
+        var jobs = new List<Job>(prompts.Length * req.N);
+        for (int p = 0; p < prompts.Length; p++)
+        {
+            var options = engine.Fit(prompts[p], req.Options, chat ? "messages" : req.Prompts[p].Param);
+            if (chat) options = options with { StopStrings = [.. options.StopStrings, .. engine.Template.StopStrings] };
+            try { options.Validate(); }
+            catch (ArgumentException e) { throw new ServingException(400, e.Message); }
+            string echo = !chat && req.Echo ? req.Prompts[p].Text ?? engine.Generator.PromptText(prompts[p]) : "";
+            for (int i = 0; i < req.N; i++) jobs.Add(new Job(p * req.N + i, prompts[p], ForChoice(options, i), echo));
+        }
+        if (!engine.TryAdmit(jobs.Count))
         {
             http.Response.Headers.RetryAfter = "1";
             throw new ServingException(429, $"the server is busy ({engine.Options.MaxBatch} running, {engine.Options.MaxQueue} queued); retry after a second", "rate_limit_exceeded", code: "queue_full");
@@ -56,20 +65,21 @@ internal static class OpenAiEndpoints
         try
         {
             string id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
-            if (req.Stream) await StreamAsync(http, engine, req, prompt, options, id);
-            else await CompleteAsync(http, engine, req, prompt, options, id);
+            int promptTokens = prompts.Sum(p => p.Length); // each prompt counted once, whatever n (as OpenAI does)
+            if (req.Stream) await StreamAsync(http, engine, req, jobs, promptTokens, id);
+            else await CompleteAsync(http, engine, req, jobs, promptTokens, id);
         }
-        finally { engine.Release(req.N); }
+        finally { engine.Release(jobs.Count); }
     }
 
     static GenerationOptions ForChoice(GenerationOptions o, int i) => i == 0 ? o : o with { Seed = o.Seed + (ulong)i };
 
-    static async Task CompleteAsync(HttpContext http, ServingEngine engine, OpenAiRequest req, int[] prompt, GenerationOptions options, string id)
+    static async Task CompleteAsync(HttpContext http, ServingEngine engine, OpenAiRequest req, List<Job> jobs, int promptTokens, string id)
     {
-        var runs = Enumerable.Range(0, req.N).Select(async i =>
+        var runs = jobs.Select(async job =>
         {
             GeneratedSequence? done = null;
-            await foreach (var e in engine.RunAsync(prompt, ForChoice(options, i), http.RequestAborted)) done ??= e.Done;
+            await foreach (var e in engine.RunAsync(job.Prompt, job.Options, http.RequestAborted)) done ??= e.Done;
             return done!;
         }).ToArray();
         var seqs = await Task.WhenAll(runs);
@@ -78,12 +88,11 @@ internal static class OpenAiEndpoints
         w.WriteStartObject();
         Header(w, id, req.Chat ? "chat.completion" : "text_completion", engine);
         w.WriteStartArray("choices");
-        string echo = req.Echo ? (req.PromptText ?? engine.Generator.PromptText(prompt)) : "";
         for (int i = 0; i < seqs.Length; i++)
         {
-            var s = seqs[i];
+            var (s, job) = (seqs[i], jobs[i]);
             w.WriteStartObject();
-            w.WriteNumber("index", i);
+            w.WriteNumber("index", job.Index);
             if (req.Chat)
             {
                 w.WriteStartObject("message");
@@ -91,14 +100,14 @@ internal static class OpenAiEndpoints
                 w.WriteString("content", s.Text);
                 w.WriteEndObject();
             }
-            else w.WriteString("text", echo + s.Text);
+            else w.WriteString("text", job.Echo + s.Text);
             w.WritePropertyName("logprobs");
-            WriteLogprobs(w, engine, req, s.Logprobs, echo.Length);
+            WriteLogprobs(w, engine, req, s.Logprobs, job.Echo.Length);
             w.WriteString("finish_reason", Finish(s.FinishReason));
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        WriteUsage(w, prompt.Length, seqs.Sum(s => s.Tokens.Count));
+        WriteUsage(w, promptTokens, seqs.Sum(s => s.Tokens.Count));
         w.WriteEndObject();
         await w.FlushAsync(http.RequestAborted);
     }
@@ -122,11 +131,14 @@ internal static class OpenAiEndpoints
     }
 
     // Chat: {"content":[{token, logprob, bytes, top_logprobs:[{token, logprob, bytes}]}]}.
-    // Completions: {tokens, token_logprobs, top_logprobs:[{token: logprob}], text_offset}. The end-of-text token is left out.
-    static void WriteLogprobs(Utf8JsonWriter w, ServingEngine engine, OpenAiRequest req, IReadOnlyList<TokenLogprob> lps, int offset0)
+    // Completions: {tokens, token_logprobs, top_logprobs:[{token: logprob}], text_offset}, offsets counted from offset0.
+    // The end-of-text token is left out. Returns the text offset after the last token, where the next chunk's tokens start
+    // (offsets matter only when logprobs are written).
+    static int WriteLogprobs(Utf8JsonWriter w, ServingEngine engine, OpenAiRequest req, IEnumerable<TokenLogprob> lps, int offset0)
     {
-        if (req.Logprobs < 0) { w.WriteNullValue(); return; }
+        if (req.Logprobs < 0) { w.WriteNullValue(); return offset0; }
         var list = lps.Where(t => t.Token != engine.Generator.EndOfTextId).ToList();
+        int end = offset0 + list.Sum(t => engine.TokenText(t.Token).Length);
         if (req.Chat)
         {
             w.WriteStartObject();
@@ -142,7 +154,7 @@ internal static class OpenAiEndpoints
             }
             w.WriteEndArray();
             w.WriteEndObject();
-            return;
+            return end;
         }
         w.WriteStartObject();
         w.WriteStartArray("tokens");
@@ -164,6 +176,7 @@ internal static class OpenAiEndpoints
         foreach (var t in list) { w.WriteNumberValue(offset); offset += engine.TokenText(t.Token).Length; }
         w.WriteEndArray();
         w.WriteEndObject();
+        return end;
     }
 
     static void WriteToken(Utf8JsonWriter w, ServingEngine engine, int token, float logprob)
@@ -175,9 +188,12 @@ internal static class OpenAiEndpoints
         w.WriteEndArray();
     }
 
-    // Server-sent events: one chunk per decoded text piece and choice, a last chunk per choice with finish_reason (and,
-    // when logprobs were asked for, the choice's logprobs), the usage chunk when stream_options.include_usage, then [DONE].
-    static async Task StreamAsync(HttpContext http, ServingEngine engine, OpenAiRequest req, int[] prompt, GenerationOptions options, string id)
+    // Server-sent events: for chat a role chunk per choice, with echo the prompt text per choice; then one chunk per decoded
+    // text piece and choice, carrying (when asked for) the logprobs of exactly the tokens behind that piece; then one chunk
+    // per choice with finish_reason and the logprobs of tokens no piece carried (those completing a stop string), or null;
+    // the usage chunk when stream_options.include_usage; then [DONE]. Concatenating the chunks' logprobs per choice gives
+    // the non-streamed response's logprobs (text_offset runs on across chunks).
+    static async Task StreamAsync(HttpContext http, ServingEngine engine, OpenAiRequest req, List<Job> jobs, int promptTokens, string id)
     {
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
@@ -206,7 +222,8 @@ internal static class OpenAiEndpoints
             }
             finally { gate.Release(); }
         }
-        void Choice(Utf8JsonWriter w, int index, string? text, bool role, GeneratedSequence? done)
+        // One chunk of one choice; `tokens` (null: "logprobs": null) start at text offset `offset`; returns the offset after them.
+        int Choice(Utf8JsonWriter w, int index, string? text, bool role, IReadOnlyList<TokenLogprob>? tokens, int offset, FinishReason? finish)
         {
             Header(w, id, kind, engine);
             w.WriteStartArray("choices");
@@ -221,27 +238,33 @@ internal static class OpenAiEndpoints
             }
             else w.WriteString("text", text ?? "");
             w.WritePropertyName("logprobs");
-            if (done is not null) WriteLogprobs(w, engine, req, done.Logprobs, 0); else w.WriteNullValue();
-            if (done is not null) w.WriteString("finish_reason", Finish(done.FinishReason)); else w.WriteNull("finish_reason");
+            int end = offset;
+            if (tokens is null) w.WriteNullValue(); else end = WriteLogprobs(w, engine, req, tokens, offset);
+            if (finish is { } f) w.WriteString("finish_reason", Finish(f)); else w.WriteNull("finish_reason");
             w.WriteEndObject();
             w.WriteEndArray();
             if (req.IncludeUsage) w.WriteNull("usage");
+            return end;
         }
         await http.Response.StartAsync(http.RequestAborted);
         if (req.Chat)
-            for (int i = 0; i < req.N; i++) { int k = i; await Send(w => Choice(w, k, "", true, null)); }
+            foreach (var job in jobs) await Send(w => Choice(w, job.Index, "", true, null, 0, null));
         if (req.Echo)
+            foreach (var job in jobs) await Send(w => Choice(w, job.Index, job.Echo, false, null, 0, null));
+        var runs = jobs.Select(async job =>
         {
-            string echo = req.PromptText ?? engine.Generator.PromptText(prompt);
-            for (int i = 0; i < req.N; i++) { int k = i; await Send(w => Choice(w, k, echo, false, null)); }
-        }
-        var runs = Enumerable.Range(0, req.N).Select(async i =>
-        {
-            await foreach (var e in engine.RunAsync(prompt, ForChoice(options, i), http.RequestAborted))
+            int sent = 0, offset = job.Echo.Length; // tokens that went out with pieces; text offset of the next token
+            await foreach (var e in engine.RunAsync(job.Prompt, job.Options, http.RequestAborted))
             {
-                if (e.Done is { } done) { await Send(w => Choice(w, i, null, false, done)); return done.Tokens.Count; }
+                if (e.Done is { } done)
+                {
+                    var rest = done.Logprobs.Skip(sent).Where(t => t.Token != engine.Generator.EndOfTextId).ToArray();
+                    await Send(w => Choice(w, job.Index, null, false, rest.Length > 0 ? rest : null, offset, done.FinishReason));
+                    return done.Tokens.Count;
+                }
                 if (first) { first = false; engine.Metrics.TimeToFirstTokenSeconds.Observe((DateTime.UtcNow - started).TotalSeconds); }
-                await Send(w => Choice(w, i, e.Text, false, null));
+                sent += e.Tokens.Count;
+                await Send(w => offset = Choice(w, job.Index, e.Text, false, e.Tokens, offset, null));
             }
             return 0;
         }).ToArray();
@@ -252,7 +275,7 @@ internal static class OpenAiEndpoints
                 Header(w, id, kind, engine);
                 w.WriteStartArray("choices");
                 w.WriteEndArray();
-                WriteUsage(w, prompt.Length, counts.Sum());
+                WriteUsage(w, promptTokens, counts.Sum());
             });
         await http.Response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), http.RequestAborted);
         await http.Response.Body.FlushAsync(http.RequestAborted);

@@ -6,12 +6,14 @@ using NextToken.Generation;
 
 namespace NextToken.Server;
 
-/// <summary>One parsed completion or chat request: the prompt, the options and the response choices.</summary>
+/// <summary>One prompt of a completion request: text or token ids, and the request field it came from (for errors).</summary>
+internal sealed record PromptInput(string? Text, int[]? Ids, string Param);
+
+/// <summary>One parsed completion or chat request: the prompts, the options and the response choices.</summary>
 internal sealed class OpenAiRequest
 {
     public string? Model;
-    public string? PromptText;
-    public int[]? PromptIds;
+    public List<PromptInput> Prompts = []; // completions: one or more (a batch); chat: none (see Messages)
     public List<ChatMessage>? Messages;
     public GenerationOptions Options = new();
     public int N = 1;
@@ -57,13 +59,7 @@ internal sealed class OpenAiRequest
             switch (p.Name)
             {
                 case "model": r.Model = v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad("'model' must be a string", "model"); break;
-                case "prompt" when !chat:
-                    if (v.ValueKind == JsonValueKind.String) r.PromptText = v.GetString();
-                    else if (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() == 1 && v[0].ValueKind == JsonValueKind.String) r.PromptText = v[0].GetString();
-                    else if (v.ValueKind == JsonValueKind.Array && v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.Number))
-                        r.PromptIds = v.EnumerateArray().Select(x => Integer(x, "prompt")).ToArray();
-                    else throw Bad("'prompt' must be a string, a list of one string, or a list of token ids (batched prompts: send one request each)", "prompt");
-                    break;
+                case "prompt" when !chat: r.Prompts = ParsePrompts(v); break;
                 case "messages" when chat: r.Messages = ParseMessages(v); break;
                 case "max_tokens" or "max_completion_tokens":
                     int max = Integer(v, p.Name);
@@ -151,10 +147,58 @@ internal sealed class OpenAiRequest
             if (topLogprobs > 0 && !logprobsOn) throw Bad("'top_logprobs' needs 'logprobs': true", "top_logprobs");
             r.Logprobs = logprobsOn ? topLogprobs : -1;
         }
-        else if (r.PromptText is null && r.PromptIds is null) throw Bad("'prompt' is required", "prompt");
+        else if (r.Prompts.Count == 0) throw Bad("'prompt' is required", "prompt");
+        // Every prompt × n is its own sequence in the scheduler; more than the server admits at once could never run.
+        int sequences = Math.Max(1, r.Prompts.Count) * r.N, capacity = serve.MaxBatch + serve.MaxQueue;
+        if (sequences > capacity)
+            throw r.Prompts.Count > 1
+                ? Bad($"{r.Prompts.Count} prompts × n = {r.N} is {sequences} sequences but this server admits at most {capacity} at once (--max-batch + --max-queue); send fewer prompts per request", "prompt")
+                : Bad($"'n' = {r.N} is more sequences than this server admits at once ({capacity}: --max-batch + --max-queue)", "n");
         r.Options = o with { TopLogprobs = Math.Max(0, r.Logprobs) };
         return r;
     }
+
+    // OpenAI's four prompt shapes: "text", ["text", …], [id, …] (one prompt as token ids), [[id, …], …].
+    static List<PromptInput> ParsePrompts(JsonElement v)
+    {
+        if (v.ValueKind == JsonValueKind.String) return [new PromptInput(v.GetString()!, null, "prompt")];
+        if (v.ValueKind != JsonValueKind.Array)
+            throw Bad("'prompt' must be a string, a list of strings, a list of token ids or a list of token-id lists", "prompt");
+        if (v.GetArrayLength() == 0) throw Bad("'prompt' is an empty list: send a string, a list of strings, a list of token ids or a list of token-id lists", "prompt");
+        if (v[0].ValueKind == JsonValueKind.Number) return [new PromptInput(null, TokenIds(v, "prompt"), "prompt")];
+        var prompts = new List<PromptInput>(v.GetArrayLength());
+        foreach (var e in v.EnumerateArray())
+        {
+            string at = $"prompt[{prompts.Count}]";
+            prompts.Add(e.ValueKind switch
+            {
+                JsonValueKind.String => new PromptInput(e.GetString()!, null, at),
+                JsonValueKind.Array => new PromptInput(null, TokenIds(e, at), at),
+                _ => throw Bad($"{at} must be a string or a list of token ids (got {Kind(e)}); a batch is a list of strings or of token-id lists", at),
+            });
+        }
+        return prompts;
+    }
+
+    static int[] TokenIds(JsonElement v, string at)
+    {
+        if (v.GetArrayLength() == 0) throw Bad($"{at} is an empty list of token ids", at);
+        var ids = new int[v.GetArrayLength()];
+        int i = 0;
+        foreach (var e in v.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out ids[i]))
+                throw Bad($"{at}[{i}] must be a token id, a non-negative integer (got {(e.ValueKind == JsonValueKind.Number ? e.GetRawText() : Kind(e))})", $"{at}[{i}]");
+            i++;
+        }
+        return ids;
+    }
+
+    static string Kind(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Object => "an object", JsonValueKind.Array => "a list", JsonValueKind.String => "a string", JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean", _ => "null",
+    };
 
     static List<ChatMessage> ParseMessages(JsonElement v)
     {

@@ -7,8 +7,11 @@ using NextToken.Tokenization;
 
 namespace NextToken.Server;
 
-/// <summary>One piece of a running completion: text (possibly empty) or, last, the finished sequence.</summary>
-public readonly record struct CompletionEvent(string? Text, GeneratedSequence? Done);
+/// <summary>
+/// One piece of a running completion: text with the tokens behind it (see <see cref="TextPiece"/>) or, last, the
+/// finished sequence (whose logprobs include the tokens no piece carried: end-of-text, the ones completing a stop string).
+/// </summary>
+public readonly record struct CompletionEvent(string? Text, GeneratedSequence? Done, IReadOnlyList<TokenLogprob> Tokens);
 
 /// <summary>
 /// Everything the HTTP endpoints and the in-process <see cref="NextTokenChatClient"/> share: the generator, the
@@ -66,47 +69,57 @@ public sealed class ServingEngine : IDisposable
     /// <summary>The prompt of a conversation: the template's rendering with the assistant's generation prompt.</summary>
     public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) => Encode(Template.Render(messages, addGenerationPrompt: true));
 
-    /// <summary>Encodes prompt text; a character the vocabulary lacks is a 400.</summary>
-    public int[] Encode(string text)
+    /// <summary>Encodes prompt text; a character the vocabulary lacks is a 400 naming <paramref name="param"/>.</summary>
+    public int[] Encode(string text, string param = "prompt")
     {
         if (text.Length > 0 && Generator.Tokenizer is null)
-            throw new ServingException(400, "this model has no tokenizer: send the prompt as an array of token ids", param: "prompt");
+            throw new ServingException(400, $"this model has no tokenizer: send {param} as an array of token ids", param: param);
         try { return Generator.Encode(text); }
-        catch (ArgumentException e) { throw new ServingException(400, $"the prompt cannot be encoded by this model's tokenizer: {e.Message}", param: "prompt"); }
+        catch (ArgumentException e) { throw new ServingException(400, $"{param} cannot be encoded by this model's tokenizer: {e.Message}", param: param); }
+    }
+
+    /// <summary>Checks prompt token ids lie in the vocabulary; the first that does not is a 400 naming <c>param[i]</c>.</summary>
+    public int[] CheckIds(int[] ids, string param = "prompt")
+    {
+        for (int i = 0; i < ids.Length; i++)
+            if ((uint)ids[i] >= (uint)Generator.Model.VocabSize)
+                throw new ServingException(400, $"{param}[{i}]: token id {ids[i]} is outside the vocabulary (0..{Generator.Model.VocabSize - 1})", param: $"{param}[{i}]");
+        return ids;
     }
 
     /// <summary>
     /// Checks the prompt fits and clamps max new tokens to what is left of the context (an absurd max_tokens ends with
     /// <c>length</c> rather than failing).
     /// </summary>
-    public GenerationOptions Fit(int[] prompt, GenerationOptions options)
+    public GenerationOptions Fit(int[] prompt, GenerationOptions options, string param = "messages")
     {
         if (prompt.Length >= ContextLength)
-            throw new ServingException(400, $"the prompt has {prompt.Length} tokens but this model's context is {ContextLength} tokens (room must be left for at least one new token); shorten the prompt",
-                param: "messages", code: "context_length_exceeded");
+            throw new ServingException(400, $"{(param is "messages" or "prompt" ? "the prompt" : param)} has {prompt.Length} tokens but this model's context is {ContextLength} tokens (room must be left for at least one new token); shorten the prompt",
+                param: param, code: "context_length_exceeded");
         int room = ContextLength - prompt.Length;
         return options.MaxNewTokens > room ? options with { MaxNewTokens = room } : options;
     }
 
     /// <summary>
-    /// Runs one sequence on the scheduler, yielding text pieces as they are decoded and, last, the finished sequence.
+    /// Runs one sequence on the scheduler, yielding text pieces (with their tokens) as they are decoded and, last, the
+    /// finished sequence.
     /// Cancelling (client gone) frees the slot at the next step; the per-request timeout ends it with <c>length</c>.
     /// </summary>
     public async IAsyncEnumerable<CompletionEvent> RunAsync(int[] prompt, GenerationOptions options,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var channel = Channel.CreateUnbounded<TextPiece>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.RequestTimeout);
         var started = DateTime.UtcNow;
         Task<GenerationResult> task;
-        try { task = _scheduler.GenerateAsync(prompt, options, piece => channel.Writer.TryWrite(piece), timeout.Token); }
+        try { task = _scheduler.GeneratePiecesAsync(prompt, options, piece => channel.Writer.TryWrite(piece), timeout.Token); }
         catch (ArgumentException e) { throw new ServingException(400, e.Message); }
         _ = task.ContinueWith(_ => channel.Writer.TryComplete(), TaskScheduler.Default);
         await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            yield return new CompletionEvent(piece, null);
+            yield return new CompletionEvent(piece.Text, null, piece.Tokens);
         }
         var result = await task.ConfigureAwait(false);
         cancellationToken.ThrowIfCancellationRequested();
@@ -115,7 +128,7 @@ public sealed class ServingEngine : IDisposable
         Metrics.PromptTokens.Inc(result.PromptTokens.Count);
         Metrics.CompletionTokens.Inc(seq.Tokens.Count);
         Metrics.GenerationSeconds.Observe((DateTime.UtcNow - started).TotalSeconds);
-        yield return new CompletionEvent(null, seq);
+        yield return new CompletionEvent(null, seq, []);
     }
 
     /// <summary>The text of one token as OpenAI's logprobs show it (its bytes decoded; a partial character shows as U+FFFD).</summary>

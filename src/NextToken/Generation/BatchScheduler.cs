@@ -63,17 +63,30 @@ public sealed class BatchScheduler : IDisposable
     }
 
     /// <summary>Queues a request; the task completes with its result (finish reason <c>cancelled</c> when cancelled).</summary>
-    public Task<GenerationResult> GenerateAsync(IReadOnlyList<int> prompt, GenerationOptions options, Action<string>? onText = null, CancellationToken cancellationToken = default)
+    public Task<GenerationResult> GenerateAsync(IReadOnlyList<int> prompt, GenerationOptions options, Action<string>? onText = null, CancellationToken cancellationToken = default) =>
+        Queue(prompt, options, onText is null ? null : p => onText(p.Text), cancellationToken);
+
+    /// <summary>
+    /// Queues a request whose text streams as <see cref="TextPiece"/>s: each piece with the tokens (and their
+    /// log-probabilities) behind it, as a server needs for streamed logprobs. Otherwise as <see cref="GenerateAsync"/>.
+    /// </summary>
+    public Task<GenerationResult> GeneratePiecesAsync(IReadOnlyList<int> prompt, GenerationOptions options, Action<TextPiece> onPiece, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(onPiece);
+        return Queue(prompt, options, onPiece, cancellationToken);
+    }
+
+    private Task<GenerationResult> Queue(IReadOnlyList<int> prompt, GenerationOptions options, Action<TextPiece>? onPiece, CancellationToken cancellationToken)
     {
         options.Validate();
         if (options.Strategy is not (DecodingStrategy.Greedy or DecodingStrategy.Sample) || options.NumSequences != 1)
-            return Task.Run(() => _generator.Generate(prompt, options, onText, cancellationToken), CancellationToken.None);
+            return Task.Run(() => _generator.GenerateCore(prompt, options, onPiece, cancellationToken), CancellationToken.None);
         var (ids, truncated) = _generator.PreparePrompt(prompt);
         var request = new Request
         {
             Prompt = ids, Truncated = truncated, Options = options, Cancellation = cancellationToken,
             Pipeline = new LogitsPipeline(_model.VocabSize, options, _generator.EndOfTextId),
-            Sink = _generator.NewSink(options, onText),
+            Sink = _generator.NewSink(options, onPiece),
             Sequence = new int[ids.Length + options.MaxNewTokens + 1],
             Logits = new float[_model.VocabSize],
             Rng = new Rng(options.Seed, Generator.RngStream),

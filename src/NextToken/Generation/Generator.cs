@@ -112,7 +112,11 @@ public sealed partial class Generator
     /// Generates from token ids. <paramref name="onText"/> receives the text of the first sequence piece by piece as
     /// it is produced (never half a character). Cancellation ends every sequence with <see cref="FinishReason.Cancelled"/>.
     /// </summary>
-    public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions options, Action<string>? onText = null, CancellationToken cancellationToken = default)
+    public GenerationResult Generate(IReadOnlyList<int> prompt, GenerationOptions options, Action<string>? onText = null, CancellationToken cancellationToken = default) =>
+        GenerateCore(prompt, options, onText is null ? null : p => onText(p.Text), cancellationToken);
+
+    // Generate with the richer streaming callback (text and the tokens behind it); BatchScheduler's fallback uses it too.
+    internal GenerationResult GenerateCore(IReadOnlyList<int> prompt, GenerationOptions options, Action<TextPiece>? onPiece, CancellationToken cancellationToken)
     {
         options.Validate();
         var (ids, truncated) = PreparePrompt(prompt);
@@ -121,14 +125,14 @@ public sealed partial class Generator
             case DecodingStrategy.Beam:
                 return new GenerationResult(BeamSearch(ids, options, cancellationToken), ids, truncated);
             case DecodingStrategy.Greedy or DecodingStrategy.Sample:
-                return SampleBatch([ids], [truncated], options, onText, cancellationToken)[0];
+                return SampleBatch([ids], [truncated], options, onPiece, cancellationToken)[0];
         }
         var sequences = new List<GeneratedSequence>();
         long drafted = 0, accepted = 0, forwards = 0;
         for (int i = 0; i < options.NumSequences; i++)
         {
             var rng = new Rng(options.Seed + (ulong)i, RngStream);
-            var sink = NewSink(options, i == 0 ? onText : null);
+            var sink = NewSink(options, i == 0 ? onPiece : null);
             if (options.Strategy == DecodingStrategy.Contrastive) forwards += Contrastive(ids, options, sink, cancellationToken);
             else
             {
@@ -196,10 +200,10 @@ public sealed partial class Generator
         return (prompt.Skip(prompt.Count - keep).ToArray(), keep < prompt.Count);
     }
 
-    internal SequenceSink NewSink(GenerationOptions o, Action<string>? onText)
+    internal SequenceSink NewSink(GenerationOptions o, Action<TextPiece>? onPiece)
     {
         if (o.StopStrings.Count > 0 && _tokenizer is null) throw new InvalidOperationException("stop strings need a tokenizer to see text; construct the generator with one");
-        return new SequenceSink(_tokenizer, EndOfTextId, o, onText);
+        return new SequenceSink(_tokenizer, EndOfTextId, o, onPiece);
     }
 
     private sealed class Row(int[] prompt, int capacity, KvCache cache, SequenceSink sink, Rng rng)
@@ -222,7 +226,7 @@ public sealed partial class Generator
 
     // Greedy and ancestral sampling for B prompts × NumSequences rows: prefill each row, then one ForwardBatch per step.
     // A row whose cache is full slides its context (ShiftContext) instead of stepping with the others.
-    private GenerationResult[] SampleBatch(int[][] prompts, bool[] truncated, GenerationOptions o, Action<string>? onText, CancellationToken ct)
+    private GenerationResult[] SampleBatch(int[][] prompts, bool[] truncated, GenerationOptions o, Action<TextPiece>? onPiece, CancellationToken ct)
     {
         int V = _model.VocabSize, n = o.NumSequences;
         var rows = new Row[prompts.Length * n];
@@ -234,7 +238,7 @@ public sealed partial class Generator
             for (int j = 0; j < n; j++)
             {
                 var row = rows[p * n + j] = new Row(prompts[p], prompts[p].Length + o.MaxNewTokens + 1, _model.CreateCache(),
-                                                    NewSink(o, p == 0 && j == 0 ? onText : null), new Rng(o.Seed + (ulong)j, RngStream));
+                                                    NewSink(o, p == 0 && j == 0 ? onPiece : null), new Rng(o.Seed + (ulong)j, RngStream));
                 if (o.MaxNewTokens == 0) { row.Done = true; row.Sink.Finish(FinishReason.Length); continue; }
                 _model.Forward(row.Cache, prompts[p], raw.AsSpan((p * n + j) * V, V));
                 forwards++;

@@ -12,18 +12,23 @@ internal sealed class SequenceSink
     private readonly ITokenizer? _tokenizer;
     private readonly int? _endOfText;
     private readonly GenerationOptions _o;
-    private readonly Action<string>? _onText;
+    private readonly Action<TextPiece>? _onPiece;
     private readonly StreamingTextDecoder? _decoder;
     private readonly int[] _topIds;
     private readonly float[] _topValues;
     private double _score;
+    // Streaming attribution: _ends[i] is the decoded text's length once token i is in (int.MaxValue: its text never
+    // shows — end-of-text, a token completing a stop string); Logprobs[.._attributed] went out with pieces covering
+    // the first _emitted characters.
+    private readonly List<int> _ends = [];
+    private int _attributed, _emitted;
 
-    public SequenceSink(ITokenizer? tokenizer, int? endOfText, GenerationOptions options, Action<string>? onText)
+    public SequenceSink(ITokenizer? tokenizer, int? endOfText, GenerationOptions options, Action<TextPiece>? onPiece)
     {
         _tokenizer = tokenizer;
         _endOfText = options.StopAtEndOfText ? endOfText : null;
         _o = options;
-        _onText = onText;
+        _onPiece = onPiece;
         _decoder = tokenizer is null ? null : new StreamingTextDecoder(options.StopStrings);
         _topIds = new int[options.TopLogprobs];
         _topValues = new float[options.TopLogprobs];
@@ -55,15 +60,28 @@ internal sealed class SequenceSink
         Tokens.Add(token);
         Logprobs.Add(new TokenLogprob(token, logprob, top));
         _score += logprob;
-        if (token == _endOfText) { Finished = FinishReason.EndOfText; return false; }
-        if (_decoder is not null)
+        if (token == _endOfText) { _ends.Add(int.MaxValue); Finished = FinishReason.EndOfText; return false; }
+        if (_decoder is null) _ends.Add(int.MaxValue);
+        else
         {
             string piece = _decoder.Append(_tokenizer!.TokenBytes(token));
-            if (piece.Length > 0) _onText?.Invoke(piece);
+            _ends.Add(_decoder.Stopped ? int.MaxValue : _decoder.Length);
+            Emit(piece);
             if (_decoder.Stopped) { Finished = FinishReason.Stop; return false; }
         }
         if (Tokens.Count >= _o.MaxNewTokens) { Finished = FinishReason.Length; return false; }
         return true;
+    }
+
+    // Hands a non-empty piece to the callback with the tokens whose decoded text it completes: usually one; several
+    // after held-back text; none when the piece is the first part of one token's text (the rest was held back).
+    private void Emit(string piece)
+    {
+        if (piece.Length == 0 || _onPiece is null) return;
+        _emitted += piece.Length;
+        int from = _attributed;
+        while (_attributed < _ends.Count && _ends[_attributed] <= _emitted) _attributed++;
+        _onPiece(new TextPiece(piece, Logprobs.GetRange(from, _attributed - from).ToArray()));
     }
 
     /// <summary>Marks the sequence finished for <paramref name="reason"/> unless it already is.</summary>
@@ -76,8 +94,7 @@ internal sealed class SequenceSink
         string text = "";
         if (_decoder is not null)
         {
-            string rest = _decoder.Finish();
-            if (rest.Length > 0) _onText?.Invoke(rest);
+            Emit(_decoder.Finish());
             text = _decoder.Text;
             if (_decoder.Stopped) Finished = FinishReason.Stop;
         }

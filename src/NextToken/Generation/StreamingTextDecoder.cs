@@ -30,6 +30,9 @@ public sealed class StreamingTextDecoder
     /// <summary>The text so far (complete characters only), cut before a stop string.</summary>
     public string Text => new(_text, 0, _length);
 
+    /// <summary>Characters of <see cref="Text"/> so far (shown or held back), without building the string.</summary>
+    internal int Length => _length;
+
     /// <summary>Decodes <paramref name="bytes"/> and returns the text that is now safe to show (often empty).</summary>
     public string Append(ReadOnlySpan<byte> bytes)
     {

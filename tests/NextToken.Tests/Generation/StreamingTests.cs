@@ -1,4 +1,5 @@
-// Streaming: stop strings across token boundaries, pieces that concatenate to the text, emoji never emitted half.
+// Streaming: stop strings across token boundaries, pieces that concatenate to the text, emoji never emitted half,
+// and each TextPiece carrying exactly the tokens whose text it completes.
 using System.Text;
 using NextToken.Generation;
 using NextToken.Tokenization;
@@ -107,5 +108,42 @@ public sealed class StreamingTests
         Assert.Equal(FinishReason.EndOfText, r.Best.FinishReason);
         Assert.Equal(" one two", r.Best.Text);
         Assert.Equal(gpt2.EndOfTextId, r.Best.Tokens[^1]);
+    }
+
+    [Fact]
+    public async Task GeneratePiecesAsync_CharTokens_EachPieceCarriesExactlyTheTokensItSpells_StopTokensLeftOver()
+    {
+        // "aab" is a stop string: "a", then "aa" are held back; "aaay" releases "a" first (one token), then "aay" (three).
+        var tok = new CharTokenizer("\nabxy".Select(c => c.ToString()));
+        int[] script = tok.Encode("\nxaaayaabxx");
+        var g = new Generator(new ScriptedLm(tok.VocabSize, script), tok);
+        using var scheduler = new BatchScheduler(g);
+        var pieces = new List<TextPiece>();
+        var r = (await scheduler.GeneratePiecesAsync(script[..1], new GenerationOptions { Temperature = 0, MaxNewTokens = 30, StopStrings = ["aab"] }, pieces.Add)).Best;
+        Assert.Equal("xaaay", r.Text);
+        Assert.Equal(FinishReason.Stop, r.FinishReason);
+        Assert.Equal(["x", "a", "aay"], pieces.Select(p => p.Text));
+        Assert.All(pieces, p => Assert.Equal(p.Text, tok.Decode(p.Tokens.Select(t => t.Token).ToArray())));
+        var carried = pieces.SelectMany(p => p.Tokens).ToList();
+        Assert.Equal(r.Logprobs.Take(carried.Count), carried);
+        Assert.Equal("aab", tok.Decode(r.Logprobs.Skip(carried.Count).Select(t => t.Token).ToArray())); // only in the sequence
+    }
+
+    [Fact]
+    public async Task GeneratePiecesAsync_EmojiOverByteTokens_PiecesAndTheirTokensDecodeToTheText()
+    {
+        var gpt2 = TiktokenEncoding.Gpt2;
+        int[] script = gpt2.Encode("Q: 😀🎉👍 done STOP after");
+        var g = new Generator(new ScriptedLm(gpt2.VocabSize, script), gpt2);
+        using var scheduler = new BatchScheduler(g);
+        var pieces = new List<TextPiece>();
+        var o = new GenerationOptions { Temperature = 0, MaxNewTokens = 40, StopStrings = [" STOP"], TopLogprobs = 2 };
+        var r = (await scheduler.GeneratePiecesAsync(script[..1], o, pieces.Add)).Best;
+        Assert.Equal(r.Text, string.Concat(pieces.Select(p => p.Text)));
+        var carried = pieces.SelectMany(p => p.Tokens).ToList();
+        Assert.Equal(r.Logprobs.Take(carried.Count), carried);
+        Assert.Equal(r.Text, gpt2.Decode(carried.Select(t => t.Token).ToArray())); // no token is missing or beyond the text
+        Assert.Equal(" STOP", gpt2.Decode(r.Logprobs.Skip(carried.Count).Select(t => t.Token).ToArray()));
+        Assert.All(carried, t => Assert.Equal(2, t.TopLogprobs.Count));
     }
 }
