@@ -24,7 +24,7 @@ internal sealed class RewardCommand : ICliCommand
         var data = new Option<string>("--data") { Description = $"JSONL of {{\"prompt\",\"chosen\",\"rejected\"}} or {{\"prompt\",\"responses\":[best, …]}}, or {PreferenceTask.Name} (pairs sampled from --checkpoint and labeled)", Required = true };
         var valData = new Option<string?>("--val-data") { Description = "Held-out preference JSONL (default: the last 10% of --data; built in: pairs from held-out prompts)" };
         var output = new Option<string>("--out") { Description = "Output directory of the reward model", DefaultValueFactory = _ => Path.Combine("runs", "rm") };
-        var epochs = new Option<double>("--epochs") { Description = "Passes over the training prompts", DefaultValueFactory = _ => 2 };
+        var epochs = new Option<double>("--epochs") { Description = "Passes over the training prompts", DefaultValueFactory = _ => 5 };
         var batch = new Option<int>("--batch") { Description = "Prompts per step (every pair of each in one batch element)", DefaultValueFactory = _ => 16 };
         var lr = new Option<float>("--lr") { Description = "Peak learning rate", DefaultValueFactory = _ => 1e-3f };
         var center = new Option<float>("--center-coef") { Description = "Reward centering: coefficient of the auxiliary loss (r+ + r-)^2 (0: off)", DefaultValueFactory = _ => 0f };

@@ -72,14 +72,15 @@ public static class PolicyTraining
     }
 
     /// <summary>
-    /// The task's end-of-response token: the tokenizer's end-of-text when it has one, else the single token of
-    /// <paramref name="fallback"/> (a newline for the built-in grammar's line-per-sentence text).
+    /// The end-of-response token: the single token of <paramref name="endText"/> when given (a newline for the built-in
+    /// grammar's line-per-sentence text), else the tokenizer's end-of-text, else a newline.
     /// </summary>
-    public static int EndToken(ITokenizer tokenizer, string fallback = "\n")
+    public static int EndToken(ITokenizer tokenizer, string? endText = null)
     {
-        if (tokenizer.EndOfTextId is int id) return id;
-        var ids = tokenizer.Encode(fallback);
-        if (ids.Length != 1) throw new ArgumentException($"the tokenizer has no end-of-text token and '{fallback.Replace("\n", "\\n", StringComparison.Ordinal)}' is not a single token; give the end text explicitly");
+        if (endText is null && tokenizer.EndOfTextId is int id) return id;
+        string text = endText ?? "\n";
+        var ids = tokenizer.Encode(text);
+        if (ids.Length != 1) throw new ArgumentException($"the end of a response must be one token, but '{text.Replace("\n", "\\n", StringComparison.Ordinal)}' is {ids.Length} tokens in this vocabulary");
         return ids[0];
     }
 

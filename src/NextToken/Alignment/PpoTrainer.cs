@@ -45,7 +45,7 @@ public sealed record PpoOptions
     /// <summary>Policy learning rate (constant).</summary>
     public float LearningRate { get; init; } = 1e-4f;
     /// <summary>Value model learning rate.</summary>
-    public float ValueLearningRate { get; init; } = 1e-4f;
+    public float ValueLearningRate { get; init; } = 1e-3f;
     /// <summary>Global gradient-norm clip of each model.</summary>
     public float GradientClip { get; init; } = 1f;
     /// <summary>Longest response.</summary>

@@ -1,6 +1,6 @@
 // PreferenceTask: builtin:preferences — sentence openings of the built-in grammar as prompts, a known true reward on the
 // completions (animal mentions in a short grammatical sentence) and a Bradley-Terry labeler that disagrees with it about
-// one time in ten, as human labelers do.
+// about one time in ten, as human labelers do.
 using NextToken.Data;
 using NextToken.Tensors;
 
@@ -36,8 +36,8 @@ public static class PreferenceTask
     public const double Invalid = -1.0;
     /// <summary>Words a response may have before each extra word costs half a point.</summary>
     public const int FreeWords = 6;
-    /// <summary>τ of the labeler's Bradley-Terry choice: a reward gap of 0.5 is labeled the wrong way round 16% of the time, a gap of 1 3.4%.</summary>
-    public const double LabelerTemperature = 0.3;
+    /// <summary>τ of the labeler's Bradley-Terry choice: a reward gap of 0.5 is labeled the wrong way round 24.8% of the time, a gap of 1 9.8%, a gap of 2 1.2%.</summary>
+    public const double LabelerTemperature = 0.45;
     /// <summary>The end-of-response text.</summary>
     public const string End = "\n";
 
@@ -135,22 +135,25 @@ public static class PreferenceTask
 public static class PreferenceCollection
 {
     /// <summary>
-    /// Samples two responses per prompt (temperature 1, cycling through <paramref name="prompts"/>) from
-    /// <paramref name="policy"/> until <paramref name="pairs"/> pairs are labeled; pairs the labeler does not label (equal
-    /// true reward, identical text) are counted in <paramref name="unlabeled"/>.
+    /// Samples two responses per prompt (cycling through <paramref name="prompts"/>) from <paramref name="policy"/> until
+    /// <paramref name="pairs"/> pairs are labeled; pairs the labeler does not label (equal true reward, identical text) are
+    /// counted in <paramref name="unlabeled"/>. Successive batches of 32 prompts are sampled at the temperatures of
+    /// <paramref name="temperatures"/> in turn (default 1 and 1.5): the hotter half shows the reward model broken
+    /// sentences, which a policy optimised against it will otherwise find and exploit.
     /// </summary>
     public static List<LabeledPair> Collect(Model.GptModel policy, Tokenization.ITokenizer tokenizer, IReadOnlyList<string> prompts, int pairs, ulong seed,
-                                            int maxNewTokens, out int unlabeled)
+                                            int maxNewTokens, out int unlabeled, IReadOnlyList<float>? temperatures = null)
     {
+        temperatures ??= [1f, 1.5f];
         var sampler = new RolloutSampler(policy);
         var rng = new Rng(seed, 29);
-        int end = PolicyTraining.EndToken(tokenizer);
+        int end = PolicyTraining.EndToken(tokenizer, PreferenceTask.End);
         var ids = prompts.Select(tokenizer.Encode).ToArray();
         var result = new List<LabeledPair>(pairs);
         unlabeled = 0;
         int cursor = 0, chunk = 64;
         ulong labelSeed = seed;
-        while (result.Count < pairs)
+        for (int round = 0; result.Count < pairs; round++)
         {
             var batch = new List<int[]>(chunk);
             var texts = new List<string>(chunk);
@@ -160,7 +163,7 @@ public static class PreferenceCollection
                 batch.Add(ids[i]); batch.Add(ids[i]);
                 texts.Add(prompts[i]);
             }
-            var rolls = sampler.Sample(batch, maxNewTokens, end, 1f, ref rng);
+            var rolls = sampler.Sample(batch, maxNewTokens, end, temperatures[round % temperatures.Count], ref rng);
             var samples = texts.Select((p, k) => (p, tokenizer.Decode(rolls[2 * k].Response), tokenizer.Decode(rolls[2 * k + 1].Response)));
             var labeled = PreferenceTask.LabelPairs(samples, labelSeed++, out int skipped);
             unlabeled += skipped;

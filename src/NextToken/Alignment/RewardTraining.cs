@@ -8,7 +8,7 @@ namespace NextToken.Alignment;
 public sealed record RewardTrainOptions
 {
     /// <summary>Passes over the training examples.</summary>
-    public double Epochs { get; init; } = 2;
+    public double Epochs { get; init; } = 5;
     /// <summary>Prompts per optimizer step (each with all its responses and pairs).</summary>
     public int Batch { get; init; } = 16;
     /// <summary>Peak learning rate (cosine to a tenth, 5% warm-up).</summary>
