@@ -1,5 +1,6 @@
 // Rollouts: batched sampling of responses over KV caches (one decode step serves every unfinished sequence), and
 // SequenceBatch: prompt + response rows laid out for the training forward, with the response tokens' target positions.
+using System.Numerics.Tensors;
 using NextToken.Kernels;
 using NextToken.Model;
 using NextToken.Tensors;
@@ -27,7 +28,7 @@ public sealed class RolloutSampler
     private readonly GptModel _model;
     private readonly List<KvCache> _caches = [];
     private float[] _logits = [];
-    private double[] _probs = [];
+    private float[] _probs = [], _prefill = [];
 
     /// <summary>A sampler for <paramref name="model"/>.</summary>
     public RolloutSampler(GptModel model) { _model = model; }
@@ -45,7 +46,7 @@ public sealed class RolloutSampler
         if (room < 1) throw new ArgumentException($"max new tokens {maxNewTokens} leaves no room for a prompt in the context of {_model.ContextLength}");
         while (_caches.Count < n) _caches.Add(_model.CreateCache());
         if (_logits.Length < n * V) _logits = new float[n * V];
-        if (_probs.Length < V) _probs = new double[V];
+        if (_probs.Length < V) _probs = new float[V];
         var responses = new List<int>[n];
         var usedPrompts = new int[n][];
         var active = new List<int>(n);
@@ -55,9 +56,24 @@ public sealed class RolloutSampler
             if (p.Length == 0) throw new ArgumentException($"prompt {i} is empty");
             usedPrompts[i] = p.Length > room ? p[^room..] : p;
             _caches[i].Length = 0;
-            _model.Forward(_caches[i], usedPrompts[i], _logits.AsSpan(i * V, V));
             responses[i] = new List<int>(maxNewTokens);
             active.Add(i);
+        }
+        // Prefill: prompts of equal length in one forward each (rows cache-major), keeping each one's last logits.
+        foreach (var group in Enumerable.Range(0, n).GroupBy(i => usedPrompts[i].Length))
+        {
+            var members = group.ToArray();
+            int L = group.Key;
+            for (int g0 = 0; g0 < members.Length; g0 += 64)
+            {
+                int m = Math.Min(64, members.Length - g0);
+                var caches = new KvCache[m];
+                var tokens = new int[m * L];
+                for (int k = 0; k < m; k++) { caches[k] = _caches[members[g0 + k]]; usedPrompts[members[g0 + k]].CopyTo(tokens, k * L); }
+                if (_prefill.Length < m * L * V) _prefill = new float[m * L * V];
+                _model.ForwardMany(caches, tokens, L, _prefill);
+                for (int k = 0; k < m; k++) _prefill.AsSpan(((k + 1) * L - 1) * V, V).CopyTo(_logits.AsSpan(members[g0 + k] * V, V));
+            }
         }
         var finished = new bool[n];
         var stepCaches = new KvCache[n];
@@ -88,12 +104,13 @@ public sealed class RolloutSampler
 
     private int SampleToken(ReadOnlySpan<float> logits, float temperature, ref Rng rng)
     {
-        double max = double.NegativeInfinity;
-        foreach (float l in logits) max = Math.Max(max, l);
-        double sum = 0;
-        for (int v = 0; v < logits.Length; v++) { _probs[v] = Math.Exp((logits[v] - max) / temperature); sum += _probs[v]; }
-        double u = rng.NextDouble() * sum, acc = 0;
-        for (int v = 0; v < logits.Length; v++) { acc += _probs[v]; if (u < acc) return v; }
+        var p = _probs.AsSpan(0, logits.Length);
+        float max = TensorPrimitives.Max(logits);
+        TensorPrimitives.Subtract(logits, max, p);
+        if (temperature != 1f) TensorPrimitives.Divide(p, temperature, p);
+        TensorPrimitives.Exp(p, p);
+        double u = rng.NextDouble() * TensorPrimitives.Sum(p), acc = 0;
+        for (int v = 0; v < p.Length; v++) { acc += p[v]; if (u < acc) return v; }
         return logits.Length - 1;
     }
 }
