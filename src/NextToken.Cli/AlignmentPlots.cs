@@ -59,37 +59,35 @@ internal static class AlignmentPlots
         Save(plot, path);
     }
 
-    /// <summary>True and proxy reward against the sampled KL per response, one point per iteration (smoothed over 5).</summary>
+    /// <summary>True and proxy reward against the sampled KL per response: one dot per iteration, lines through means over bins of 10 iterations.</summary>
     public static void DrawRewardVsKl(string log, string path)
     {
         var s = Read(log, "true_reward", "model_reward", "kl");
         if (s["kl"].Count == 0) return;
         var kl = s["kl"].Select(p => p.Y).ToArray();
         var plot = new ScottPlot.Plot();
-        foreach (var (key, label) in new[] { ("true_reward", "true reward"), ("model_reward", "proxy (reward model) score") })
+        foreach (var (key, label, color) in new[] { ("true_reward", "true reward", ScottPlot.Colors.C0), ("model_reward", "proxy (reward model) score", ScottPlot.Colors.C1) })
         {
             if (s[key].Count != kl.Length) continue;
-            var y = Smooth(s[key].Select(p => p.Y).ToArray(), 5);
-            plot.Add.Scatter(Smooth(kl, 5), y).LegendText = label;
+            var y = s[key].Select(p => p.Y).ToArray();
+            // Every iteration as a faint dot; the trend as means over bins of 10 iterations ordered by KL.
+            var dots = plot.Add.Scatter(kl, y, color.WithAlpha(0.35));
+            dots.LineWidth = 0; dots.MarkerSize = 4;
+            var order = Enumerable.Range(0, kl.Length).OrderBy(i => kl[i]).ToArray();
+            var bx = new List<double>(); var by = new List<double>();
+            for (int b0 = 0; b0 < order.Length; b0 += 10)
+            {
+                var bin = order.Skip(b0).Take(10).ToArray();
+                bx.Add(bin.Average(i => kl[i])); by.Add(bin.Average(i => y[i]));
+            }
+            var line = plot.Add.Scatter(bx.ToArray(), by.ToArray(), color);
+            line.LineWidth = 2; line.LegendText = label;
         }
         plot.Title("Reward against KL to the reference");
         plot.XLabel("KL(π ‖ π_ref) per response (nats, sampled)");
         plot.YLabel("mean reward");
         plot.ShowLegend();
         Save(plot, path);
-    }
-
-    private static double[] Smooth(double[] x, int w)
-    {
-        var r = new double[x.Length];
-        for (int i = 0; i < x.Length; i++)
-        {
-            int a = Math.Max(0, i - w / 2), b = Math.Min(x.Length, i + w / 2 + 1);
-            double sum = 0;
-            for (int j = a; j < b; j++) sum += x[j];
-            r[i] = sum / (b - a);
-        }
-        return r;
     }
 
     private static void Save(ScottPlot.Plot plot, string path)
