@@ -297,6 +297,7 @@ public sealed class PpoTrainer
             }
         }
         Iteration++;
+        double betaUsed = KlCoefficient; // the log reports the β this iteration's rewards used, not the controller's next one
         if (o.TargetKl is float target)
         {
             // Ziegler et al. (2019): β ← β(1 + K_β·e), e = clip(KL/target − 1, ±0.2), K_β = batch / horizon.
@@ -307,7 +308,7 @@ public sealed class PpoTrainer
         return new PpoIteration
         {
             Iteration = Iteration, TrueReward = TrueReward is null ? double.NaN : trueR / B, ModelReward = score / B, Kl = kl / B,
-            KlPerToken = tokens == 0 ? 0 : kl / tokens, KlCoefficient = o.TargetKl is null ? KlCoefficient : KlCoefficient, ClipFraction = updates == 0 ? 0 : (double)clipped / updates,
+            KlPerToken = tokens == 0 ? 0 : kl / tokens, KlCoefficient = betaUsed, ClipFraction = updates == 0 ? 0 : (double)clipped / updates,
             ApproxKl = steps == 0 ? 0 : approxKl / steps, Entropy = steps == 0 ? 0 : entropy / steps, ValueLoss = steps == 0 ? 0 : valueLoss / steps,
             PolicyLoss = steps == 0 ? 0 : policyLoss / steps, ExplainedVariance = explained, ResponseLength = (double)tokens / B,
             FinishedRate = finished / B, GrammaticalRate = Grammatical is null ? double.NaN : gram / B,
