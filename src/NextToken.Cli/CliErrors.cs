@@ -46,6 +46,17 @@ internal static class CliErrors
         [nameof(GenerationOptions.NumSequences)] = "--num-samples / --beams",
         ["valFraction"] = "--val-fraction",
         ["shots"] = "--num-fewshot",
+        [nameof(NextToken.Alignment.PpoOptions.Batch)] = "--batch",
+        [nameof(NextToken.Alignment.PpoOptions.MiniBatches)] = "--minibatches",
+        [nameof(NextToken.Alignment.PpoOptions.PpoEpochs)] = "--ppo-epochs",
+        [nameof(NextToken.Alignment.PpoOptions.KlCoefficient)] = "--kl-coef",
+        [nameof(NextToken.Alignment.PpoOptions.Gamma)] = "--gamma",
+        [nameof(NextToken.Alignment.PpoOptions.Lambda)] = "--lam",
+        [nameof(NextToken.Alignment.PpoOptions.PtxCoefficient)] = "--ptx-coef / --ptx-data",
+        [nameof(NextToken.Alignment.GrpoOptions.GroupSize)] = "--group-size",
+        [nameof(NextToken.Alignment.GrpoOptions.Prompts)] = "--prompts-per-iter",
+        [nameof(NextToken.Alignment.GrpoOptions.UpdatesPerIteration)] = "--updates",
+        [nameof(NextToken.Alignment.DpoOptions.Beta)] = "--beta",
     };
 
     /// <summary>The error line (without "error: ") for <paramref name="e"/>.</summary>

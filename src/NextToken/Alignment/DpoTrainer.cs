@@ -43,7 +43,7 @@ public sealed class DpoTrainer
     public DpoTrainer(GptModel policy, GptModel reference, ITokenizer tokenizer, IReadOnlyList<PreferenceExample> examples, DpoOptions options)
     {
         _policy = policy; Options = options;
-        if (options.Beta <= 0) throw new ArgumentException($"--beta must be positive (got {options.Beta})");
+        if (options.Beta <= 0) throw new ArgumentException($"{nameof(DpoOptions.Beta)} must be positive (got {options.Beta})", nameof(DpoOptions.Beta));
         var pairs = new List<(int[], int[], int)>();
         foreach (var e in examples)
         {

@@ -38,11 +38,11 @@ public sealed record GrpoOptions
     /// <summary>Checks ranges.</summary>
     public GrpoOptions Validate()
     {
-        if (Iterations < 1) throw new ArgumentException($"--iters must be at least 1 (got {Iterations})");
-        if (GroupSize < 2) throw new ArgumentException($"--group-size must be at least 2: advantages are relative to the group (got {GroupSize})");
-        if (Prompts < 1) throw new ArgumentException($"--prompts-per-iter must be at least 1 (got {Prompts})");
-        if (UpdatesPerIteration < 1) throw new ArgumentException($"--updates must be at least 1 (got {UpdatesPerIteration})");
-        if (KlCoefficient < 0) throw new ArgumentException($"--kl-coef must not be negative (got {KlCoefficient})");
+        if (Iterations < 1) throw new ArgumentException($"{nameof(Iterations)} must be at least 1 (got {Iterations})", nameof(Iterations));
+        if (GroupSize < 2) throw new ArgumentException($"{nameof(GroupSize)} must be at least 2: advantages are relative to the group (got {GroupSize})", nameof(GroupSize));
+        if (Prompts < 1) throw new ArgumentException($"{nameof(Prompts)} must be at least 1 (got {Prompts})", nameof(Prompts));
+        if (UpdatesPerIteration < 1) throw new ArgumentException($"{nameof(UpdatesPerIteration)} must be at least 1 (got {UpdatesPerIteration})", nameof(UpdatesPerIteration));
+        if (KlCoefficient < 0) throw new ArgumentException($"{nameof(KlCoefficient)} must not be negative (got {KlCoefficient})", nameof(KlCoefficient));
         return this;
     }
 }

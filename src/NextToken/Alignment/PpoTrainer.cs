@@ -62,12 +62,12 @@ public sealed record PpoOptions
     /// <summary>Checks ranges; the message names the option.</summary>
     public PpoOptions Validate()
     {
-        if (Iterations < 1) throw new ArgumentException($"--iters must be at least 1 (got {Iterations})");
-        if (Batch < 1) throw new ArgumentException($"--batch must be at least 1 (got {Batch})");
-        if (MiniBatches < 1 || MiniBatches > Batch) throw new ArgumentException($"--minibatches must be between 1 and --batch {Batch} (got {MiniBatches})");
-        if (PpoEpochs < 1) throw new ArgumentException($"--ppo-epochs must be at least 1 (got {PpoEpochs})");
-        if (KlCoefficient < 0) throw new ArgumentException($"--kl-coef must not be negative (got {KlCoefficient})");
-        if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) throw new ArgumentException("--gamma and --lam must be within [0, 1]");
+        if (Iterations < 1) throw new ArgumentException($"{nameof(Iterations)} must be at least 1 (got {Iterations})", nameof(Iterations));
+        if (Batch < 1) throw new ArgumentException($"{nameof(Batch)} must be at least 1 (got {Batch})", nameof(Batch));
+        if (MiniBatches < 1 || MiniBatches > Batch) throw new ArgumentException($"{nameof(MiniBatches)} must be between 1 and the batch {Batch} (got {MiniBatches})", nameof(MiniBatches));
+        if (PpoEpochs < 1) throw new ArgumentException($"{nameof(PpoEpochs)} must be at least 1 (got {PpoEpochs})", nameof(PpoEpochs));
+        if (KlCoefficient < 0) throw new ArgumentException($"{nameof(KlCoefficient)} must not be negative (got {KlCoefficient})", nameof(KlCoefficient));
+        if (Gamma is < 0 or > 1 || Lambda is < 0 or > 1) throw new ArgumentException($"{nameof(Gamma)} and {nameof(Lambda)} must be within [0, 1] (got {Gamma}, {Lambda})", Gamma is < 0 or > 1 ? nameof(Gamma) : nameof(Lambda));
         return this;
     }
 }
@@ -146,7 +146,7 @@ public sealed class PpoTrainer
         _policy = policy; _reference = reference; _value = value; _tokenizer = tokenizer; _reward = reward; _prompts = prompts;
         if (prompts.Count == 0) throw new ArgumentException("no prompts");
         if (reference.Config != policy.Config) throw new ArgumentException("the reference model must have the policy's architecture");
-        if (options.PtxCoefficient > 0 && (ptx is null || ptx.Count == 0)) throw new ArgumentException("--ptx-coef needs pre-training text");
+        if (options.PtxCoefficient > 0 && (ptx is null || ptx.Count == 0)) throw new ArgumentException($"{nameof(PpoOptions.PtxCoefficient)} > 0 needs pre-training text", nameof(PpoOptions.PtxCoefficient));
         _promptIds = prompts.Select(tokenizer.Encode).ToArray();
         for (int i = 0; i < _promptIds.Length; i++)
             if (_promptIds[i].Length == 0) throw new ArgumentException($"prompt {i} is empty");

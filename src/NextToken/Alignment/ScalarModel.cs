@@ -127,7 +127,7 @@ public sealed class ScalarModel
     public static ScalarModel Load(string directory)
     {
         string spec = Path.Combine(directory, SpecFileName);
-        if (!File.Exists(spec)) throw new FileNotFoundException($"{spec}: not found; '{directory}' is not a reward model (nexttoken reward train writes one)", spec);
+        if (!File.Exists(spec)) throw new FileNotFoundException($"{spec}: not found; '{directory}' is not a reward model (reward model training writes one)", spec);
         var loaded = ModelFiles.Load(directory);
         var tokenizer = loaded.Tokenizer ?? throw new InvalidDataException($"{directory}: the reward model has no tokenizer");
         var head = new LinearHead(loaded.Model.HiddenSize, 1, initStd: 0f, name: "score");

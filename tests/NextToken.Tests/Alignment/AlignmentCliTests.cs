@@ -99,7 +99,7 @@ public sealed class AlignmentCliTests
         CliProcess.AssertOneLineError(CliProcess.Run("ppo", "--policy", b, "--prompts", dir.File("missing.txt"), "--reward", "builtin:preferences", "--out", dir.File("p"), "--threads", "1"),
                                       "missing.txt' does not exist");
         CliProcess.AssertOneLineError(CliProcess.Run("ppo", "--resume", dir.File("nothing"), "--threads", "1"), "is not a PPO run");
-        CliProcess.AssertOneLineError(CliProcess.Run("grpo", "--policy", b, "--group-size", "1", "--out", dir.File("g"), "--threads", "1"), "--group-size must be at least 2");
+        CliProcess.AssertOneLineError(CliProcess.Run("grpo", "--policy", b, "--group-size", "1", "--out", dir.File("g"), "--threads", "1"), "GroupSize must be at least 2: advantages are relative to the group (got 1) (--group-size)");
 
         // A reward model over another vocabulary (characters) cannot score the word-level policy's tokens.
         string other = TinyBase(dir, "builtin:addition", "chars");
