@@ -17,11 +17,13 @@ namespace NextToken.Kernels;
 public static unsafe class Matmul
 {
     /// <summary>
-    /// Forward products with at most this many rows take the GEMV path (packing would not pay off). Measured on
-    /// batched GPT-2 decoding (`bench generate --preset gpt2 --batch B`, tokens/s of all sequences, GEMV against the
-    /// packed GEMM): 140 vs 102 at 4 rows, 150 vs 131 at 5, 168 vs 154 at 6, equal at 7, 149–169 vs 204 at 8.
+    /// Forward products with at most this many rows take the GEMV path (packing would not pay off). With four input rows
+    /// per pass over four weight rows (Gemm.Dot4x4) the GEMV beats the packed GEMM up to 16 rows on every GPT-2 shape
+    /// (ms per product, 2 cores, GEMV at 16 rows against GEMM at 17: LM head 768 → 50257 19.9 vs 27.3; MLP 768 → 3072
+    /// 0.87 vs 1.34; 384 → 50257 11.0 vs 12.0; 384 → 1152 0.17 vs 0.20). With one input row at a time (Dot4 only) the
+    /// crossing was at 7 rows: `bench generate --preset gpt2 --batch 8` 149–169 tokens/s vs 204 for the GEMM.
     /// </summary>
-    internal const int GemvMaxRows = 6;
+    internal const int GemvMaxRows = 16;
 
     /// <summary>
     /// inp is (N, C), weight is (OC, C), bias is (OC) or empty, outp is (N, OC).

@@ -167,13 +167,35 @@ public sealed class MatmulTests
     public void Forward_FewRowsGemv_MatchesDoubleReference(string path)
     {
         var isa = Enum.Parse<GemmIsa>(path);
-        foreach (int N in new[] { 1, 2, 3, Matmul.GemvMaxRows, Matmul.GemvMaxRows + 1 })
+        foreach (int N in new[] { 1, 2, 3, 4, 5, 8, 9, Matmul.GemvMaxRows, Matmul.GemvMaxRows + 1 })
             foreach (var (C, OC) in new[] { (1, 1), (7, 5), (16, 17), (33, 63), (65, 257), (257, 1030), (768, 3), (2049, 9), (3072, 70) })
             {
                 var inp = Random(N * C, 21); var w = Random(OC * C, 22); var b = Random(OC, 23); var outp = Random(N * OC, 24);
                 Matmul.Forward(inp, w, b, outp, N, C, OC, isa, 2);
                 CheckForward(inp, w, b, outp, N, C, OC);
             }
+    }
+
+    // A row's outputs are the same bits whether it is decoded alone or with others (four rows per pass or one at a time):
+    // batched decoding and the server's continuous batching give each sequence exactly its batch-1 logits.
+    [Theory]
+    [MemberData(nameof(AllPaths))]
+    public void Forward_GemvRows_AreBitIdenticalAloneAndBatched(string path)
+    {
+        var isa = Enum.Parse<GemmIsa>(path);
+        foreach (var (C, OC) in new[] { (7, 5), (33, 63), (97, 130) })
+        {
+            int N = Matmul.GemvMaxRows;
+            var inp = Random(N * C, 41); var w = Random(OC * C, 42); var b = Random(OC, 43);
+            var all = new float[N * OC];
+            Matmul.Forward(inp, w, b, all, N, C, OC, isa, 2);
+            for (int n = 0; n < N; n++)
+            {
+                var one = new float[OC];
+                Matmul.Forward(inp.AsSpan(n * C, C), w, b, one, 1, C, OC, isa, 1);
+                Assert.True(one.AsSpan().SequenceEqual(all.AsSpan(n * OC, OC)), $"row {n} of {N} (C {C}, OC {OC}) differs from the same row alone");
+            }
+        }
     }
 
     // Shapes past every cache block edge (MC = 256 rows, KC = 256, NC = 1024 columns) and through odd remainders;
