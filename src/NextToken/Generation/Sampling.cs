@@ -1,4 +1,5 @@
 // Sampling: argmax, categorical draws, log-softmax and top-n over one row of logits (no allocation).
+using System.Numerics.Tensors;
 using NextToken.Tensors;
 
 namespace NextToken.Generation;
@@ -14,15 +15,40 @@ public static class Sampling
         return best;
     }
 
-    /// <summary>log Σ exp(logits), in double.</summary>
+    // Exponentials are taken a chunk at a time into a stack buffer with TensorPrimitives (vectorised) and summed in double
+    // across chunks: a GPT-2 row (50,257 logits) costs tens of microseconds instead of a millisecond of scalar Math.Exp.
+    private const int ExpChunk = 512;
+
+    /// <summary>log Σ exp(logits): exponentials in float relative to the maximum, their sum in double.</summary>
     public static double LogSumExp(ReadOnlySpan<float> logits)
     {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits) if (l > max) max = l;
+        if (logits.IsEmpty) return double.NegativeInfinity;
+        float max = MaxOf(logits);
         if (float.IsNegativeInfinity(max)) return double.NegativeInfinity;
+        Span<float> buf = stackalloc float[ExpChunk];
         double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
+        for (int i0 = 0; i0 < logits.Length; i0 += ExpChunk)
+            sum += ExpChunkSum(logits.Slice(i0, Math.Min(ExpChunk, logits.Length - i0)), max, buf);
         return max + Math.Log(sum);
+    }
+
+    // The largest logit ignoring NaN (as a comparison loop would).
+    private static float MaxOf(ReadOnlySpan<float> logits)
+    {
+        float max = TensorPrimitives.Max(logits);
+        if (!float.IsNaN(max)) return max;
+        max = float.NegativeInfinity;
+        foreach (float l in logits) if (l > max) max = l;
+        return max;
+    }
+
+    // Σ exp(chunk − max), the exponentials left in buf.
+    private static double ExpChunkSum(ReadOnlySpan<float> chunk, float max, Span<float> buf)
+    {
+        var b = buf[..chunk.Length];
+        TensorPrimitives.Subtract(chunk, max, b);
+        TensorPrimitives.Exp(b, b);
+        return TensorPrimitives.Sum(b);
     }
 
     /// <summary>Writes softmax(<paramref name="logits"/>) into <paramref name="probs"/>.</summary>
@@ -30,25 +56,40 @@ public static class Sampling
     {
         double lse = LogSumExp(logits);
         if (double.IsNegativeInfinity(lse)) throw new InvalidOperationException("every token was removed by the logits processors (bans, biases, no-repeat n-gram); relax them");
-        for (int i = 0; i < logits.Length; i++) probs[i] = (float)Math.Exp(logits[i] - lse);
+        var p = probs[..logits.Length];
+        TensorPrimitives.Subtract(logits, (float)lse, p);
+        TensorPrimitives.Exp(p, p);
     }
 
     /// <summary>Draws one index from the distribution softmax(<paramref name="logits"/>) with inverse-CDF sampling.</summary>
     public static int Sample(ReadOnlySpan<float> logits, ref Rng rng)
     {
-        float max = float.NegativeInfinity;
-        foreach (float l in logits) if (l > max) max = l;
+        float max = logits.IsEmpty ? float.NegativeInfinity : MaxOf(logits);
         if (float.IsNegativeInfinity(max)) throw new InvalidOperationException("every token was removed by the logits processors (bans, biases, no-repeat n-gram); relax them");
+        Span<float> buf = stackalloc float[ExpChunk];
         double sum = 0;
-        foreach (float l in logits) sum += Math.Exp(l - max);
+        for (int i0 = 0; i0 < logits.Length; i0 += ExpChunk)
+            sum += ExpChunkSum(logits.Slice(i0, Math.Min(ExpChunk, logits.Length - i0)), max, buf);
         double u = rng.NextDouble() * sum, acc = 0;
         int last = 0;
-        for (int i = 0; i < logits.Length; i++)
+        for (int i0 = 0; i0 < logits.Length; i0 += ExpChunk)
         {
-            if (logits[i] == float.NegativeInfinity) continue;
-            acc += Math.Exp(logits[i] - max);
-            last = i;
-            if (u < acc) return i;
+            var chunk = logits.Slice(i0, Math.Min(ExpChunk, logits.Length - i0));
+            double cs = ExpChunkSum(chunk, max, buf);
+            if (acc + cs <= u)
+            {
+                // The draw lies past this chunk: skip it whole, remembering its last possible token for the rounding case.
+                acc += cs;
+                for (int j = chunk.Length - 1; j >= 0; j--) if (buf[j] > 0) { last = i0 + j; break; }
+                continue;
+            }
+            for (int j = 0; j < chunk.Length; j++)
+            {
+                if (buf[j] <= 0) continue;
+                acc += buf[j];
+                last = i0 + j;
+                if (u < acc) return i0 + j;
+            }
         }
         return last; // rounding: u landed past the accumulated sum
     }
