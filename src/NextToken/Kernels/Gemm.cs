@@ -315,7 +315,7 @@ internal static unsafe class Gemm
                 a2 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w2 + c), a2);
                 a3 = Vector512.FusedMultiplyAdd(xv, Vector512.Load(w3 + c), a3);
             }
-            s0 = Vector512.Sum(a0); s1 = Vector512.Sum(a1); s2 = Vector512.Sum(a2); s3 = Vector512.Sum(a3);
+            Sum4(Fold(a0), Fold(a1), Fold(a2), Fold(a3), out s0, out s1, out s2, out s3);
         }
         else if (isa == GemmIsa.Vector256)
         {
@@ -328,7 +328,7 @@ internal static unsafe class Gemm
                 a2 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w2 + c), a2);
                 a3 = Vector256.FusedMultiplyAdd(xv, Vector256.Load(w3 + c), a3);
             }
-            s0 = Vector256.Sum(a0); s1 = Vector256.Sum(a1); s2 = Vector256.Sum(a2); s3 = Vector256.Sum(a3);
+            Sum4(Fold(a0), Fold(a1), Fold(a2), Fold(a3), out s0, out s1, out s2, out s3);
         }
         for (; c < C; c++)
         {
@@ -365,10 +365,10 @@ internal static unsafe class Gemm
                 xv = Vector512.Load(x3 + c);
                 a30 = Vector512.FusedMultiplyAdd(xv, v0, a30); a31 = Vector512.FusedMultiplyAdd(xv, v1, a31); a32 = Vector512.FusedMultiplyAdd(xv, v2, a32); a33 = Vector512.FusedMultiplyAdd(xv, v3, a33);
             }
-            s00 = Vector512.Sum(a00); s01 = Vector512.Sum(a01); s02 = Vector512.Sum(a02); s03 = Vector512.Sum(a03);
-            s10 = Vector512.Sum(a10); s11 = Vector512.Sum(a11); s12 = Vector512.Sum(a12); s13 = Vector512.Sum(a13);
-            s20 = Vector512.Sum(a20); s21 = Vector512.Sum(a21); s22 = Vector512.Sum(a22); s23 = Vector512.Sum(a23);
-            s30 = Vector512.Sum(a30); s31 = Vector512.Sum(a31); s32 = Vector512.Sum(a32); s33 = Vector512.Sum(a33);
+            Sum4(Fold(a00), Fold(a01), Fold(a02), Fold(a03), out s00, out s01, out s02, out s03);
+            Sum4(Fold(a10), Fold(a11), Fold(a12), Fold(a13), out s10, out s11, out s12, out s13);
+            Sum4(Fold(a20), Fold(a21), Fold(a22), Fold(a23), out s20, out s21, out s22, out s23);
+            Sum4(Fold(a30), Fold(a31), Fold(a32), Fold(a33), out s30, out s31, out s32, out s33);
         }
         else if (isa == GemmIsa.Vector256)
         {
@@ -386,10 +386,10 @@ internal static unsafe class Gemm
                 xv = Vector256.Load(x3 + c);
                 a30 = Vector256.FusedMultiplyAdd(xv, v0, a30); a31 = Vector256.FusedMultiplyAdd(xv, v1, a31); a32 = Vector256.FusedMultiplyAdd(xv, v2, a32); a33 = Vector256.FusedMultiplyAdd(xv, v3, a33);
             }
-            s00 = Vector256.Sum(a00); s01 = Vector256.Sum(a01); s02 = Vector256.Sum(a02); s03 = Vector256.Sum(a03);
-            s10 = Vector256.Sum(a10); s11 = Vector256.Sum(a11); s12 = Vector256.Sum(a12); s13 = Vector256.Sum(a13);
-            s20 = Vector256.Sum(a20); s21 = Vector256.Sum(a21); s22 = Vector256.Sum(a22); s23 = Vector256.Sum(a23);
-            s30 = Vector256.Sum(a30); s31 = Vector256.Sum(a31); s32 = Vector256.Sum(a32); s33 = Vector256.Sum(a33);
+            Sum4(Fold(a00), Fold(a01), Fold(a02), Fold(a03), out s00, out s01, out s02, out s03);
+            Sum4(Fold(a10), Fold(a11), Fold(a12), Fold(a13), out s10, out s11, out s12, out s13);
+            Sum4(Fold(a20), Fold(a21), Fold(a22), Fold(a23), out s20, out s21, out s22, out s23);
+            Sum4(Fold(a30), Fold(a31), Fold(a32), Fold(a33), out s30, out s31, out s32, out s33);
         }
         for (; c < C; c++)
         {
@@ -408,6 +408,35 @@ internal static unsafe class Gemm
         float* y3 = y2 + ldy; y3[0] = s30; y3[1] = s31; y3[2] = s32; y3[3] = s33;
     }
 
+    // Horizontal sums of the GEMV's accumulators, in one fixed order whatever the path and however many sums are taken
+    // together: halves added down to four lanes, then (v0 + v2) + (v1 + v3). Sum4 takes four at once with a 4 × 4
+    // transpose (the same additions lane by lane), which is most of what made the few-row GEMV reduction-bound.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Fold(Vector512<float> v) => Fold(v.GetLower() + v.GetUpper());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Fold(Vector256<float> v) => v.GetLower() + v.GetUpper();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Sum(Vector128<float> v) => (v.GetElement(0) + v.GetElement(2)) + (v.GetElement(1) + v.GetElement(3));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Sum4(Vector128<float> a0, Vector128<float> a1, Vector128<float> a2, Vector128<float> a3,
+                             out float s0, out float s1, out float s2, out float s3)
+    {
+        if (Sse.IsSupported)
+        {
+            Vector128<float> u0 = Sse.UnpackLow(a0, a1), h0 = Sse.UnpackHigh(a0, a1), u2 = Sse.UnpackLow(a2, a3), h2 = Sse.UnpackHigh(a2, a3);
+            var t0 = Sse.MoveLowToHigh(u0, u2); // (a0[0], a1[0], a2[0], a3[0])
+            var t1 = Sse.MoveHighToLow(u2, u0); // (a0[1], a1[1], a2[1], a3[1])
+            var t2 = Sse.MoveLowToHigh(h0, h2); // lanes [2]
+            var t3 = Sse.MoveHighToLow(h2, h0); // lanes [3]
+            var r = (t0 + t2) + (t1 + t3);
+            s0 = r.GetElement(0); s1 = r.GetElement(1); s2 = r.GetElement(2); s3 = r.GetElement(3);
+        }
+        else { s0 = Sum(a0); s1 = Sum(a1); s2 = Sum(a2); s3 = Sum(a3); }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot1(GemmIsa isa, float* x, float* w, int C)
     {
@@ -417,13 +446,13 @@ internal static unsafe class Gemm
         {
             Vector512<float> a = default;
             for (; c + 16 <= C; c += 16) a = Vector512.FusedMultiplyAdd(Vector512.Load(x + c), Vector512.Load(w + c), a);
-            s = Vector512.Sum(a);
+            s = Sum(Fold(a));
         }
         else if (isa == GemmIsa.Vector256)
         {
             Vector256<float> a = default;
             for (; c + 8 <= C; c += 8) a = Vector256.FusedMultiplyAdd(Vector256.Load(x + c), Vector256.Load(w + c), a);
-            s = Vector256.Sum(a);
+            s = Sum(Fold(a));
         }
         for (; c < C; c++) s += x[c] * w[c];
         return s;

@@ -18,10 +18,10 @@ public static unsafe class Matmul
 {
     /// <summary>
     /// Forward products with at most this many rows take the GEMV path (packing would not pay off). With four input rows
-    /// per pass over four weight rows (Gemm.Dot4x4) the GEMV beats the packed GEMM up to 16 rows on every GPT-2 shape
-    /// (ms per product, 2 cores, GEMV at 16 rows against GEMM at 17: LM head 768 → 50257 19.9 vs 27.3; MLP 768 → 3072
-    /// 0.87 vs 1.34; 384 → 50257 11.0 vs 12.0; 384 → 1152 0.17 vs 0.20). With one input row at a time (Dot4 only) the
-    /// crossing was at 7 rows: `bench generate --preset gpt2 --batch 8` 149–169 tokens/s vs 204 for the GEMM.
+    /// per pass over four weight rows (Gemm.Dot4x4) and horizontal sums taken four at a time, the GEMV beats the packed
+    /// GEMM up to 16 rows on every GPT-2 shape (ms per product, 2 cores, GEMV at 16 rows against GEMM at 17: LM head
+    /// 768 → 50257 8.0 vs 13.4; MLP 768 → 3072 0.50 vs 0.75; 384 → 50257 3.7 vs 6.3; 384 → 1152 0.08 vs 0.12). With one
+    /// input row at a time (Dot4 only) the crossing was at 7 rows.
     /// </summary>
     internal const int GemvMaxRows = 16;
 
