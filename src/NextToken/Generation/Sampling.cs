@@ -10,6 +10,11 @@ public static class Sampling
     /// <summary>Index of the largest logit (the first one on ties).</summary>
     public static int ArgMax(ReadOnlySpan<float> logits)
     {
+        if (logits.IsEmpty) return 0;
+        // Vectorised (TensorPrimitives returns the first index of the maximum); a NaN, which it would pick, falls back to
+        // the comparison loop, which never prefers one.
+        int found = TensorPrimitives.IndexOfMax(logits);
+        if (!float.IsNaN(logits[found])) return found;
         int best = 0;
         for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
         return best;
