@@ -472,6 +472,45 @@ public static unsafe class Attention
         }
     }
 
+    private struct DecodeManyCtx
+    {
+        public float* Q, Out;
+        public float** K, V;
+        public int* Tk;
+        public int Per, NH, NKV, HS;
+        public float Scale;
+        public GemmIsa Isa; // resolved
+    }
+
+    /// <summary>
+    /// <see cref="Decode(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, int, int)"/>
+    /// for many sequences in one parallel loop (batched decoding): sequence s has <paramref name="per"/> query rows at
+    /// q + s·per·C, its keys and values at keys[s] / values[s] ((tk[s], NKV·HS) each, the last per rows new), its output at
+    /// outp + s·per·C. Every (sequence, row, head) item runs exactly the single-sequence item, so results are the same bits.
+    /// </summary>
+    internal static void DecodeMany(float* q, float** keys, float** values, int* tk, float* outp, int sequences, int per, int NH, int NKV, int HS)
+    {
+        CheckDimensions(1, per, NH, NKV, HS);
+        if (sequences == 0 || per == 0) return;
+        for (int s = 0; s < sequences; s++)
+            if (tk[s] < per) throw new ArgumentException($"sequence {s} has {tk[s]} cached positions, fewer than its {per} new rows");
+        var ctx = new DecodeManyCtx { Q = q, Out = outp, K = keys, V = values, Tk = tk, Per = per, NH = NH, NKV = NKV, HS = HS, Scale = 1f / MathF.Sqrt(HS), Isa = GemmIsa.Auto.Resolve() };
+        ParallelRows.For(sequences * per * NH, &ctx, &DecodeManyItem);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DecodeManyItem(void* p, int idx)
+    {
+        ref var m = ref *(DecodeManyCtx*)p;
+        int C = m.NH * m.HS, rowsPer = m.Per * m.NH, s = idx / rowsPer;
+        var one = new DecodeCtx
+        {
+            Q = m.Q + (long)s * m.Per * C, K = m.K[s], V = m.V[s], Out = m.Out + (long)s * m.Per * C,
+            TN = m.Per, Tk = m.Tk[s], NH = m.NH, NKV = m.NKV, HS = m.HS, Scale = m.Scale, Isa = m.Isa,
+        };
+        DecodeItem(&one, idx - s * rowsPer);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DecodeItem(void* p, int idx)
     {

@@ -8,7 +8,7 @@ namespace NextToken.Model;
 /// the cached keys are already rotated. <see cref="Truncate"/> rolls back (speculative decoding's rejections);
 /// <see cref="CopyFrom"/> forks (beam search).
 /// </summary>
-public sealed class KvCache
+public sealed unsafe class KvCache
 {
     /// <summary>Creates an empty cache for <paramref name="layers"/> layers of width <paramref name="width"/>.</summary>
     public KvCache(int layers, int capacity, int width)
@@ -19,8 +19,9 @@ public sealed class KvCache
         Layers = layers;
         Capacity = capacity;
         Width = width;
-        Keys = new float[(long)layers * capacity * width];
-        Values = new float[(long)layers * capacity * width];
+        // Pinned (pinned object heap): batched decoding hands the kernels raw pointers to many caches at once.
+        Keys = GC.AllocateArray<float>(checked(layers * capacity * width), pinned: true);
+        Values = GC.AllocateArray<float>(checked(layers * capacity * width), pinned: true);
     }
 
     /// <summary>Number of layers (L).</summary>
@@ -40,6 +41,13 @@ public sealed class KvCache
     public Span<float> LayerKeys(int layer) => Keys.AsSpan(layer * Capacity * Width, Capacity * Width);
     /// <summary>Values of layer <paramref name="layer"/>, (Capacity, W).</summary>
     public Span<float> LayerValues(int layer) => Values.AsSpan(layer * Capacity * Width, Capacity * Width);
+
+    /// <summary>Address of layer <paramref name="layer"/>'s keys (the arrays are pinned: it never changes).</summary>
+    internal float* LayerKeysPointer(int layer) =>
+        (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(Keys)) + (long)layer * Capacity * Width;
+    /// <summary>Address of layer <paramref name="layer"/>'s values.</summary>
+    internal float* LayerValuesPointer(int layer) =>
+        (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(Values)) + (long)layer * Capacity * Width;
 
     /// <summary>Forgets every position from <paramref name="length"/> on.</summary>
     public void Truncate(int length)

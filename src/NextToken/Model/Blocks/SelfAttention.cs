@@ -59,12 +59,35 @@ public sealed class SelfAttention
             row.Slice(Cq, Ck).CopyTo(cache.LayerKeys(l).Slice(pos * Ck, Ck));
             row.Slice(Cq + Ck, Ck).CopyTo(cache.LayerValues(l).Slice(pos * Ck, Ck));
         }
-        for (int ci = 0; ci < ctx.Caches.Length; ci++)
+        int n = ctx.Caches.Length;
+        if (n == 1 || n > 4096) // (the pointer tables live on the stack)
         {
-            int tk = ctx.Caches[ci].Length + per;
-            Attention.Decode(q.Slice(ci * per * Cq, per * Cq), ctx.Caches[ci].LayerKeys(l)[..(tk * Ck)], ctx.Caches[ci].LayerValues(l)[..(tk * Ck)],
-                             atty.Slice(ci * per * Cq, per * Cq), per, tk, Heads, KvHeads, HeadSize);
+            for (int ci = 0; ci < n; ci++)
+            {
+                int tkc = ctx.Caches[ci].Length + per;
+                Attention.Decode(q.Slice(ci * per * Cq, per * Cq), ctx.Caches[ci].LayerKeys(l)[..(tkc * Ck)], ctx.Caches[ci].LayerValues(l)[..(tkc * Ck)],
+                                 atty.Slice(ci * per * Cq, per * Cq), per, tkc, Heads, KvHeads, HeadSize);
+            }
+            return;
         }
+        // Several sequences: one parallel loop over every (sequence, row, head), not one small loop per sequence.
+        if (q.Length < ctx.N * Cq || atty.Length < ctx.N * Cq) throw new ArgumentException("decode buffers are smaller than the batch");
+        DecodeMany(ctx.Caches, l, per, q, atty);
+    }
+
+    private unsafe void DecodeMany(ReadOnlySpan<KvCache> caches, int layer, int per, Span<float> q, Span<float> atty)
+    {
+        int n = caches.Length;
+        nint* keys = stackalloc nint[n], values = stackalloc nint[n];
+        int* tk = stackalloc int[n];
+        for (int ci = 0; ci < n; ci++)
+        {
+            keys[ci] = (nint)caches[ci].LayerKeysPointer(layer);
+            values[ci] = (nint)caches[ci].LayerValuesPointer(layer);
+            tk[ci] = caches[ci].Length + per;
+        }
+        fixed (float* pq = q, po = atty)
+            Attention.DecodeMany(pq, (float**)keys, (float**)values, tk, po, n, per, Heads, KvHeads, HeadSize);
     }
 
     // dy (N, C) → dx (N, C) += the input gradient (skipped when empty); dAtty and dQkv are scratch.
