@@ -50,16 +50,21 @@ internal sealed class BenchRolloutCommand : IBenchSubcommand
                 prompts = Enumerable.Range(0, B).Select(i => tokenizer.Encode(PreferenceTask.TrainPrompts[i % PreferenceTask.TrainPrompts.Count])).ToList();
             }
             var sampler = new RolloutSampler(model);
-            double Run(bool batched, ulong seed)
+            // Each measurement repeats its mode for at least half a second (one batch of 64 short responses takes tens of
+            // milliseconds, too short to time on a shared machine), after a second of each mode to finish JIT tiering.
+            double Run(bool batched, ulong seed, double seconds = 0.5)
             {
                 var rng = new Rng(seed);
                 var sw = Stopwatch.StartNew();
                 long tokens = 0;
-                if (batched) tokens = sampler.Sample(prompts, maxNewTokens, end, 1f, ref rng).Sum(r => r.Response.Length);
-                else foreach (var p in prompts) tokens += sampler.Sample([p], maxNewTokens, end, 1f, ref rng)[0].Response.Length;
+                do
+                {
+                    if (batched) tokens += sampler.Sample(prompts, maxNewTokens, end, 1f, ref rng).Sum(r => r.Response.Length);
+                    else foreach (var p in prompts) tokens += sampler.Sample([p], maxNewTokens, end, 1f, ref rng)[0].Response.Length;
+                } while (sw.Elapsed.TotalSeconds < seconds);
                 return tokens / sw.Elapsed.TotalSeconds;
             }
-            Run(true, 1); Run(false, 1); // warm-up
+            Run(true, 1, 1.0); Run(false, 1, 1.0); // warm-up
             var batchedTps = new List<double>(); var singleTps = new List<double>();
             for (int r = 0; r < R; r++) { batchedTps.Add(Run(true, (ulong)r + 2)); singleTps.Add(Run(false, (ulong)r + 2)); }
             double Median(List<double> x) { var s = x.Order().ToArray(); return s[s.Length / 2]; }
