@@ -33,7 +33,7 @@ internal static class OpenAiEndpoints
 
     // One sequence of a request: choice `Index` = prompt index × n + i, generated from `Prompt` with `Options`; `Echo` is
     // the prompt text shown before it when echo is on.
-    sealed record Job(int Index, int[] Prompt, GenerationOptions Options, string Echo);
+    sealed record Job(int Index, int[] Prompt, GenerationOptions Options, string Echo, float[]? Prefix = null);
 
     public static async Task Completions(HttpContext http, ServingEngine engine, bool chat)
     {
@@ -45,17 +45,27 @@ internal static class OpenAiEndpoints
         if (req.Model is { } m && m != engine.Options.ModelName)
             throw new ServingException(404, $"the model '{m}' does not exist; this server serves '{engine.Options.ModelName}' (GET /v1/models)", "invalid_request_error", "model", "model_not_found");
         // Every prompt is checked (encoding, vocabulary, context) before any runs: a bad one fails the whole request.
-        int[][] prompts = chat ? [engine.EncodeChat(req.Messages!)]
+        // A chat with an image (multimodal models): the image as the embedding prefix, the last user message as the question.
+        float[]? prefix = null;
+        int[][] prompts;
+        if (chat && req.Image is not null)
+        {
+            var (question, image) = engine.EncodeImageChat(req.Messages!, req.Image, req.ImageParam!);
+            prompts = [question];
+            prefix = image;
+        }
+        else prompts = chat ? [engine.EncodeChat(req.Messages!)]
             : req.Prompts.Select(p => p.Ids is { } ids ? engine.CheckIds(ids, p.Param) : engine.Encode(p.Text!, p.Param)).ToArray();
         var jobs = new List<Job>(prompts.Length * req.N);
         for (int p = 0; p < prompts.Length; p++)
         {
-            var options = engine.Fit(prompts[p], req.Options, chat ? "messages" : req.Prompts[p].Param);
-            if (chat) options = options with { StopStrings = [.. options.StopStrings, .. engine.Template.StopStrings] };
+            var options = engine.Fit(prompts[p], req.Options, chat ? "messages" : req.Prompts[p].Param, engine.PrefixLength(prefix));
+            if (prefix is not null) options = options with { StopStrings = [.. options.StopStrings, "\n"] }; // one answer line, as the model was trained
+            else if (chat) options = options with { StopStrings = [.. options.StopStrings, .. engine.Template.StopStrings] };
             try { options.Validate(); }
             catch (ArgumentException e) { throw new ServingException(400, e.Message); }
             string echo = !chat && req.Echo ? req.Prompts[p].Text ?? engine.Generator.PromptText(prompts[p]) : "";
-            for (int i = 0; i < req.N; i++) jobs.Add(new Job(p * req.N + i, prompts[p], ForChoice(options, i), echo));
+            for (int i = 0; i < req.N; i++) jobs.Add(new Job(p * req.N + i, prompts[p], ForChoice(options, i), echo, prefix));
         }
         if (!engine.TryAdmit(jobs.Count))
         {
@@ -79,7 +89,7 @@ internal static class OpenAiEndpoints
         var runs = jobs.Select(async job =>
         {
             GeneratedSequence? done = null;
-            await foreach (var e in engine.RunAsync(job.Prompt, job.Options, http.RequestAborted)) done ??= e.Done;
+            await foreach (var e in engine.RunAsync(job.Prompt, job.Options, job.Prefix, http.RequestAborted)) done ??= e.Done;
             return done!;
         }).ToArray();
         var seqs = await Task.WhenAll(runs);
@@ -254,7 +264,7 @@ internal static class OpenAiEndpoints
         var runs = jobs.Select(async job =>
         {
             int sent = 0, offset = job.Echo.Length; // tokens that went out with pieces; text offset of the next token
-            await foreach (var e in engine.RunAsync(job.Prompt, job.Options, http.RequestAborted))
+            await foreach (var e in engine.RunAsync(job.Prompt, job.Options, job.Prefix, http.RequestAborted))
             {
                 if (e.Done is { } done)
                 {

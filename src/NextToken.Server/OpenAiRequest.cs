@@ -1,4 +1,5 @@
 // OpenAiRequest: parses and validates the body of /v1/completions and /v1/chat/completions into GenerationOptions.
+using System.Text;
 using System.Globalization;
 using System.Text.Json;
 using NextToken.Chat;
@@ -15,6 +16,8 @@ internal sealed class OpenAiRequest
     public string? Model;
     public List<PromptInput> Prompts = []; // completions: one or more (a batch); chat: none (see Messages)
     public List<ChatMessage>? Messages;
+    public byte[]? Image;        // chat: the one image_url part's bytes (a base64 data URL), for multimodal models
+    public string? ImageParam;   // where it was: messages[i].content[j]
     public GenerationOptions Options = new();
     public int N = 1;
     public bool Stream;
@@ -60,7 +63,7 @@ internal sealed class OpenAiRequest
             {
                 case "model": r.Model = v.ValueKind == JsonValueKind.String ? v.GetString() : throw Bad("'model' must be a string", "model"); break;
                 case "prompt" when !chat: r.Prompts = ParsePrompts(v); break;
-                case "messages" when chat: r.Messages = ParseMessages(v); break;
+                case "messages" when chat: r.Messages = ParseMessages(v, r); break;
                 case "max_tokens" or "max_completion_tokens":
                     int max = Integer(v, p.Name);
                     if (max < 0) throw Bad($"'{p.Name}' must be ≥ 0 (got {max})", p.Name);
@@ -200,7 +203,7 @@ internal sealed class OpenAiRequest
         JsonValueKind.True or JsonValueKind.False => "a boolean", _ => "null",
     };
 
-    static List<ChatMessage> ParseMessages(JsonElement v)
+    static List<ChatMessage> ParseMessages(JsonElement v, OpenAiRequest r)
     {
         if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() == 0) throw Bad("'messages' must be a non-empty list of {role, content}", "messages");
         var list = new List<ChatMessage>();
@@ -209,24 +212,50 @@ internal sealed class OpenAiRequest
         {
             string at = $"messages[{i++}]";
             if (m.ValueKind != JsonValueKind.Object) throw Bad($"{at} must be an object with 'role' and 'content'", at);
-            string role = m.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String ? r.GetString()! : throw Bad($"{at}.role must be a string", at + ".role");
+            string role = m.TryGetProperty("role", out var rl) && rl.ValueKind == JsonValueKind.String ? rl.GetString()! : throw Bad($"{at}.role must be a string", at + ".role");
             if (role == "developer") role = "system";
             if (!ChatMessage.Roles.Contains(role)) throw Bad($"{at}.role '{role}' is not supported (expected system, developer, user or assistant)", at + ".role");
-            string content = "";
+            var content = new StringBuilder();
             if (m.TryGetProperty("content", out var c))
             {
-                if (c.ValueKind == JsonValueKind.String) content = c.GetString()!;
+                if (c.ValueKind == JsonValueKind.String) content.Append(c.GetString());
                 else if (c.ValueKind == JsonValueKind.Array)
-                    content = string.Concat(c.EnumerateArray().Select(part =>
-                        part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.GetString() == "text" && part.TryGetProperty("text", out var tx) && tx.ValueKind == JsonValueKind.String
-                            ? tx.GetString()
-                            : part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var it) && it.GetString() == "image_url"
-                                ? throw Bad($"{at}.content: image_url parts are not served yet (the server's models answer text; ask a multimodal NextToken model with `nexttoken sample --image` or the library)", at + ".content")
-                                : throw Bad($"{at}.content: only text parts are supported", at + ".content")));
-                else if (c.ValueKind != JsonValueKind.Null) throw Bad($"{at}.content must be a string or a list of text parts", at + ".content");
+                {
+                    int j = 0;
+                    foreach (var part in c.EnumerateArray())
+                    {
+                        string pat = $"{at}.content[{j++}]";
+                        string? type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+                        if (type == "text" && part.TryGetProperty("text", out var tx) && tx.ValueKind == JsonValueKind.String) content.Append(tx.GetString());
+                        else if (type == "image_url")
+                        {
+                            if (role != "user") throw Bad($"{pat}: images are accepted in user messages only", pat);
+                            if (r.Image is not null) throw Bad($"{pat}: one image per request (the model answers about one picture at a time; {r.ImageParam} was the first)", pat);
+                            r.Image = DataUrl(part, pat);
+                            r.ImageParam = pat;
+                        }
+                        else throw Bad($"{pat}: expected a text part {{\"type\":\"text\",\"text\"}} or an image_url part", pat);
+                    }
+                }
+                else if (c.ValueKind != JsonValueKind.Null) throw Bad($"{at}.content must be a string or a list of text and image_url parts", at + ".content");
             }
-            list.Add(new ChatMessage(role, content));
+            list.Add(new ChatMessage(role, content.ToString()));
         }
         return list;
+    }
+
+    // {"type":"image_url","image_url":{"url":"data:image/png;base64,…"}} (or the url as a plain string): the decoded bytes.
+    static byte[] DataUrl(JsonElement part, string at)
+    {
+        string? url = part.TryGetProperty("image_url", out var iu) ? iu.ValueKind == JsonValueKind.String ? iu.GetString()
+            : iu.ValueKind == JsonValueKind.Object && iu.TryGetProperty("url", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null : null;
+        if (url is null) throw Bad($"{at}.image_url.url must be a string", at + ".image_url.url");
+        if (!url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
+            throw Bad($"{at}.image_url.url: only base64 data URLs (data:image/png;base64,…) are accepted; the server downloads nothing", at + ".image_url.url");
+        int comma = url.IndexOf(',');
+        if (comma < 0 || !url[..comma].EndsWith(";base64", StringComparison.OrdinalIgnoreCase))
+            throw Bad($"{at}.image_url.url: expected data:<type>;base64,<data>", at + ".image_url.url");
+        try { return Convert.FromBase64String(url[(comma + 1)..]); }
+        catch (FormatException) { throw Bad($"{at}.image_url.url: the data is not valid base64", at + ".image_url.url"); }
     }
 }

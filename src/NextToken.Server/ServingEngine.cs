@@ -2,6 +2,7 @@
 using System.Threading.Channels;
 using NextToken.Chat;
 using NextToken.Generation;
+using NextToken.Vision;
 using NextToken.Model;
 using NextToken.Tokenization;
 
@@ -69,6 +70,30 @@ public sealed class ServingEngine : IDisposable
     /// <summary>The prompt of a conversation: the template's rendering with the assistant's generation prompt.</summary>
     public int[] EncodeChat(IReadOnlyList<ChatMessage> messages) => Encode(Template.Render(messages, addGenerationPrompt: true));
 
+    /// <summary>Positions an embedding prefix takes in the context (0 without one).</summary>
+    public int PrefixLength(float[]? prefix) => prefix is null ? 0 : prefix.Length / Generator.Model.HiddenSize;
+
+    /// <summary>
+    /// A chat about an image, for a multimodal model (docs/multimodal.md): the image (decoded, resized to the model's
+    /// input, encoded into its prefix) and the question — the last user message's text and a newline, the format the
+    /// model was trained on. A text-only model, or bytes that are not an image, are a 400 naming <paramref name="param"/>.
+    /// </summary>
+    public (int[] Question, float[] Prefix) EncodeImageChat(IReadOnlyList<ChatMessage> messages, byte[] image, string param)
+    {
+        if (Generator.Model is not GptModel { Config.Multimodal: true } model)
+            throw new ServingException(400, $"{param}: this model is text-only; image_url parts need a multimodal model (nexttoken train --data builtin:shapes, docs/multimodal.md)", param: param);
+        var cfg = model.Config;
+        float[] pixels;
+        try { pixels = ImageFiles.Decode(image, cfg.ImageSize, param); }
+        catch (InvalidDataException e) { throw new ServingException(400, e.Message, param: param); }
+        var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
+        ImageEncoder.Patches(pixels, cfg.ImageSize, cfg.ImagePatchSize, patches);
+        var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
+        ImageEncoder.Forward(model, patches, prefix, 1);
+        var user = messages.LastOrDefault(m => m.Role == "user") ?? throw new ServingException(400, "a chat about an image needs a user message with the question", param: "messages");
+        return (Encode(user.Content.Trim() + "\n", "messages"), prefix);
+    }
+
     /// <summary>Encodes prompt text; a character the vocabulary lacks is a 400 naming <paramref name="param"/>.</summary>
     public int[] Encode(string text, string param = "prompt")
     {
@@ -91,12 +116,12 @@ public sealed class ServingEngine : IDisposable
     /// Checks the prompt fits and clamps max new tokens to what is left of the context (an absurd max_tokens ends with
     /// <c>length</c> rather than failing).
     /// </summary>
-    public GenerationOptions Fit(int[] prompt, GenerationOptions options, string param = "messages")
+    public GenerationOptions Fit(int[] prompt, GenerationOptions options, string param = "messages", int prefixLength = 0)
     {
-        if (prompt.Length >= ContextLength)
-            throw new ServingException(400, $"{(param is "messages" or "prompt" ? "the prompt" : param)} has {prompt.Length} tokens but this model's context is {ContextLength} tokens (room must be left for at least one new token); shorten the prompt",
+        if (prompt.Length + prefixLength >= ContextLength)
+            throw new ServingException(400, $"{(param is "messages" or "prompt" ? "the prompt" : param)} has {prompt.Length} tokens{(prefixLength > 0 ? $" after the image's {prefixLength} positions" : "")} but this model's context is {ContextLength} tokens (room must be left for at least one new token); shorten the prompt",
                 param: param, code: "context_length_exceeded");
-        int room = ContextLength - prompt.Length;
+        int room = ContextLength - prompt.Length - prefixLength;
         return options.MaxNewTokens > room ? options with { MaxNewTokens = room } : options;
     }
 
@@ -105,7 +130,11 @@ public sealed class ServingEngine : IDisposable
     /// finished sequence.
     /// Cancelling (client gone) frees the slot at the next step; the per-request timeout ends it with <c>length</c>.
     /// </summary>
-    public async IAsyncEnumerable<CompletionEvent> RunAsync(int[] prompt, GenerationOptions options,
+    public IAsyncEnumerable<CompletionEvent> RunAsync(int[] prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        RunAsync(prompt, options, null, cancellationToken);
+
+    /// <summary>As <see cref="RunAsync(int[], GenerationOptions, CancellationToken)"/> after an embedding prefix (a multimodal model's image).</summary>
+    public async IAsyncEnumerable<CompletionEvent> RunAsync(int[] prompt, GenerationOptions options, float[]? prefix,
         [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var channel = Channel.CreateUnbounded<TextPiece>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -113,7 +142,11 @@ public sealed class ServingEngine : IDisposable
         timeout.CancelAfter(Options.RequestTimeout);
         var started = DateTime.UtcNow;
         Task<GenerationResult> task;
-        try { task = _scheduler.GeneratePiecesAsync(prompt, options, piece => channel.Writer.TryWrite(piece), timeout.Token); }
+        try
+        {
+            task = prefix is null ? _scheduler.GeneratePiecesAsync(prompt, options, piece => channel.Writer.TryWrite(piece), timeout.Token)
+                : _scheduler.GeneratePiecesAsync(prompt, prefix, options, piece => channel.Writer.TryWrite(piece), timeout.Token);
+        }
         catch (ArgumentException e) { throw new ServingException(400, e.Message); }
         _ = task.ContinueWith(_ => channel.Writer.TryComplete(), TaskScheduler.Default);
         await foreach (var piece in channel.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))

@@ -58,6 +58,7 @@ public sealed class BatchScheduler : IDisposable
         public required float[] Logits;
         public readonly TaskCompletionSource<GenerationResult> Completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public Rng Rng;
+        public float[]? Prefix;
         public KvCache? Cache;
         public int Length;
     }
@@ -76,7 +77,24 @@ public sealed class BatchScheduler : IDisposable
         return Queue(prompt, options, onPiece, cancellationToken);
     }
 
-    private Task<GenerationResult> Queue(IReadOnlyList<int> prompt, GenerationOptions options, Action<TextPiece>? onPiece, CancellationToken cancellationToken)
+    /// <summary>
+    /// As <see cref="GeneratePiecesAsync(IReadOnlyList{int}, GenerationOptions, Action{TextPiece}, CancellationToken)"/> with
+    /// an embedding prefix (P, C) before the prompt — a multimodal model's image — prefilled from embeddings
+    /// (<see cref="GptModel.ForwardEmbeddings"/>). Greedy or sampled decoding of one sequence; the prompt is never shifted
+    /// out of a full context (the request ends with <c>length</c>).
+    /// </summary>
+    public Task<GenerationResult> GeneratePiecesAsync(IReadOnlyList<int> prompt, float[] prefix, GenerationOptions options, Action<TextPiece> onPiece, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(onPiece);
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (_model is not GptModel) throw new ArgumentException("an embedding prefix needs a GPT model");
+        if (options.Strategy is not (DecodingStrategy.Greedy or DecodingStrategy.Sample) || options.NumSequences != 1)
+            throw new ArgumentException("with an embedding prefix (an image) only greedy or sampled decoding of one sequence is served");
+        return Queue(prompt, options, onPiece, cancellationToken, prefix);
+    }
+
+    private Task<GenerationResult> Queue(IReadOnlyList<int> prompt, GenerationOptions options, Action<TextPiece>? onPiece, CancellationToken cancellationToken,
+                                         float[]? prefix = null)
     {
         options.Validate();
         if (options.Strategy is not (DecodingStrategy.Greedy or DecodingStrategy.Sample) || options.NumSequences != 1)
@@ -90,6 +108,7 @@ public sealed class BatchScheduler : IDisposable
             Sequence = new int[ids.Length + options.MaxNewTokens + 1],
             Logits = new float[_model.VocabSize],
             Rng = new Rng(options.Seed, Generator.RngStream),
+            Prefix = prefix,
         };
         ids.CopyTo(request.Sequence, 0);
         request.Length = ids.Length;
@@ -118,6 +137,7 @@ public sealed class BatchScheduler : IDisposable
                     {
                         if (r.Options.MaxNewTokens == 0) { Complete(r, FinishReason.Length); continue; }
                         r.Cache = _model.CreateCache();
+                        if (r.Prefix is not null) ((GptModel)_model).ForwardEmbeddings(r.Cache, r.Prefix);
                         _model.Forward(r.Cache, r.Prompt, r.Logits); // prefill on its own; decoding is where batching pays
                         active.Add(r);
                     }
@@ -166,6 +186,7 @@ public sealed class BatchScheduler : IDisposable
         r.Sequence[r.Length++] = t;
         if (!r.Sink.Add(t, r.Logits)) { Complete(r, null); return Next.Finished; }
         if (r.Cache!.Length < r.Cache.Capacity) return Next.Step;
+        if (r.Prefix is not null) { Complete(r, FinishReason.Length); return Next.Finished; } // an image is never shifted out
         _generator.ShiftContext(r.Cache, r.Sequence.AsSpan(0, r.Length), r.Logits);
         return Next.Shifted;
     }

@@ -18,11 +18,18 @@ public static class ImageFiles
     public static float[] Load(string path, int size)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"image '{path}' does not exist", path);
+        return Decode(File.ReadAllBytes(path), size, $"'{path}'");
+    }
+
+    /// <summary>Decodes an encoded image (PNG, JPEG, …) held in memory; <paramref name="name"/> names it in errors.</summary>
+    public static float[] Decode(byte[] data, int size, string name)
+    {
+        ArgumentNullException.ThrowIfNull(data);
         Image<Rgba32> image;
-        try { image = Image.Load<Rgba32>(path); }
+        try { image = Image.Load<Rgba32>(data); }
         catch (Exception e) when (e is UnknownImageFormatException or InvalidImageContentException or NotSupportedException or ImageFormatException)
         {
-            throw new InvalidDataException($"'{path}' is not an image NextToken can read (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP): {e.Message.Split('\n')[0]}", e);
+            throw new InvalidDataException($"{name} is not an image NextToken can read (PNG, JPEG, BMP, GIF, TGA, TIFF, WebP): {e.Message.Split('\n')[0]}", e);
         }
         using (image)
         {

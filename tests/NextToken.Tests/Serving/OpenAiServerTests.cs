@@ -191,7 +191,7 @@ public sealed class OpenAiServerTests(ServingFixture fx) : IClassFixture<Serving
     [InlineData("{\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}", "messages[0].role")]
     [InlineData("{\"messages\":[]}", "messages")]
     [InlineData("[1,2]", "body")]
-    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}", "messages[0].content")]
+    [InlineData("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0KGgo=\"}}]}]}", "messages[0].content[0]")]
     public async Task InvalidRequests_Answer400InOpenAisShape(string json, string? param)
     {
         using var h = Http();
