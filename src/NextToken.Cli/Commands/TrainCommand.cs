@@ -62,6 +62,7 @@ internal sealed class TrainCommand : ICliCommand
             HelpName = "DIR",
         };
         var json = new Option<bool>("--json") { Description = "Last stdout line: a JSON summary (final_train_loss, best_val_loss, tokens_per_second, wall_seconds, iters)" };
+        var imagePatch = new Option<int?>("--image-patch") { Description = "builtin:shapes / image JSONL: side of an image patch in pixels (default 8; must divide the 32-pixel image)" };
         var evalImages = new Option<int>("--eval-images") { Description = "builtin:shapes: held-out images scored after training (one question of each type per image)", DefaultValueFactory = _ => 200 };
         var samples = new Option<int>("--eval-samples") { Description = "Sentences sampled at temperature 1 and parsed after training on the grammar corpus (1,000 take under a second; 200 gave readings 3 points apart for two models of the same true rate)", DefaultValueFactory = _ => 1000 };
         var threads = ThreadsOption.Create();
@@ -71,7 +72,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -97,8 +98,10 @@ internal sealed class TrainCommand : ICliCommand
                     BatchSize = pr.GetResult(batch) is { Implicit: false } ? pr.GetValue(batch) : v.BatchSize,
                     LearningRate = pr.GetResult(lr) is { Implicit: false } ? pr.GetValue(lr) : v.LearningRate,
                     Seed = pr.GetResult(seed) is { Implicit: false } ? pr.GetValue(seed) : v.Seed,
-                    EvalImages = pr.GetValue(evalImages),
+                    EvalImages = pr.GetValue(evalImages), PatchSize = pr.GetValue(imagePatch) ?? v.PatchSize,
                 };
+                if (v.PatchSize < 1 || NextToken.Vision.ShapesTask.ImageSize % v.PatchSize != 0)
+                    throw new ArgumentException($"--image-patch must divide the {NextToken.Vision.ShapesTask.ImageSize}-pixel image (got {v.PatchSize})");
                 if (v.EvalImages < 0) throw new ArgumentException($"--eval-images must be at least 0 (got {v.EvalImages})");
                 TrainShapes.Run(v, pr.GetResult(output) is { Implicit: false } ? outDir : Path.Combine("runs", "shapes"), pr.GetValue(json),
                                 pr.GetValue(data) == TrainShapes.DataName ? null : pr.GetValue(data));
