@@ -64,7 +64,7 @@ internal sealed class SampleCommand : ICliCommand
         var json = new Option<bool>("--json") { Description = "Last stdout line: JSON with tokens, text, logprobs, finish_reason (and every sample under 'sequences')" };
         var chat = new Option<bool>("--chat") { Description = "Treat --prompt as one user turn: render it with the model's chat template (ChatML by default) and stop at the end of the reply" };
         var system = new Option<string?>("--system") { Description = "System message for --chat" };
-        var image = new Option<string?>("--image") { Description = "Image file (PNG, JPEG, …) put before the prompt, for a multimodal checkpoint (docs/multimodal.md); answers greedily up to a newline" };
+        var image = new Option<string?>("--image") { Description = "Image file (PNG, JPEG, …) put before the prompt, for a multimodal checkpoint (docs/multimodal.md); answers up to a newline, greedily unless --strategy sample is given" };
         var threads = ThreadsOption.Create();
         var adapter = FineTuningCli.AdapterOption();
 
@@ -103,8 +103,37 @@ internal sealed class SampleCommand : ICliCommand
                 if (!model.Config.Multimodal) throw new ArgumentException($"--image: the checkpoint '{dir}' is a text-only model (train a multimodal one, e.g. nexttoken train --data builtin:shapes)");
                 if (tokenizer is null) throw new InvalidDataException($"the checkpoint '{dir}' has no tokenizer");
                 var pixels = NextToken.Vision.ImageFiles.Load(imagePath, model.Config.ImageSize);
-                string answer = NextToken.Vision.VisionTraining.Answer(model, tokenizer, pixels, pr.GetValue(prompt)!, pr.GetValue(maxNew));
-                Console.WriteLine(pr.GetValue(json) ? new System.Text.Json.Nodes.JsonObject { ["text"] = answer, ["image"] = imagePath }.ToJsonString() : answer);
+                // Greedy unless --strategy sample is given (then every sampling option applies, one answer per --num-samples).
+                bool sampled = pr.GetResult(strategy) is { Implicit: false } && options.Strategy == DecodingStrategy.Sample;
+                if (pr.GetResult(strategy) is { Implicit: false } && options.Strategy is not (DecodingStrategy.Greedy or DecodingStrategy.Sample))
+                    throw new ArgumentException($"--image works with --strategy greedy or sample (got {pr.GetValue(strategy)})");
+                var answers = new List<string>();
+                if (!sampled) answers.Add(NextToken.Vision.VisionTraining.Answer(model, tokenizer, pixels, pr.GetValue(prompt)!, pr.GetValue(maxNew)));
+                else
+                {
+                    var cfg = model.Config;
+                    var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
+                    NextToken.Vision.ImageEncoder.Patches(pixels, cfg.ImageSize, cfg.ImagePatchSize, patches);
+                    var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
+                    NextToken.Vision.ImageEncoder.Forward(model, patches, prefix, 1);
+                    int[] question = tokenizer.Encode(pr.GetValue(prompt)! + "\n");
+                    int room = cfg.ContextLength - cfg.ImagePrefixLength - question.Length;
+                    if (room < 1) throw new ArgumentException($"--prompt: the image's {cfg.ImagePrefixLength} positions and the prompt's {question.Length} tokens fill the context of {cfg.ContextLength}");
+                    using var scheduler = new BatchScheduler(new Generator(model, tokenizer));
+                    for (int i = 0; i < options.NumSequences; i++)
+                    {
+                        var one = options with { NumSequences = 1, Seed = options.Seed + (ulong)i, MaxNewTokens = Math.Min(options.MaxNewTokens, room), StopStrings = [.. options.StopStrings, "\n"] };
+                        var result = scheduler.GeneratePiecesAsync(question, prefix, one, _ => { }).GetAwaiter().GetResult();
+                        answers.Add(result.Best.Text);
+                    }
+                }
+                if (pr.GetValue(json))
+                    Console.WriteLine(new System.Text.Json.Nodes.JsonObject
+                    {
+                        ["text"] = answers[0], ["image"] = imagePath,
+                        ["samples"] = new System.Text.Json.Nodes.JsonArray(answers.Select(a => (System.Text.Json.Nodes.JsonNode)System.Text.Json.Nodes.JsonValue.Create(a)!).ToArray()),
+                    }.ToJsonString());
+                else foreach (var a in answers) Console.WriteLine(a);
                 return 0;
             }
             GptModel? draftModel = null;

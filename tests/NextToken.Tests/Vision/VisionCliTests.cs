@@ -38,6 +38,19 @@ public sealed class VisionCliTests
         var s = CliProcess.Run("sample", "--checkpoint", dir.File("run"), "--image", dir.File("a.png"), "--prompt", "describe the image.", "--json");
         Assert.True(s.Exit == 0, s.Err);
         Assert.Contains("\"text\"", s.Out);
+        // --strategy sample: the scheduler's sampled decoding after the image prefix; near-zero temperature gives the greedy answer.
+        var sampled = CliProcess.Run("sample", "--checkpoint", dir.File("run"), "--image", dir.File("a.png"), "--prompt", "describe the image.",
+                                     "--strategy", "sample", "--temperature", "0.0001", "--num-samples", "2", "--json");
+        Assert.True(sampled.Exit == 0, sampled.Err);
+        using (var greedy = CliProcess.LastJson(s.Out))
+        using (var sj = CliProcess.LastJson(sampled.Out))
+        {
+            string g = greedy.RootElement.GetProperty("text").GetString()!;
+            Assert.Equal(2, sj.RootElement.GetProperty("samples").GetArrayLength());
+            foreach (var x in sj.RootElement.GetProperty("samples").EnumerateArray()) Assert.Equal(g, x.GetString());
+        }
+        CliProcess.AssertOneLineError(CliProcess.Run("sample", "--checkpoint", dir.File("run"), "--image", dir.File("a.png"), "--prompt", "x", "--strategy", "beam"),
+                                      "--image works with --strategy greedy or sample");
 
         // chat: /image sets the picture; each line is then a question about it.
         var c = CliProcess.RunWithInput(TimeSpan.FromSeconds(120), [], $"/image {dir.File("a.png")}\nhow many circles are there?\n/image {dir.File("missing.png")}\n",
