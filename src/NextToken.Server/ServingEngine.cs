@@ -86,10 +86,7 @@ public sealed class ServingEngine : IDisposable
         float[] pixels;
         try { pixels = ImageFiles.Decode(image, cfg.ImageSize, param); }
         catch (InvalidDataException e) { throw new ServingException(400, e.Message, param: param); }
-        var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
-        ImageEncoder.Patches(pixels, cfg.ImageSize, cfg.ImagePatchSize, patches);
-        var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
-        ImageEncoder.Forward(model, patches, prefix, 1);
+        var prefix = ImageEncoder.Prefix(model, pixels);
         var user = messages.LastOrDefault(m => m.Role == "user") ?? throw new ServingException(400, "a chat about an image needs a user message with the question", param: "messages");
         return (Encode(user.Content.Trim() + "\n", "messages"), prefix);
     }

@@ -26,12 +26,7 @@ internal static class AlignmentCli
     /// <summary>Loads a policy; for the built-in task a missing default model is trained first (as finetune does).</summary>
     internal static (GptModel Model, ITokenizer Tokenizer) LoadPolicy(string path, bool trainDefaultIfMissing, bool quiet, TextWriter log)
     {
-        if (trainDefaultIfMissing && ModelFiles.Detect(path) is null)
-        {
-            log.WriteLine($"no policy in {path}: training the default model first (nexttoken train --out {path})");
-            int rc = new TrainCommand().Build().Parse(["--out", path, .. quiet ? new[] { "--json" } : []]).Invoke();
-            if (rc != 0) throw new InvalidOperationException($"training the default model into {path} failed");
-        }
+        if (trainDefaultIfMissing && ModelFiles.Detect(path) is null) TrainCommand.TrainDefaultInto(path, "policy", quiet, log);
         var loaded = ModelFiles.Load(path);
         return (loaded.Model, loaded.Tokenizer ?? throw new InvalidDataException($"{path}: the policy has no tokenizer files"));
     }

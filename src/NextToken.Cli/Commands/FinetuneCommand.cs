@@ -86,11 +86,7 @@ internal sealed class FinetuneCommand : ICliCommand
                     throw new ArgumentException($"unknown fine-tuning data '{spec}': the built-in one is {Instructions}");
                 string basePath = pr.GetValue(checkpoint)!;
                 if (spec == Instructions && pr.GetResult(checkpoint) is null or { Implicit: true } && ModelFiles.Detect(basePath) is null)
-                {
-                    log.WriteLine($"no base model in {basePath}: training the default model first (nexttoken train --out {basePath})");
-                    int rc = new TrainCommand().Build().Parse(["--out", basePath, .. quiet ? new[] { "--json" } : []]).Invoke();
-                    if (rc != 0) throw new InvalidOperationException($"training the default model into {basePath} failed");
-                }
+                    TrainCommand.TrainDefaultInto(basePath, "base model", quiet, log);
                 var loaded = ModelFiles.Load(basePath);
                 base_ = new(loaded.Model, loaded.Tokenizer ?? throw new InvalidDataException($"the base model '{basePath}' has no tokenizer files"));
                 run = new JsonObject

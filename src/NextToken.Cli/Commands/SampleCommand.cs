@@ -112,10 +112,7 @@ internal sealed class SampleCommand : ICliCommand
                 else
                 {
                     var cfg = model.Config;
-                    var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
-                    NextToken.Vision.ImageEncoder.Patches(pixels, cfg.ImageSize, cfg.ImagePatchSize, patches);
-                    var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
-                    NextToken.Vision.ImageEncoder.Forward(model, patches, prefix, 1);
+                    var prefix = NextToken.Vision.ImageEncoder.Prefix(model, pixels);
                     int[] question = tokenizer.Encode(pr.GetValue(prompt)! + "\n");
                     int room = cfg.ContextLength - cfg.ImagePrefixLength - question.Length;
                     if (room < 1) throw new ArgumentException($"--prompt: the image's {cfg.ImagePrefixLength} positions and the prompt's {question.Length} tokens fill the context of {cfg.ContextLength}");

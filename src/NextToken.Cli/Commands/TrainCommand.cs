@@ -18,6 +18,17 @@ internal sealed class TrainCommand : ICliCommand
     internal const int BuiltinIterations = 3000;
     internal const int BuiltinEvalInterval = 500;
 
+    /// <summary>
+    /// Trains the default model (this command with no arguments) into <paramref name="path"/>, for commands whose built-in
+    /// data starts from it; <paramref name="what"/> names the missing model in the progress line.
+    /// </summary>
+    internal static void TrainDefaultInto(string path, string what, bool quiet, TextWriter log)
+    {
+        log.WriteLine($"no {what} in {path}: training the default model first (nexttoken train --out {path})");
+        int rc = new TrainCommand().Build().Parse(["--out", path, .. quiet ? new[] { "--json" } : []]).Invoke();
+        if (rc != 0) throw new InvalidOperationException($"training the default model into {path} failed");
+    }
+
     /// <inheritdoc/>
     public Command Build()
     {

@@ -63,7 +63,7 @@ public sealed class DpoTrainer
         for (int i0 = 0; i0 < _pairs.Length; i0 += chunk)
         {
             var idx = Enumerable.Range(i0, Math.Min(chunk, _pairs.Length - i0)).ToArray();
-            var sums = SequenceLogProbs(reference, idx, null, out _);
+            var sums = SequenceLogProbs(reference, idx, out _);
             for (int k = 0; k < idx.Length; k++) { _refChosen[idx[k]] = sums[2 * k]; _refRejected[idx[k]] = sums[2 * k + 1]; }
         }
     }
@@ -77,7 +77,7 @@ public sealed class DpoTrainer
     private float[] _logp = [];
 
     // Rows 2k (chosen) and 2k+1 (rejected) of pairs idx; returns each row's summed response log-probability.
-    private double[] SequenceLogProbs(GptModel model, int[] idx, float[]? unused, out int rows)
+    private double[] SequenceLogProbs(GptModel model, int[] idx, out int rows)
     {
         rows = 2 * idx.Length;
         int T = _T, N = rows * T;
@@ -120,11 +120,11 @@ public sealed class DpoTrainer
             var idx = new int[Math.Min(o.Batch, _pairs.Length)];
             for (int k = 0; k < idx.Length; k++)
             {
-                if (cursor == order.Length) { for (int a = order.Length - 1; a > 0; a--) { int j = rng.NextInt(a + 1); (order[a], order[j]) = (order[j], order[a]); } cursor = 0; }
+                if (cursor == order.Length) { rng.Shuffle<int>(order); cursor = 0; }
                 idx[k] = order[cursor++];
             }
             opt.ZeroGradients();
-            var sums = SequenceLogProbs(_policy, idx, null, out int rows);
+            var sums = SequenceLogProbs(_policy, idx, out int rows);
             var dRow = new double[rows];
             double loss = 0, margin = 0; int right = 0;
             for (int k = 0; k < idx.Length; k++)

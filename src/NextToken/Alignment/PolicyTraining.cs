@@ -64,12 +64,7 @@ public sealed record PolicyEvaluation(double TrueReward, double ModelReward, dou
 public static class PolicyTraining
 {
     /// <summary>A frozen copy of <paramref name="policy"/> (the KL reference): no gradients are ever allocated for it.</summary>
-    public static GptModel FrozenCopy(GptModel policy)
-    {
-        var copy = GptModel.CreateUninitialised(policy.Config);
-        policy.Parameters.CopyTo(copy.Parameters, 0);
-        return copy;
-    }
+    public static GptModel FrozenCopy(GptModel policy) => policy.Clone();
 
     /// <summary>
     /// The end-of-response token: the single token of <paramref name="endText"/> when given (a newline for the built-in

@@ -185,7 +185,7 @@ public sealed class PpoTrainer
         {
             if (_cursor == _order.Length)
             {
-                for (int k = _order.Length - 1; k > 0; k--) { int j = _rng.NextInt(k + 1); (_order[k], _order[j]) = (_order[j], _order[k]); }
+                _rng.Shuffle<int>(_order);
                 _cursor = 0;
             }
             batch[i] = _promptIds[_order[_cursor++]];
@@ -258,7 +258,7 @@ public sealed class PpoTrainer
         double policyLoss = 0, valueLoss = 0, approxKl = 0, entropy = 0; long clipped = 0, updates = 0; int steps = 0;
         for (int epoch = 0; epoch < o.PpoEpochs; epoch++)
         {
-            for (int k = B - 1; k > 0; k--) { int j = _rng.NextInt(k + 1); (rowsOrder[k], rowsOrder[j]) = (rowsOrder[j], rowsOrder[k]); }
+            _rng.Shuffle<int>(rowsOrder);
             for (int r0 = 0; r0 + mb <= B; r0 += mb)
             {
                 int mTokens = 0;
@@ -283,7 +283,7 @@ public sealed class PpoTrainer
                 double total = pl - o.EntropyCoefficient * entMean;
                 if (!double.IsFinite(total)) throw new NonFiniteLossException(Iteration + 1, (float)total, LastCheckpoint);
                 _policy.Backward(dLogp, default, o.EntropyCoefficient > 0 ? dEnt : default);
-                if (o.PtxCoefficient > 0) PtxBackward(mb, T, mInputs, mTargets, o.PtxCoefficient);
+                if (o.PtxCoefficient > 0) PtxBackward(mb, T, o.PtxCoefficient);
                 _policyOpt.Update(o.LearningRate, o.GradientClip);
 
                 _valueOpt.ZeroGradients();
@@ -319,7 +319,7 @@ public sealed class PpoTrainer
     private int[]? _ptxInputs, _ptxTargets;
 
     // PPO-ptx (InstructGPT eq. 2): γ·(mean pre-training loss) over a batch of pre-training rows, gradients added to the policy's.
-    private void PtxBackward(int rows, int T, int[] scratchInputs, int[] scratchTargets, float coef)
+    private void PtxBackward(int rows, int T, float coef)
     {
         _ptxInputs ??= new int[rows * T];
         _ptxTargets ??= new int[rows * T];

@@ -69,7 +69,7 @@ public static class PreferenceTask
                 }
         // A fixed shuffle so that both splits mix numbers, determiners and nouns.
         var rng = new Rng(20221, 3);
-        for (int i = list.Count - 1; i > 0; i--) { int j = rng.NextInt(i + 1); (list[i], list[j]) = (list[j], list[i]); }
+        rng.Shuffle(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(list));
         return [.. list];
     }
 

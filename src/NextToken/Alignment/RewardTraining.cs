@@ -65,7 +65,7 @@ public static class RewardTraining
             var batch = new List<int>(options.Batch);
             while (batch.Count < Math.Min(options.Batch, train.Count))
             {
-                if (cursor == order.Length) { Shuffle(order, ref rng); cursor = 0; }
+                if (cursor == order.Length) { rng.Shuffle<int>(order); cursor = 0; }
                 batch.Add(order[cursor++]);
             }
             (loss, acc) = Step(rm, batch.Select(i => seqs[i]).ToList(), T, options.CenterCoefficient, computeGradients: true);
@@ -79,11 +79,6 @@ public static class RewardTraining
         var (heldAcc, heldPairs) = heldSeqs is null ? (double.NaN, 0) : AccuracyAndPairs(rm, heldSeqs, T);
         double mean = rm.Score(seqs.SelectMany(s => s).ToList()).Average(x => (double)x);
         return new RewardTrainResult(steps, loss, trainAcc, heldAcc, heldPairs, mean);
-    }
-
-    private static void Shuffle(int[] a, ref Tensors.Rng rng)
-    {
-        for (int i = a.Length - 1; i > 0; i--) { int j = rng.NextInt(i + 1); (a[i], a[j]) = (a[j], a[i]); }
     }
 
     // One batch of prompts: every response of every prompt scored in one forward; loss and gradient over their pairs.

@@ -35,22 +35,15 @@ public sealed class ScalarModel
     }
 
     /// <summary>A scalar model initialised from <paramref name="model"/> (copied) with a head of zero weights (scores start at 0).</summary>
-    public static ScalarModel FromPolicy(GptModel model, ITokenizer tokenizer)
-    {
-        var copy = GptModel.CreateUninitialised(model.Config);
-        model.Parameters.CopyTo(copy.Parameters, 0);
-        var head = new LinearHead(model.HiddenSize, 1, initStd: 0f, name: "score");
-        return new ScalarModel(copy, tokenizer, head);
-    }
+    public static ScalarModel FromPolicy(GptModel model, ITokenizer tokenizer) =>
+        new(model.Clone(), tokenizer, new LinearHead(model.HiddenSize, 1, initStd: 0f, name: "score"));
 
     /// <summary>A deep copy (a value model initialised from a reward model).</summary>
     public ScalarModel Clone()
     {
-        var copy = GptModel.CreateUninitialised(Model.Config);
-        Model.Parameters.CopyTo(copy.Parameters, 0);
         var head = new LinearHead(Head.Width, 1, initStd: 0f, name: "score");
         Head.Parameters.CopyTo(head.Parameters, 0);
-        return new ScalarModel(copy, Tokenizer, head);
+        return new ScalarModel(Model.Clone(), Tokenizer, head);
     }
 
     /// <summary>The trunk.</summary>
@@ -114,8 +107,7 @@ public sealed class ScalarModel
     internal static void SaveHead(string directory, LinearHead head, string kind)
     {
         Directory.CreateDirectory(directory);
-        var entries = head.Layout.Slots.Select(s => new SafeTensorsEntry(s.Name, s.Shape, () => head.Parameters.AsSpan((int)s.Offset, (int)s.Length).ToArray())).ToList();
-        SafeTensorsWriter.Write(Path.Combine(directory, HeadFileName), entries, "F32");
+        head.Save(Path.Combine(directory, HeadFileName));
         string json = JsonSerializer.Serialize(new { kind, width = head.Width });
         Checkpoint.WriteAtomically(Path.Combine(directory, SpecFileName), s => s.Write(Encoding.UTF8.GetBytes(json)));
     }
@@ -139,13 +131,7 @@ public sealed class ScalarModel
     {
         string path = Path.Combine(directory, HeadFileName);
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: not found (the reward head's weights)", path);
-        using var f = SafeTensorsFile.Open(path);
-        foreach (var s in head.Layout.Slots)
-        {
-            if (!f.Tensors.TryGetValue(s.Name, out var info) || info.ElementCount != s.Length)
-                throw new InvalidDataException($"{path}: tensor '{s.Name}' missing or of the wrong size (expected {string.Join("×", s.Shape)})");
-            f.Read(s.Name, head.Parameters.AsSpan((int)s.Offset, (int)s.Length));
-        }
+        head.Load(path);
     }
 
     /// <summary>

@@ -76,11 +76,7 @@ public static class AdditionTask
         var order = new int[count];
         for (int i = 0; i < count; i++) order[i] = i;
         var rng = new Rng(seed);
-        for (int i = count - 1; i > 0; i--)
-        {
-            int j = rng.NextInt(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
+        rng.Shuffle<int>(order);
         int held = (int)(count * heldOutFraction);
         return (order[held..], order[..held]);
     }

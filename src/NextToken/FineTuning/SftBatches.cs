@@ -128,11 +128,7 @@ public sealed class SftBatches : IBatchSource
     {
         var rng = new Rng(_seed ^ (0x9E3779B97F4A7C15UL * (ulong)(epoch + 1)));
         _order = [.. Enumerable.Range(0, Rows)];
-        for (int i = Rows - 1; i > 0; i--)
-        {
-            int j = rng.NextInt(i + 1);
-            (_order[i], _order[j]) = (_order[j], _order[i]);
-        }
+        rng.Shuffle<int>(_order);
         _epochOfOrder = epoch;
     }
 

@@ -188,8 +188,7 @@ public sealed class TaskHeadModel
     public void SaveHead(string directory)
     {
         Directory.CreateDirectory(directory);
-        var entries = Head.Layout.Slots.Select(s => new SafeTensorsEntry(s.Name, s.Shape, () => Head.Parameters.AsSpan((int)s.Offset, (int)s.Length).ToArray())).ToList();
-        SafeTensorsWriter.Write(Path.Combine(directory, WeightsFileName), entries, "F32");
+        Head.Save(Path.Combine(directory, WeightsFileName));
         NextToken.Training.Checkpoint.WriteAtomically(Path.Combine(directory, SpecFileName),
             s => s.Write(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Spec, SpecJson))));
     }
@@ -217,13 +216,7 @@ public sealed class TaskHeadModel
         if (spec.Width != model.HiddenSize) throw new InvalidDataException($"{specPath}: head width {spec.Width} does not match the model's hidden size {model.HiddenSize}");
         LoraSet? lora = adapter is not null ? LoraSet.Load(adapter, model) : null;
         var head = new LinearHead(model.HiddenSize, spec.HeadOutputs, name: "score");
-        using (var f = SafeTensorsFile.Open(Path.Combine(headDir, WeightsFileName)))
-            foreach (var s in head.Layout.Slots)
-            {
-                if (!f.Tensors.TryGetValue(s.Name, out var info) || info.ElementCount != s.Length)
-                    throw new InvalidDataException($"{Path.Combine(headDir, WeightsFileName)}: tensor '{s.Name}' missing or of the wrong size (expected {string.Join("×", s.Shape)})");
-                f.Read(s.Name, head.Parameters.AsSpan((int)s.Offset, (int)s.Length));
-            }
+        head.Load(Path.Combine(headDir, WeightsFileName));
         return new TaskHeadModel(model, tok, head, spec, lora);
     }
 }

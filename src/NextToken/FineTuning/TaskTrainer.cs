@@ -102,7 +102,7 @@ public static class TaskTrainer
         {
             if (cursor + B > trainEx.Count)
             {
-                for (int i = order.Length - 1; i > 0; i--) { int j = rng.NextInt(i + 1); (order[i], order[j]) = (order[j], order[i]); }
+                rng.Shuffle<int>(order);
                 for (int i = 0; i < order.Length; i++) shuffled[i] = trainEx[order[i]];
                 cursor = 0;
             }

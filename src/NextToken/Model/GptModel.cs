@@ -61,6 +61,17 @@ public sealed partial class GptModel : ICausalLm
     /// <summary>Creates a model whose parameters will be filled by a loader (all zeros until then).</summary>
     public static GptModel CreateUninitialised(GptConfig config) => new(config, initialise: false, 0);
 
+    /// <summary>
+    /// A new model with this one's configuration and a copy of its parameters — no gradients, adapters or frozen flags
+    /// (a frozen reference, a reward or value model started from a policy).
+    /// </summary>
+    public GptModel Clone()
+    {
+        var copy = CreateUninitialised(Config);
+        Parameters.CopyTo(copy.Parameters, 0);
+        return copy;
+    }
+
     /// <summary>The architecture.</summary>
     public GptConfig Config { get; }
     /// <summary>Names, shapes and offsets of every parameter tensor.</summary>

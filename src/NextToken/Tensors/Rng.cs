@@ -65,6 +65,16 @@ public struct Rng
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 
+    /// <summary>Fisher-Yates shuffle in place: for i from the last index down to 1, swap item i with item NextInt(i + 1).</summary>
+    public void Shuffle<T>(Span<T> items)
+    {
+        for (int i = items.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (items[i], items[j]) = (items[j], items[i]);
+        }
+    }
+
     /// <summary>Fills <paramref name="destination"/> with N(mean, std²) samples.</summary>
     public void FillNormal(Span<float> destination, float mean, float std)
     {

@@ -55,6 +55,17 @@ public static class ImageEncoder
         }
     }
 
+    /// <summary>The prefix (NP + 2, C) of one image (S × S × 3 in [0, 1], the model's input size): patches, then <see cref="Forward"/>.</summary>
+    public static float[] Prefix(GptModel model, ReadOnlySpan<float> image)
+    {
+        var cfg = Check(model);
+        var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
+        Patches(image, cfg.ImageSize, cfg.ImagePatchSize, patches);
+        var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
+        Forward(model, patches, prefix, 1);
+        return prefix;
+    }
+
     /// <summary>
     /// dprefix is (B, NP + 2, C) (the model's <see cref="GptModel.PrefixGradient"/>); accumulates the gradients of
     /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end into the model's gradient arena.

@@ -208,14 +208,7 @@ public static class VisionTraining
         if (image is not null && !cfg.Multimodal) throw new InvalidOperationException("this model is text-only: it cannot take an image");
         var cache = model.CreateCache();
         var logits = new float[cfg.VocabSize];
-        if (image is not null)
-        {
-            var patches = new float[cfg.ImagePatches * cfg.ImagePatchDim];
-            ImageEncoder.Patches(image, cfg.ImageSize, cfg.ImagePatchSize, patches);
-            var prefix = new float[cfg.ImagePrefixLength * cfg.EmbeddingSize];
-            ImageEncoder.Forward(model, patches, prefix, 1);
-            model.ForwardEmbeddings(cache, prefix);
-        }
+        if (image is not null) model.ForwardEmbeddings(cache, ImageEncoder.Prefix(model, image));
         int[] prompt = tok.Encode(question + "\n");
         model.Forward(cache, prompt, logits);
         var output = new List<int>();

@@ -1,4 +1,5 @@
 // LinearHead: a small head on the model's hidden states — scalar (value, reward) or classification — with its own arenas.
+using NextToken.Interop;
 using NextToken.Kernels;
 using NextToken.Tensors;
 
@@ -80,6 +81,25 @@ public sealed class LinearHead
             int row = rows.IsEmpty ? r : rows[r];
             var d = dHidden.Slice(row * C, C);
             System.Numerics.Tensors.TensorPrimitives.Add(d, dx.Slice(r * C, C), d);
+        }
+    }
+
+    /// <summary>Writes the head's tensors (<c>NAME.weight</c>, <c>NAME.bias</c>) to a safetensors file (F32).</summary>
+    public void Save(string path)
+    {
+        var entries = Layout.Slots.Select(s => new SafeTensorsEntry(s.Name, s.Shape, () => Parameters.AsSpan((int)s.Offset, (int)s.Length).ToArray())).ToList();
+        SafeTensorsWriter.Write(path, entries, "F32");
+    }
+
+    /// <summary>Reads the head's tensors from a safetensors file written by <see cref="Save"/>; a missing or misshapen tensor is an error naming it.</summary>
+    public void Load(string path)
+    {
+        using var f = SafeTensorsFile.Open(path);
+        foreach (var s in Layout.Slots)
+        {
+            if (!f.Tensors.TryGetValue(s.Name, out var info) || info.ElementCount != s.Length)
+                throw new InvalidDataException($"{path}: tensor '{s.Name}' missing or of the wrong size (expected {string.Join("×", s.Shape)})");
+            f.Read(s.Name, Parameters.AsSpan((int)s.Offset, (int)s.Length));
         }
     }
 
