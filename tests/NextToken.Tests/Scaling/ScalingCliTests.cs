@@ -31,7 +31,7 @@ public sealed class ScalingCliTests
         foreach (var key in new[] { "E", "A", "B", "alpha", "beta", "a", "b" }) Assert.Equal(JsonValueKind.Number, j.GetProperty(key).ValueKind);
         Assert.InRange(j.GetProperty("alpha").GetDouble(), 0.31, 0.37);
         Assert.Equal(3, j.GetProperty("skipped").GetInt32());
-        Assert.Equal(80, j.GetProperty("runs").GetInt32());
+        Assert.Equal(400, j.GetProperty("runs").GetInt32());
         Assert.Contains("skipped 3 rows", r.Err);
         Assert.True(File.Exists(Path.Combine(tmp.Path, "fit.svg")));
         Assert.True(File.Exists(Path.Combine(tmp.Path, "fit.residuals.svg")));
