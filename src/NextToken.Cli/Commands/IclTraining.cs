@@ -23,13 +23,15 @@ internal static class IclTraining
     public static void Track(Trainer trainer, GptModel model, PreparedData prepared, string outDir)
     {
         var windows = ProbeCommand.HeldOutWindows(model, prepared, 16);
+        // Induction is probed on repeated random episodes: the model knows only the episode format (docs/evaluation.md).
+        var episodes = IclEpisodes.RandomEpisodes(prepared.Tokenizer, model.ContextLength);
         string path = Path.Combine(outDir, LogName);
         trainer.Progress += p =>
         {
             if (p.ValLoss is not null || p.Step % ProbeInterval != 0 && p.Step != p.TotalSteps) return;
             bool training = model.Training;
             model.Training = false;
-            var report = IclProbes.Run(model, windows, batch: 8);
+            var report = IclProbes.Run(model, windows, batch: 8, firstCopies: episodes, inductionSpan: IclEpisodes.ExampleTokens(prepared.Tokenizer));
             model.Training = training;
             var line = new Dictionary<string, object>
             {

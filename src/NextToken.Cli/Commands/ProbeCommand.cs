@@ -45,7 +45,11 @@ internal sealed class ProbeCommand : ICliCommand
             string? dataDir = pr.GetValue(data) ?? loaded.State?.DataDirectory;
             PreparedData? prepared = dataDir is not null && Directory.Exists(dataDir) ? TrainCommand.LoadData(dataDir) : null;
             var heldOut = HeldOutWindows(model, prepared, pr.GetValue(windows));
-            var report = IclProbes.Run(model, heldOut);
+            // A model trained on builtin:icl knows only the episode format: its repeated sequences are random episodes.
+            bool iclModel = prepared is not null && BuiltinDatasets.NameOf(prepared) == BuiltinDatasets.Icl;
+            var report = iclModel
+                ? IclProbes.Run(model, heldOut, firstCopies: IclEpisodes.RandomEpisodes(prepared!.Tokenizer, model.ContextLength), inductionSpan: IclEpisodes.ExampleTokens(prepared.Tokenizer))
+                : IclProbes.Run(model, heldOut);
             var heads = report.Heads;
             string inductionPng = Path.Combine(outDir, "induction_heads.png"), prefixPng = Path.Combine(outDir, "prefix_matching_heads.png");
             ProbePlots.Heatmap(heads.Induction, "Induction score per head", inductionPng);
@@ -71,6 +75,7 @@ internal sealed class ProbeCommand : ICliCommand
                 ["repeat_length"] = report.RepeatLength, ["first_copy_loss"] = report.FirstCopyLoss, ["second_copy_loss"] = report.SecondCopyLoss,
                 ["accuracy_by_shots"] = curve?.ToDictionary(kv => kv.Key.ToString(CultureInfo.InvariantCulture), kv => kv.Value),
                 ["held_out"] = prepared is not null ? prepared.Directory + " (val)" : "random tokens",
+                ["repeated_sequences"] = iclModel ? "random builtin:icl episodes" : "random tokens",
                 ["induction_scores"] = Rows(heads.Induction), ["prefix_matching_scores"] = Rows(heads.PrefixMatching),
                 ["induction_png"] = inductionPng, ["prefix_matching_png"] = prefixPng,
             };

@@ -91,7 +91,14 @@ public static class BuiltinDatasets
                 // in-context learning of tasks never seen in training.
                 string train = NextToken.Evaluation.Tasks.IclEpisodes.Generate(IclEpisodeCount, seed, heldOut: false);
                 string heldOut = NextToken.Evaluation.Tasks.IclEpisodes.Generate(IclEpisodeCount / 10, seed + 1, heldOut: true);
-                return PreparedData.FromSplit(train, heldOut, "char", outDir, source);
+                // Tokens as GPT-2's BPE writes this format: a byte-level BPE trained on the episodes merges only inside
+                // pre-tokens, so " R" (space + label) becomes one token and merges stop by themselves. The
+                // label is then predicted at its key's own position, and an example's label is read by the classic
+                // one-back induction circuit (find the earlier key, copy the token after it), as in the harness's
+                // scoring of context "k" + continuation " R". With characters the label sits two tokens after its
+                // key and a model settles on copying any recent label (about 25% at every K).
+                var tokenizer = BpeTrainer.Train(train, new BpeTrainerOptions { VocabSize = 512, MinFrequency = 1, Threads = 1 }).Tokenizer;
+                return PreparedData.FromSplit(train, heldOut, tokenizer, outDir, source);
             }
             default:
                 throw new ArgumentException($"unknown built-in dataset '{name}': use one of {string.Join(", ", Names)}", nameof(name));

@@ -38,6 +38,24 @@ public sealed class BuiltinDatasetsTests
     }
 
     [Fact]
+    public void PrepareBuiltin_Icl_LabelsAreOneTokenWithTheirSpace()
+    {
+        using var dir = new TempDir();
+        var data = BuiltinDatasets.PrepareBuiltin("icl", dir.Path, 3);
+        // As GPT-2's BPE writes the harness's format: a letter and " R" one token each; a blank line before the next letter
+        // is "\n" "\n" (the pre-tokenizer keeps the last whitespace for the word), at the end one "\n\n" token.
+        foreach (var label in NextToken.Evaluation.Tasks.IclEpisodes.Labels) Assert.Single(data.Tokenizer.Encode(" " + label));
+        for (char k = 'a'; k <= 'z'; k++) Assert.Single(data.Tokenizer.Encode(k.ToString()));
+        Assert.Single(data.Tokenizer.Encode("\n\n"));
+        Assert.Equal(11, data.Tokenizer.Encode("k R\n\nq D\n\nk R\n\n").Length);
+        var copies = NextToken.Evaluation.Tasks.IclEpisodes.RandomEpisodes(data.Tokenizer, 64, count: 3);
+        Assert.All(copies, c => Assert.Equal(8 * 4, c.Length)); // 8 examples of 4 tokens fill half of 64
+        Assert.All(copies, c => Assert.Equal(8, c.Where((_, i) => i % 4 == 0).Distinct().Count())); // distinct letters
+        using var val = data.OpenVal();
+        Assert.StartsWith(NextToken.Evaluation.Tasks.IclEpisodes.Generate(1, 4, heldOut: true), data.Tokenizer.Decode(val.ToArray()));
+    }
+
+    [Fact]
     public void PrepareBuiltin_UnknownName_ThrowsListingNames()
     {
         using var dir = new TempDir();

@@ -24,6 +24,24 @@ public sealed class IclProbeTests
     }
 
     [Fact]
+    public void InductionScore_OverASpan_CountsOnlyTokensUniqueInTheFirstCopy()
+    {
+        // Episode-like copy of R = 4 tokens "k L n n" (n repeats), T = 8: the second copy's k (t = 4) puts 0.6 on the
+        // earlier copy's next-but-one token (t - R + 2) and 0.4 on itself; its L (t = 5) puts 1 on t - R + 1; the
+        // separators n put everything on t - R + 1 too but are skipped: n occurs twice in the first copy.
+        int[] tokens = [1, 2, 3, 3, 1, 2, 3, 3];
+        int T = tokens.Length, R = 4;
+        var p = new float[T * T];
+        for (int t = 0; t < T; t++) p[t * T + t] = 1;
+        p[4 * T + 4] = 0.4f; p[4 * T + 2] = 0.6f;
+        for (int t = 5; t < T; t++) { p[t * T + t] = 0; p[t * T + t - R + 1] = 1; }
+        Assert.Equal((0 + 1 + 1 + 1) / 4.0, IclProbes.InductionScore(p, T, R), 6);                  // offset 1, every position
+        Assert.Equal((0.6 + 1 + 1 + 1) / 4.0, IclProbes.InductionScore(p, T, R, span: 2), 6);       // offsets 1-2
+        Assert.Equal((0.6 + 1) / 2.0, IclProbes.InductionScore(p, T, R, span: 2, tokens), 6);      // k and L only
+        Assert.Throws<ArgumentOutOfRangeException>(() => IclProbes.InductionScore(p, T, R, span: 0));
+    }
+
+    [Fact]
     public void PrefixMatchingScore_OfAHandSetPattern()
     {
         // tokens a b c a b: position 3 (a) should look at 1 (after the earlier a), position 4 (b) at 2.

@@ -61,13 +61,25 @@ public static class IclProbes
 
     /// <summary>
     /// Induction score of one attention pattern (T, T) (row t = query, column s = key, causal) on a sequence whose
-    /// second half repeats its first R tokens: mean over t in [R, 2R) of pattern[t, t − R + 1].
+    /// second half repeats its first R tokens: mean over t in [R, 2R) of pattern[t, t − R + 1] — or, with
+    /// <paramref name="span"/> &gt; 1, of the mass on the <paramref name="span"/> tokens that followed the earlier copy,
+    /// pattern[t, t − R + 1 … t − R + span] (for sequences whose unit is several tokens, e.g. an example of an episode).
+    /// Given the sequence's <paramref name="tokens"/>, only positions whose token occurs exactly once in the first copy
+    /// count (the token "after the earlier copy" is defined only then; random tokens from a large vocabulary nearly always
+    /// are, an episode's letters are and its separators are not).
     /// </summary>
-    public static double InductionScore(ReadOnlySpan<float> pattern, int T, int repeat)
+    public static double InductionScore(ReadOnlySpan<float> pattern, int T, int repeat, int span = 1, ReadOnlySpan<int> tokens = default)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(span, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(span, repeat);
         double sum = 0;
         int n = 0;
-        for (int t = repeat; t < Math.Min(2 * repeat, T); t++) { sum += pattern[t * T + t - repeat + 1]; n++; }
+        for (int t = repeat; t < Math.Min(2 * repeat, T); t++)
+        {
+            if (!tokens.IsEmpty && tokens[..repeat].Count(tokens[t]) != 1) continue;
+            for (int o = 1; o <= span; o++) sum += pattern[t * T + t - repeat + o];
+            n++;
+        }
         return n > 0 ? sum / n : 0;
     }
 
@@ -101,15 +113,31 @@ public static class IclProbes
         var cfg = model.Config;
         int R = repeat > 0 ? repeat : Math.Min(cfg.ContextLength / 2, 128);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(2 * R, cfg.ContextLength);
-        int T = 2 * R - 1; // inputs: both copies but the last token (it has no target)
         var rng = new Rng(seed, 23);
-        var seqs = new List<int[]>();
+        var halves = new List<int[]>();
         for (int b = 0; b < batch; b++)
         {
             var half = new int[R];
             for (int i = 0; i < R; i++) half[i] = rng.NextInt(cfg.VocabSize);
-            seqs.Add([.. half, .. half]);
+            halves.Add(half);
         }
+        return RepeatedSequences(model, halves);
+    }
+
+    /// <summary>
+    /// The repeated-sequence probe on given first copies (all of one length R, 2R ≤ T): each is run twice in a row;
+    /// returns the per-position loss (2R − 1 targets) and each head's induction and prefix-matching scores. Random
+    /// tokens are the usual first copies (<see cref="RepeatedRandomTokens"/>); a model trained on one format only can be
+    /// probed with random sequences in that format (e.g. <see cref="NextToken.Evaluation.Tasks.IclEpisodes.RandomEpisodes"/>).
+    /// </summary>
+    public static (double[] LossByPosition, HeadScores Heads, int Repeat) RepeatedSequences(GptModel model, IReadOnlyList<int[]> firstCopies, int inductionSpan = 1)
+    {
+        var cfg = model.Config;
+        int R = firstCopies[0].Length, batch = firstCopies.Count;
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(2 * R, cfg.ContextLength);
+        if (firstCopies.Any(h => h.Length != R)) throw new ArgumentException("every first copy must have the same length");
+        int T = 2 * R - 1; // inputs: both copies but the last token (it has no target)
+        var seqs = firstCopies.Select(h => (int[])[.. h, .. h]).ToList();
         var loss = LossByPosition(model, seqs, batch);
         // The same forward left its q/k in the activation arena: rebuild each head's pattern.
         int L = cfg.Layers, NH = cfg.Heads, NKV = cfg.KvHeadCount, HS = cfg.HeadSize, W = cfg.QkvSize;
@@ -126,7 +154,7 @@ public static class IclProbes
                 for (int b = 0; b < batch; b++)
                 {
                     AttentionPattern(qkv.Slice(b * T * W, T * W), pattern, T, W, h * HS, (NH + kvh) * HS, HS, scale);
-                    induction[l, h] += InductionScore(pattern, T, R) / batch;
+                    induction[l, h] += InductionScore(pattern, T, R, inductionSpan, seqs[b].AsSpan(0, T)) / batch;
                     prefix[l, h] += PrefixMatchingScore(pattern, seqs[b].AsSpan(0, T)) / batch;
                 }
             }
@@ -154,12 +182,17 @@ public static class IclProbes
         }
     }
 
-    /// <summary>All probes on one model: ICL score over <paramref name="heldOut"/> windows (T + 1 tokens each) and the repeated-token probes.</summary>
-    public static ProbeReport Run(GptModel model, IReadOnlyList<int[]> heldOut, int batch = 8, ulong seed = 1)
+    /// <summary>
+    /// All probes on one model: ICL score over <paramref name="heldOut"/> windows (T + 1 tokens each) and the repeated-
+    /// sequence probes, on <paramref name="firstCopies"/> when given (induction score over <paramref name="inductionSpan"/>
+    /// tokens, see <see cref="InductionScore"/>), else on random tokens.
+    /// </summary>
+    public static ProbeReport Run(GptModel model, IReadOnlyList<int[]> heldOut, int batch = 8, ulong seed = 1, IReadOnlyList<int[]>? firstCopies = null,
+                                  int inductionSpan = 1)
     {
         var loss = LossByPosition(model, heldOut, batch);
         var (early, late) = ScorePositions(loss.Length);
-        var (repeatLoss, heads, R) = RepeatedRandomTokens(model, batch, seed);
+        var (repeatLoss, heads, R) = firstCopies is { Count: > 0 } ? RepeatedSequences(model, firstCopies, inductionSpan) : RepeatedRandomTokens(model, batch, seed);
         // Target position i predicts token i + 1: the first copy's targets are 0..R-2, the second copy's R-1..2R-2.
         return new ProbeReport
         {

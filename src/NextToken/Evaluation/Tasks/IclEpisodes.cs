@@ -1,6 +1,7 @@
 // IclEpisodes: the built-in in-context-learning family — a fresh random symbol-to-symbol map in every episode.
 using System.Text;
 using NextToken.Tensors;
+using NextToken.Tokenization;
 
 namespace NextToken.Evaluation.Tasks;
 
@@ -74,6 +75,45 @@ public static class IclEpisodes
             sb.Append('#').Append(FewShotSampler.FewShotDelimiter);
         }
         return sb.ToString();
+    }
+
+    // Encoded with a letter after the last delimiter (then dropped), so every delimiter splits as it does mid-episode
+    // (GPT-2's pre-tokenizer writes a blank line before a word as two "\n" tokens, at the end of a text as one).
+    private static int[] EncodeMidEpisode(ITokenizer tokenizer, string text) => tokenizer.Encode(text + "a")[..^1];
+
+    /// <summary>Tokens of one example ("k R\n\n") inside an episode under <paramref name="tokenizer"/>.</summary>
+    public static int ExampleTokens(ITokenizer tokenizer) => EncodeMidEpisode(tokenizer, "a A" + FewShotSampler.FewShotDelimiter).Length;
+
+    /// <summary>
+    /// First copies for the repeated-sequence probe in this task's format (<see cref="Probes.IclProbes.RepeatedSequences"/>):
+    /// <paramref name="count"/> token sequences, each as many examples "k R\n\n" as fit in half of
+    /// <paramref name="contextLength"/> (at most 26), with distinct random letters and random labels, so in the repeat a
+    /// letter's only earlier occurrence is its first copy. A model trained only on episodes meets random tokens out of its
+    /// format (every token costs ≈ 16 nats there); random episodes keep the format and randomise the content. Score
+    /// induction over <see cref="ExampleTokens"/> positions: a model may read an earlier example from any of its tokens
+    /// or from the next example's letter, which has attended back to it.
+    /// </summary>
+    public static List<int[]> RandomEpisodes(ITokenizer tokenizer, int contextLength, int count = 8, ulong seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        int perExample = ExampleTokens(tokenizer);
+        int examples = Math.Min(26, contextLength / 2 / perExample);
+        if (examples < 1) throw new ArgumentException($"a context of {contextLength} tokens cannot hold two copies of one example ({perExample} tokens)");
+        var rng = new Rng(seed, 41);
+        var list = new List<int[]>(count);
+        for (int c = 0; c < count; c++)
+        {
+            var letters = Enumerable.Range(0, 26).ToArray();
+            rng.Shuffle(letters.AsSpan());
+            var sb = new StringBuilder();
+            for (int i = 0; i < examples; i++)
+                sb.Append((char)('a' + letters[i])).Append(' ').Append(Labels[rng.NextInt(26)]).Append(FewShotSampler.FewShotDelimiter);
+            var ids = EncodeMidEpisode(tokenizer, sb.ToString());
+            if (ids.Length != examples * perExample)
+                throw new InvalidOperationException($"the tokenizer splits random examples unevenly ({ids.Length} tokens for {examples} examples of {perExample})");
+            list.Add(ids);
+        }
+        return list;
     }
 
     /// <summary>
