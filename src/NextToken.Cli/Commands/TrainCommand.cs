@@ -33,7 +33,7 @@ internal sealed class TrainCommand : ICliCommand
     public Command Build()
     {
         var d = new TrainOptions();
-        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition / builtin:icl / builtin:shapes (images, docs/multimodal.md)", DefaultValueFactory = _ => "builtin:grammar" };
+        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:grammar-repeats / builtin:addition / builtin:icl / builtin:shapes (images, docs/multimodal.md)", DefaultValueFactory = _ => "builtin:grammar" };
         var preset = new Option<string?>("--preset") { Description = $"Model preset ({string.Join(", ", GptPresets.All.Keys)}); default: 'default' for built-in data, 'char-tiny' otherwise" };
         var layers = new Option<int?>("--layers") { Description = "Transformer blocks (overrides the preset)" };
         var heads = new Option<int?>("--heads") { Description = "Attention heads (overrides the preset)" };
@@ -220,7 +220,7 @@ internal sealed class TrainCommand : ICliCommand
             }
             if (builtin is not null && !result.Interrupted)
             {
-                if (builtin == BuiltinDatasets.Grammar)
+                if (builtin is BuiltinDatasets.Grammar or BuiltinDatasets.GrammarRepeats)
                 {
                     if (pr.GetValue(samples) > 0)
                     {

@@ -17,6 +17,8 @@ public static class BuiltinDatasets
     public const string Prefix = "builtin:";
     /// <summary>The grammar corpus (<see cref="GrammarCorpus"/>).</summary>
     public const string Grammar = "grammar";
+    /// <summary>The grammar corpus with repeated lines (<see cref="GrammarCorpus.GenerateWithRepeats"/>): a base that copies.</summary>
+    public const string GrammarRepeats = "grammar-repeats";
     /// <summary>Two-digit addition (<see cref="AdditionTask"/>).</summary>
     public const string Addition = "addition";
     /// <summary>In-context-learning episodes (<see cref="NextToken.Evaluation.Tasks.IclEpisodes"/>): val holds only held-out tasks.</summary>
@@ -31,7 +33,7 @@ public static class BuiltinDatasets
     public const double AdditionHeldOutFraction = 0.1;
 
     /// <summary>The names of the built-in datasets.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Addition, Grammar, Icl];
+    public static IReadOnlyList<string> Names { get; } = [Addition, Grammar, GrammarRepeats, Icl];
 
     /// <summary>True when <paramref name="input"/> is <c>builtin:NAME</c>; <paramref name="name"/> gets NAME.</summary>
     public static bool TryParse(string input, out string name)
@@ -68,10 +70,12 @@ public static class BuiltinDatasets
         switch (name)
         {
             case Grammar:
+            case GrammarRepeats:
             {
                 // Split by whole sentences (not characters) so no validation sentence is cut in half.
-                string text = GrammarCorpus.Generate(seed, GrammarSentences);
-                int trainSentences = GrammarSentences - GrammarSentences / 10;
+                string text = name == Grammar ? GrammarCorpus.Generate(seed, GrammarSentences) : GrammarCorpus.GenerateWithRepeats(seed, GrammarSentences);
+                int lines = text.Count(c => c == '\n');
+                int trainSentences = lines - lines / 10;
                 int cut = 0;
                 for (int i = 0; i < trainSentences; i++) cut = text.IndexOf('\n', cut) + 1;
                 // Word-level tokens: a byte-level BPE trained on the training sentences until every word is one

@@ -27,6 +27,28 @@ public sealed class GrammarCorpusTests
     }
 
     [Fact]
+    public void GenerateWithRepeats_FreshSentencesInOrder_EachRepeatCopiesOneOfTheLastFour()
+    {
+        string[] fresh = Sentences(3, 2000);
+        string[] lines = GrammarCorpus.GenerateWithRepeats(3, 2000, repeatShare: 0.5, window: 4).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        // Walk the lines: each is either the next fresh sentence or a copy of one of the four latest fresh ones.
+        int next = 0, repeats = 0;
+        foreach (string line in lines)
+        {
+            if (next < fresh.Length && line == fresh[next]) { next++; continue; }
+            Assert.True(next > 0, "a repeat before any fresh sentence");
+            Assert.Contains(line, fresh[Math.Max(0, next - 4)..next]);
+            repeats++;
+        }
+        Assert.Equal(fresh.Length, next);
+        // Geometric repeats with p = 0.5: about one repeat per fresh sentence (binomial spread ~ 45 over 2,000).
+        Assert.InRange(repeats, 1700, 2300);
+        Assert.Equal(GrammarCorpus.Generate(3, 0), GrammarCorpus.GenerateWithRepeats(3, 0));
+        Assert.Equal(string.Join('\n', fresh) + "\n", GrammarCorpus.GenerateWithRepeats(3, 2000, repeatShare: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => GrammarCorpus.GenerateWithRepeats(3, 10, repeatShare: 1));
+    }
+
+    [Fact]
     public void Vocabulary_Size_BetweenFortyAndEighty()
     {
         Assert.InRange(GrammarCorpus.Vocabulary.Count, 40, 80);
