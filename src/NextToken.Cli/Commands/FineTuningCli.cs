@@ -31,7 +31,8 @@ internal static class FineTuningCli
         public readonly Option<float> Dropout = new("--lora-dropout") { Description = "Dropout on each adapter's input while training", DefaultValueFactory = _ => 0.05f };
         public readonly Option<string> Targets = new("--lora-targets") { Description = "Adapted layers, a comma list of qkv, proj, fc, fc_proj (fc = gate/up on SwiGLU models)", DefaultValueFactory = _ => "qkv,proj,fc,fc_proj" };
         public readonly Option<bool> TrainEmbeddings = new("--lora-train-embeddings") { Description = "Also train the token embedding (and an untied output head) beside the adapters, as PEFT's modules_to_save: needed when chat markers were added to the vocabulary; they are saved in --out's checkpoint, not in the adapter" };
-        public IEnumerable<Option> All => [Rank, Alpha, Dropout, Targets, TrainEmbeddings];
+        public readonly Option<bool> NewTokens = new("--lora-new-tokens") { Description = "Train the embedding rows of tokens added to the vocabulary (chat markers) beside the adapters, every other row frozen (PEFT's trainable_token_indices); without it a LoRA model cannot learn to end a turn", DefaultValueFactory = _ => true };
+        public IEnumerable<Option> All => [Rank, Alpha, Dropout, Targets, TrainEmbeddings, NewTokens];
 
         /// <summary>Unfreezes the embeddings when asked; returns the model's trainable parameters over the real vocabulary.</summary>
         public long ApplyEmbeddings(ParseResult pr, GptModel model)

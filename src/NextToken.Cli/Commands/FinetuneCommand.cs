@@ -128,6 +128,11 @@ internal sealed class FinetuneCommand : ICliCommand
             var model = setup.Model;
             var lora = resumed is null && loraFlags.Get(pr) is { } loraOptions ? LoraSet.Attach(model, loraOptions, sftOptions.Seed) : null;
             if (lora is not null) loraFlags.ApplyEmbeddings(pr, model);
+            // The chat markers added to the vocabulary start at the mean embedding; with the base frozen they would stay
+            // there and the model could not learn to end a turn. Their rows train beside the adapters (PEFT's
+            // trainable_token_indices), unless the whole embedding already does or --lora-new-tokens false.
+            var newTokens = lora is not null && setup.AddedTokens > 0 && !pr.GetValue(loraFlags.TrainEmbeddings) && pr.GetValue(loraFlags.NewTokens)
+                ? TrainableTokens.Attach(model, Enumerable.Range(setup.Tokenizer.VocabSize - setup.AddedTokens, setup.AddedTokens)) : null;
             if (lora is not null) run["lora"] = $"r={lora.Options.Rank} alpha={lora.Options.Alpha} dropout={lora.Options.Dropout} targets={LoraOptions.FormatTargets(lora.Options.Targets)}";
             int T = model.Config.ContextLength;
             TrainOptions options;
@@ -162,15 +167,20 @@ internal sealed class FinetuneCommand : ICliCommand
             var valBatches = setup.ValidationBatches;
             // Hook (issue 11 items 5-6, adapters and task heads): freeze the base / attach ILinearAdapters to `model` here,
             // before the Trainer builds the optimizer; trainable_parameters below counts what is left trainable.
-            long trainable = SupervisedFineTuning.TrainableParameters(model);
+            long trainable = newTokens is not null ? newTokens.TrainableParameters : SupervisedFineTuning.TrainableParameters(model);
             var trainer = new Trainer(model, setup.TrainBatches, null, options, outDir, setup.Tokenizer, null, resumed,
                                       validation: valBatches is null ? null : () => valBatches.Sequential(), validationRows: valBatches?.Rows ?? 0);
             if (lora is not null)
             {
                 string basePath = run["base"]!.GetValue<string>();
                 trainer.Extra = new ExtraParameters(lora.Layout, lora.Parameters, lora.Gradients) { Save = dir => lora.Save(dir, basePath) };
+                if (newTokens is not null)
+                {
+                    newTokens.Hook(trainer);
+                    log.WriteLine($"embedding rows of the {newTokens.Ids.Count} added tokens trained beside the adapters ({newTokens.TrainableParameters:N0} parameters); every other row stays as in the base");
+                }
                 log.WriteLine($"LoRA r={lora.Options.Rank} alpha={lora.Options.Alpha} on {LoraOptions.FormatTargets(lora.Options.Targets)}: {lora.TrainableParameters:N0} trainable parameters " +
-                              $"({100.0 * lora.TrainableParameters / (model.ParameterCount + lora.TrainableParameters):F2}%), base frozen; adapter written to {outDir} (use --checkpoint {outDir} --adapter {outDir})");
+                              $"({100.0 * (lora.TrainableParameters + (newTokens?.TrainableParameters ?? 0)) / (model.ParameterCount + lora.TrainableParameters):F2}% with the added tokens' rows), base frozen; adapter written to {outDir} (use --checkpoint {outDir} --adapter {outDir})");
             }
             var result = TrainingDisplay.RunWithCtrlC(trainer, options, log, quiet, outDir, out bool cancelled);
             log.WriteLine($"done: {result.Iterations} steps, train loss {result.FinalTrainLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "n/a"}, " +

@@ -75,7 +75,7 @@ public static class GrammarCorpus
     /// counts fresh sentences, so the grammar's variety equals <see cref="Generate"/>'s for the same count. A model
     /// pre-trained on it learns to copy (induction heads) besides the grammar; builtin:grammar-repeats.
     /// </summary>
-    public static string GenerateWithRepeats(ulong seed, int sentences, double repeatShare = 0.5, int window = 4)
+    public static string GenerateWithRepeats(ulong seed, int sentences, double repeatShare = 0.75, int window = 2)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(sentences);
         if (repeatShare is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(repeatShare), repeatShare, "the share of repeated lines must be in [0, 1)");

@@ -32,6 +32,10 @@ public sealed class Trainer
 
     /// <summary>Called after every step (and evaluation).</summary>
     public event Action<TrainProgress>? Progress;
+    /// <summary>Called after the backward of every micro-batch of a step, before clipping and the update (gradient masks).</summary>
+    public event Action? BeforeUpdate;
+    /// <summary>Called after each optimizer update (e.g. to put back rows that must not move).</summary>
+    public event Action? AfterUpdate;
 
     private AdamW? _extraOptimizer;
     private ExtraParameters? _extra;
@@ -140,6 +144,7 @@ public sealed class Trainer
                     total += _model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights, new BatchLayout { DocumentIds = docs });
                     _model.Backward();
                 }
+                BeforeUpdate?.Invoke();
                 loss = (float)total.Mean;
                 if (!float.IsFinite(loss)) throw new NonFiniteLossException(_step + 1, loss, Math.Max(0, _lastCheckpointStep));
                 float mean = total.Weight > 0 ? (float)(1.0 / total.Weight) : 0f;
@@ -149,6 +154,7 @@ public sealed class Trainer
                 _optimizer.Update(_model.Parameters, _model.Gradients!, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
                 _extraOptimizer?.Update(_extra!.Parameters, _extra.Gradients, lr, GradientClipping.ClipScale(norm, o.GradientClip) * mean, clearGradients: true);
                 gradientsClear = true;
+                AfterUpdate?.Invoke();
                 _step++;
                 tokens += (long)B * T * o.GradientAccumulation;
                 var p = new TrainProgress(_step, o.Iterations, loss, lr, norm, tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds), sw.Elapsed.TotalSeconds, null);

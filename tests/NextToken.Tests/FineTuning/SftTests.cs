@@ -72,6 +72,38 @@ public sealed class SftTests
     }
 
     [Fact]
+    public void TrainableTokens_OnlyTheChosenRowsMove_UnderWeightDecay()
+    {
+        string[] lines = ["""{"prompt": "ab", "completion": "c"}""", """{"prompt": "x", "completion": "yzabc"}""",
+                          """{"prompt": "hgf", "completion": "ea"}""", """{"prompt": "zz", "completion": "abcd"}"""];
+        var data = SftDataset.Parse(lines, "mem", Chars, ChatTemplate.ChatMl, false, 17);
+        const int T = 16;
+        var model = Tiny(Chars.VocabSize);
+        model.Freeze(_ => true);
+        int[] ids = [2, 5, Chars.VocabSize - 1]; // a middle row, its neighbours' runs, and the last row
+        var tokens = TrainableTokens.Attach(model, ids);
+        Assert.Equal(3L * model.Config.EmbeddingSize, tokens.TrainableParameters);
+        float[] before = (float[])model.Parameters.Clone();
+        var o = new TrainOptions { BatchSize = 2, SequenceLength = T, Iterations = 3, WarmupIterations = 0, LearningRate = 1e-2f,
+                                   MinLearningRate = 1e-2f, WeightDecay = 0.5f, EvalInterval = 0 };
+        var trainer = new Trainer(model, SftBatches.Create(data.Examples, 2, T, packing: false, seed: 5), null, o);
+        tokens.Hook(trainer);
+        trainer.Run();
+        var wte = model.Layout["wte.weight"];
+        int C = model.Config.EmbeddingSize;
+        for (int row = 0; row < model.Config.VocabSize; row++)
+        {
+            bool moved = false;
+            for (int c = 0; c < C; c++) moved |= model.Parameters[wte.Offset + row * C + c] != before[wte.Offset + row * C + c];
+            Assert.True(moved == ids.Contains(row), $"row {row}: moved {moved}");
+        }
+        // Every other tensor is untouched.
+        for (long i = 0; i < before.Length; i++)
+            if (i < wte.Offset || i >= wte.Offset + wte.Length) Assert.Equal(before[i], model.Parameters[i]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => TrainableTokens.Attach(model, [model.Config.VocabSize]));
+    }
+
+    [Fact]
     public void GradientAccumulation_CountsMaskedTargetsExactly_AcrossMicroBatches()
     {
         // Trained targets per example: 1, 5, 2, 4 — unequal, so a mean of per-micro-batch means would differ.
