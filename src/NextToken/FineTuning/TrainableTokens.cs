@@ -19,8 +19,22 @@ public sealed class TrainableTokens
     private readonly GptModel _model;
     private readonly int[] _ids;
     private readonly (string Name, float[] Original)[] _tensors;
+    // The rows that are not trained, as runs of consecutive elements (start, length) within a tensor.
+    private readonly (int Start, int Length)[] _frozenRuns;
 
-    private TrainableTokens(GptModel model, int[] ids, (string, float[])[] tensors) { _model = model; _ids = ids; _tensors = tensors; }
+    private TrainableTokens(GptModel model, int[] ids, (string, float[])[] tensors)
+    {
+        _model = model; _ids = ids; _tensors = tensors;
+        int C = model.Config.EmbeddingSize, rows = tensors[0].Item2.Length / C, from = 0;
+        var runs = new List<(int, int)>();
+        foreach (int id in ids)
+        {
+            if (id > from) runs.Add((from * C, (id - from) * C));
+            from = id + 1;
+        }
+        if (from < rows) runs.Add((from * C, (rows - from) * C));
+        _frozenRuns = runs.ToArray();
+    }
 
     /// <summary>The trained token ids, ascending.</summary>
     public IReadOnlyList<int> Ids => _ids;
@@ -59,34 +73,20 @@ public sealed class TrainableTokens
     public void MaskGradients()
     {
         var grads = _model.Gradients ?? throw new InvalidOperationException("the model has no gradients enabled");
-        int C = _model.Config.EmbeddingSize;
-        foreach (var (name, original) in _tensors)
+        foreach (var (name, _) in _tensors)
         {
-            var span = grads.AsSpan((int)_model.GradientLayout[name].Offset, original.Length);
-            int rows = span.Length / C, from = 0;
-            foreach (int id in _ids)
-            {
-                if (id > from) span[(from * C)..(id * C)].Clear();
-                from = id + 1;
-            }
-            if (from < rows) span[(from * C)..].Clear();
+            int offset = (int)_model.GradientLayout[name].Offset;
+            foreach (var (start, length) in _frozenRuns) grads.AsSpan(offset + start, length).Clear();
         }
     }
 
     /// <summary>Puts every row that is not trained back to its value at attach time.</summary>
     public void RestoreFrozenRows()
     {
-        int C = _model.Config.EmbeddingSize;
         foreach (var (name, original) in _tensors)
         {
-            var span = _model.Parameters.AsSpan((int)_model.Layout[name].Offset, original.Length);
-            int rows = span.Length / C, from = 0;
-            foreach (int id in _ids)
-            {
-                if (id > from) original.AsSpan(from * C, (id - from) * C).CopyTo(span[(from * C)..]);
-                from = id + 1;
-            }
-            if (from < rows) original.AsSpan(from * C).CopyTo(span[(from * C)..]);
+            int offset = (int)_model.Layout[name].Offset;
+            foreach (var (start, length) in _frozenRuns) original.AsSpan(start, length).CopyTo(_model.Parameters.AsSpan(offset + start, length));
         }
     }
 }
