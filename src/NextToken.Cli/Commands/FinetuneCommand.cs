@@ -75,7 +75,6 @@ internal sealed class FinetuneCommand : ICliCommand
                 string runPath = Path.Combine(resumeDir, RunFile);
                 if (!File.Exists(runPath)) throw new FileNotFoundException($"'{resumeDir}' is not a fine-tuning run (no {RunFile}): --resume takes the --out of an earlier finetune", runPath);
                 run = JsonNode.Parse(File.ReadAllText(runPath))!.AsObject();
-                if (run["lora"] is not null) throw new ArgumentException($"'{resumeDir}' is a LoRA run; resuming LoRA runs is not supported yet (start it again, or merge the adapter and fine-tune on)");
                 resumed = Checkpoint.LoadFull(resumeDir, withOptimizer: true);
                 base_ = new(resumed.Model, resumed.Tokenizer ?? throw new InvalidDataException($"the checkpoint in '{resumeDir}' has no tokenizer"));
             }
@@ -126,14 +125,38 @@ internal sealed class FinetuneCommand : ICliCommand
                                                      dataSpec == Instructions ? "builtin:instructions (held out)" : run["val_data"]?.GetValue<string>());
             if (setup.TemplateNote is not null) Console.Error.WriteLine($"note: {setup.TemplateNote}");
             var model = setup.Model;
-            var lora = resumed is null && loraFlags.Get(pr) is { } loraOptions ? LoraSet.Attach(model, loraOptions, sftOptions.Seed) : null;
-            if (lora is not null) loraFlags.ApplyEmbeddings(pr, model);
-            // The chat markers added to the vocabulary start at the mean embedding; with the base frozen they would stay
-            // there and the model could not learn to end a turn. Their rows train beside the adapters (PEFT's
-            // trainable_token_indices), unless the whole embedding already does or --lora-new-tokens false.
-            var newTokens = lora is not null && setup.AddedTokens > 0 && !pr.GetValue(loraFlags.TrainEmbeddings) && pr.GetValue(loraFlags.NewTokens)
-                ? TrainableTokens.Attach(model, Enumerable.Range(setup.Tokenizer.VocabSize - setup.AddedTokens, setup.AddedTokens)) : null;
-            if (lora is not null) run["lora"] = $"r={lora.Options.Rank} alpha={lora.Options.Alpha} dropout={lora.Options.Dropout} targets={LoraOptions.FormatTargets(lora.Options.Targets)}";
+            LoraSet? lora;
+            TrainableTokens? newTokens = null;
+            ExtraOptimizerState? loraResume = null;
+            if (resumed is not null)
+            {
+                // A LoRA run continues from its adapter, the adapters' moments and dropout generator, and the same
+                // trainable embedding rows (the base in the checkpoint is the frozen base with those rows as trained).
+                lora = run["lora"] is null ? null : LoraSet.Load(outDir, model);
+                if (lora is not null)
+                {
+                    if (run["lora_train_embeddings"]?.GetValue<bool>() == true) model.SetTrainable(s => s.Name is "wte.weight" or "lm_head.weight", true);
+                    if (run["lora_new_tokens"] is JsonArray ids && ids.Count > 0) newTokens = TrainableTokens.Attach(model, ids.Select(n => n!.GetValue<int>()));
+                    loraResume = ExtraOptimizerState.Load(outDir, lora.Layout);
+                    lora.DropoutRng = LoraDropoutRng(loraResume.State, Path.Combine(outDir, ExtraOptimizerState.FileName));
+                }
+            }
+            else
+            {
+                lora = loraFlags.Get(pr) is { } loraOptions ? LoraSet.Attach(model, loraOptions, sftOptions.Seed) : null;
+                if (lora is not null)
+                {
+                    loraFlags.ApplyEmbeddings(pr, model);
+                    // The chat markers added to the vocabulary start at the mean embedding; with the base frozen they would stay
+                    // there and the model could not learn to end a turn. Their rows train beside the adapters (PEFT's
+                    // trainable_token_indices), unless the whole embedding already does or --lora-new-tokens false.
+                    if (setup.AddedTokens > 0 && !pr.GetValue(loraFlags.TrainEmbeddings) && pr.GetValue(loraFlags.NewTokens))
+                        newTokens = TrainableTokens.Attach(model, Enumerable.Range(setup.Tokenizer.VocabSize - setup.AddedTokens, setup.AddedTokens));
+                    run["lora"] = $"r={lora.Options.Rank} alpha={lora.Options.Alpha} dropout={lora.Options.Dropout} targets={LoraOptions.FormatTargets(lora.Options.Targets)}";
+                    run["lora_train_embeddings"] = pr.GetValue(loraFlags.TrainEmbeddings);
+                    run["lora_new_tokens"] = new JsonArray((newTokens?.Ids ?? []).Select(i => (JsonNode?)i).ToArray());
+                }
+            }
             int T = model.Config.ContextLength;
             TrainOptions options;
             if (resumed?.State?.Options is { } saved)
@@ -173,7 +196,15 @@ internal sealed class FinetuneCommand : ICliCommand
             if (lora is not null)
             {
                 string basePath = run["base"]!.GetValue<string>();
-                trainer.Extra = new ExtraParameters(lora.Layout, lora.Parameters, lora.Gradients) { Save = dir => lora.Save(dir, basePath) };
+                trainer.Extra = new ExtraParameters(lora.Layout, lora.Parameters, lora.Gradients)
+                {
+                    Save = dir => lora.Save(dir, basePath), Resume = loraResume,
+                    State = () => new Dictionary<string, string>
+                    {
+                        [LoraRngState] = lora.DropoutRng.State.ToString(CultureInfo.InvariantCulture),
+                        [LoraRngIncrement] = lora.DropoutRng.Increment.ToString(CultureInfo.InvariantCulture),
+                    },
+                };
                 if (newTokens is not null)
                 {
                     newTokens.Hook(trainer);
@@ -206,6 +237,16 @@ internal sealed class FinetuneCommand : ICliCommand
             return cancelled ? 130 : 0;
         });
         return cmd;
+    }
+
+    private const string LoraRngState = "lora_dropout_rng_state", LoraRngIncrement = "lora_dropout_rng_increment";
+
+    // The LoRA dropout generator saved with the adapters' moments.
+    private static NextToken.Tensors.Rng LoraDropoutRng(IReadOnlyDictionary<string, string> state, string path)
+    {
+        ulong Get(string key) => state.TryGetValue(key, out var s) && ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out ulong v)
+            ? v : throw new InvalidDataException($"{path}: metadata field '{key}' is missing or not an unsigned integer");
+        return new NextToken.Tensors.Rng { State = Get(LoraRngState), Increment = Get(LoraRngIncrement) };
     }
 
     private sealed record GptModelAndTokenizer(NextToken.Model.GptModel Model, NextToken.Tokenization.ITokenizer Tokenizer);

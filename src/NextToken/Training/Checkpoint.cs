@@ -70,6 +70,26 @@ public static class Checkpoint
         return full;
     }
 
+    /// <summary>
+    /// The optimizer for <paramref name="model"/>'s trainable tensors (its <c>GradientLayout</c>, after any freezing) from
+    /// one loaded in the parameters' full layout: the moments of the trainable tensors are gathered, the step kept.
+    /// A model with every tensor trainable gets <paramref name="loaded"/> itself.
+    /// </summary>
+    public static AdamW ForTrainable(GptModel model, AdamW loaded)
+    {
+        if (loaded.M.LongLength != model.Parameters.LongLength)
+            throw new ArgumentException($"the optimizer holds {loaded.M.LongLength} moments, the model {model.Parameters.LongLength} parameters");
+        if (model.GradientLayout.Size == model.Layout.Size) return loaded;
+        var opt = new AdamW(model.Layout, model.GradientLayout, loaded.Options, loaded.Groups) { Step = loaded.Step };
+        foreach (var g in model.GradientLayout.Slots)
+        {
+            long from = model.Layout[g.Name].Offset;
+            Array.Copy(loaded.M, from, opt.M, g.Offset, g.Length);
+            Array.Copy(loaded.V, from, opt.V, g.Offset, g.Length);
+        }
+        return opt;
+    }
+
     /// <summary>Writes through a temporary file in the same directory and renames it over <paramref name="path"/>.</summary>
     public static void WriteAtomically(string path, Action<Stream> write)
     {

@@ -49,8 +49,18 @@ public sealed class Trainer
         get => _extra;
         set
         {
+            var optimizer = value is null ? null : new AdamW(value.Layout, new AdamWOptions { Beta1 = _options.Beta1, Beta2 = _options.Beta2, WeightDecay = _options.WeightDecay });
+            if (value?.Resume is { } r)
+            {
+                if (r.TrainerStep != _step)
+                    throw new InvalidDataException($"{ExtraOptimizerState.FileName} is from step {r.TrainerStep} but the checkpoint is at step {_step}: the run was cut off while saving; start it again from an earlier copy");
+                if (r.M.Length != optimizer!.M.Length) throw new ArgumentException($"the resumed moments hold {r.M.Length} values, the extra parameters {optimizer.M.Length}");
+                r.M.CopyTo(optimizer.M);
+                r.V.CopyTo(optimizer.V);
+                optimizer.Step = r.Step;
+            }
             _extra = value;
-            _extraOptimizer = value is null ? null : new AdamW(value.Layout, new AdamWOptions { Beta1 = _options.Beta1, Beta2 = _options.Beta2, WeightDecay = _options.WeightDecay });
+            _extraOptimizer = optimizer;
         }
     }
 
@@ -79,7 +89,8 @@ public sealed class Trainer
         _outDir = outDir;
         _tokenizer = tokenizer;
         _dataDir = dataDir;
-        _optimizer = resume?.Optimizer ?? new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay });
+        _optimizer = resume?.Optimizer is { } saved ? Checkpoint.ForTrainable(model, saved)
+            : new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta1 = options.Beta1, Beta2 = options.Beta2, WeightDecay = options.WeightDecay });
         if (resume?.State is { } st)
         {
             _step = st.Step;
@@ -269,7 +280,11 @@ public sealed class Trainer
             BestValLoss = _bestVal, TrainLoss = _lastTrainLoss, Options = _options, DataDirectory = _dataDir,
         };
         Checkpoint.Save(_outDir, _model, _optimizer, state, _tokenizer);
-        _extra?.Save?.Invoke(_outDir);
+        if (_extra is not null)
+        {
+            _extra.Save?.Invoke(_outDir);
+            ExtraOptimizerState.Save(_outDir, _extra.Layout, _extraOptimizer!, _step, _extra.State?.Invoke());
+        }
         _lastCheckpointStep = _step;
     }
 
