@@ -12,7 +12,7 @@ internal sealed class PrepareCommand : ICliCommand
     {
         var input = new Option<string>("--input")
         {
-            Description = "Text file, directory of *.txt files (one document each), or builtin:grammar / builtin:addition",
+            Description = "Text file, directory of *.txt files (one document each), or builtin:grammar / builtin:addition / builtin:facts",
             Required = true,
         };
         var tokenizer = new Option<string>("--tokenizer")

@@ -15,7 +15,7 @@ internal sealed class ScalingSweepCommand : IScalingSubcommand
     public Command Build()
     {
         var d = new SweepOptions();
-        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition", DefaultValueFactory = _ => "builtin:grammar" };
+        var data = new Option<string>("--data") { Description = "Prepared data directory (nexttoken prepare), or builtin:grammar / builtin:addition / builtin:facts", DefaultValueFactory = _ => "builtin:grammar" };
         var sizes = new Option<string>("--sizes") { Description = "Model shapes LAYERSxWIDTH[xHEADS], comma-separated (heads default to width/16)", Required = true };
         var tokens = new Option<string?>("--tokens") { Description = "Grid: training tokens per run, comma-separated (each rounded up to whole steps)" };
         var flops = new Option<string?>("--flops") { Description = "IsoFLOP profiles: compute budgets C, comma-separated; each size trains on C/(6N) tokens" };

@@ -46,7 +46,9 @@ internal static class TrainShapes
         using (var writer = new StreamWriter(logPath, append: true) { AutoFlush = true })
         {
             log.WriteLine($"builtin:shapes: {options.Layers} layers x {options.Embedding} wide, {ShapesTask.ImageSize}x{ShapesTask.ImageSize} images in " +
-                          $"{options.PatchSize}x{options.PatchSize} patches, {options.Iterations} steps of {options.BatchSize} questions, " +
+                          $"{options.PatchSize}x{options.PatchSize} patches, {options.Iterations} steps of {options.BatchSize} " +
+                          (options.QuestionsPerRow > 1 ? $"rows of up to {options.QuestionsPerRow} questions about one image" : "questions") +
+                          $"{(options.WordTokens ? " in word tokens" : "")}, " +
                           $"then a text-only baseline ({options.TextOnlyIterations} steps)");
             void Progress(TrainProgress p)
             {
@@ -72,7 +74,7 @@ internal static class TrainShapes
                 ["exact_match_by_type"] = new JsonObject(report.ExactMatchByType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
                 ["text_only_exact_match"] = double.IsFinite(report.TextOnlyExactMatch) ? report.TextOnlyExactMatch : null,
                 ["text_only_exact_match_by_type"] = new JsonObject(report.TextOnlyByType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
-                ["questions"] = report.Questions, ["parameters"] = report.Parameters, ["iters"] = options.Iterations,
+                ["questions"] = report.Questions, ["parameters"] = report.Parameters, ["iters"] = options.Iterations, ["word_tokens"] = options.WordTokens, ["questions_per_row"] = options.QuestionsPerRow,
                 ["wall_seconds"] = report.WallSeconds, ["checkpoint"] = outDir,
             };
             if (json) Console.Out.WriteLine(summary.ToJsonString());

@@ -33,7 +33,12 @@ public static class BuiltinDatasets
     public const double AdditionHeldOutFraction = 0.1;
 
     /// <summary>The names of the built-in datasets.</summary>
-    public static IReadOnlyList<string> Names { get; } = [Addition, Grammar, GrammarRepeats, Icl];
+    public static IReadOnlyList<string> Names { get; } = [Addition, Grammar, GrammarRepeats, Icl, Facts];
+
+    /// <summary>The knowledge corpus (<see cref="FactsCorpus"/>): profile lines of Zipf-distributed entities, for scaling studies.</summary>
+    public const string Facts = "facts";
+    /// <summary>Profile lines generated for the facts dataset (about 3.1M tokens); the last tenth is validation.</summary>
+    public const int FactsLines = 200_000;
 
     /// <summary>True when <paramref name="input"/> is <c>builtin:NAME</c>; <paramref name="name"/> gets NAME.</summary>
     public static bool TryParse(string input, out string name)
@@ -84,6 +89,8 @@ public static class BuiltinDatasets
                 var tokenizer = BpeTrainer.Train(text[..cut], new BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
                 return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, outDir, source);
             }
+            case Facts:
+                return PrepareFacts(seed, FactsLines, outDir, source);
             case Addition:
             {
                 var (train, heldOut) = AdditionTask.Generate(AdditionDigits, seed, AdditionHeldOutFraction);
@@ -107,5 +114,20 @@ public static class BuiltinDatasets
             default:
                 throw new ArgumentException($"unknown built-in dataset '{name}': use one of {string.Join(", ", Names)}", nameof(name));
         }
+    }
+
+    /// <summary>
+    /// The facts corpus with <paramref name="lines"/> lines of the world of <paramref name="seed"/>, the last tenth for
+    /// validation, tokenized by a byte-level BPE (1,024 tokens) trained on the training lines: the relation words and
+    /// values become single tokens, names a few pieces each.
+    /// </summary>
+    public static PreparedData PrepareFacts(ulong seed, int lines, string outDir, string? source = null)
+    {
+        string text = FactsCorpus.Generate(seed, seed, lines);
+        int trainLines = lines - lines / 10, cut = 0;
+        for (int i = 0; i < trainLines; i++) cut = text.IndexOf('\n', cut) + 1;
+        var tokenizer = BpeTrainer.Train(text[..cut], new BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
+        return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, outDir,
+                                      source ?? Prefix + Facts + " seed " + seed.ToString(CultureInfo.InvariantCulture) + " lines " + lines.ToString(CultureInfo.InvariantCulture));
     }
 }

@@ -1,4 +1,4 @@
-// ScalingStudy: the built-in study — a grammar sweep, a Chinchilla fit, a prediction of a larger held-out run written
+// ScalingStudy: the built-in study — a sweep on the facts (or grammar) corpus, a Chinchilla fit, a prediction of a larger held-out run written
 // before it trains, that run, and an emergence sweep on n-digit addition scored by exact match and log-likelihood.
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,7 +7,7 @@ using NextToken.Data;
 namespace NextToken.Scaling;
 
 /// <summary>
-/// Runs <see cref="StudyOptions"/> into a directory: <c>grammar/</c> (the sweep), <c>prediction.json</c> (the fit and the
+/// Runs <see cref="StudyOptions"/> into a directory: <c>facts/</c> or <c>grammar/</c> (the sweep, named after the corpus), <c>prediction.json</c> (the fit and the
 /// predicted loss, written before the held-out run starts and never rewritten), <c>heldout/</c>, <c>addition/</c>.
 /// Every stage is a resumable sweep, so an interrupted study continues where it stopped.
 /// </summary>
@@ -30,7 +30,7 @@ public sealed class ScalingStudy
     /// <summary>The study's directory.</summary>
     public string OutDir { get; }
 
-    /// <summary>Progress of the current stage's sweep (stage: grammar, heldout, addition).</summary>
+    /// <summary>Progress of the current stage's sweep (stage: the corpus's name, heldout, addition).</summary>
     public event Action<string, SweepProgress>? Progress;
 
     /// <summary>A finished run of a stage, with its results row.</summary>
@@ -42,20 +42,27 @@ public sealed class ScalingStudy
         var o = _options;
         Directory.CreateDirectory(OutDir);
         // The plan is recorded: a rerun into the same directory must be the same study (its prediction and runs are reused).
-        string plan = new JsonObject
+        var planNode = new JsonObject
         {
             ["sizes"] = string.Join(",", o.Sizes), ["tokens"] = string.Join(",", o.Tokens), ["heldout"] = o.HeldOutSize.ToString(),
             ["heldout_tokens"] = o.HeldOutTokens, ["addition_tokens"] = string.Join(",", o.AdditionTokens), ["addition_problems"] = o.AdditionProblems,
             ["grammar_sentences"] = o.GrammarSentences,
-        }.ToJsonString();
+        };
+        if (o.Corpus != BuiltinDatasets.Grammar) { planNode["corpus"] = o.Corpus; planNode["facts_lines"] = o.FactsLines; }
+        string plan = planNode.ToJsonString();
         string planPath = Path.Combine(OutDir, "study_plan.json");
         if (File.Exists(planPath) && File.ReadAllText(planPath).Trim() != plan)
             throw new InvalidOperationException($"the study in '{OutDir}' was planned differently ({File.ReadAllText(planPath).Trim()}); continue it with the same plan or use another directory");
         File.WriteAllText(planPath, plan + "\n");
-        // 1. The grammar sweep and its fit.
-        var grammar = PrepareGrammar(o.GrammarSentences);
+        // 1. The sweep on the corpus and its fit.
+        var grammar = o.Corpus switch
+        {
+            BuiltinDatasets.Grammar => PrepareGrammar(o.GrammarSentences),
+            BuiltinDatasets.Facts => PrepareFacts(o.FactsLines),
+            _ => throw new ArgumentException($"unknown study corpus '{o.Corpus}': use {BuiltinDatasets.Facts} or {BuiltinDatasets.Grammar}"),
+        };
         var grid = ScalingSweep.PlanGrid(o.Sizes, o.Tokens, grammar.VocabSize, o.Sweep);
-        var sweep = Sweep("grammar", grammar, grid, o.Sweep, cancellation);
+        var sweep = Sweep(o.Corpus, grammar, grid, o.Sweep, cancellation);
         var (runs, skipped) = ResultsFile.Read(sweep.ResultsPath);
         var fit = ScalingFits.Fit("chinchilla", runs, new FitOptions { Bootstrap = 50 }, skipped);
 
@@ -120,6 +127,13 @@ public sealed class ScalingStudy
         for (int i = 0; i < trainSentences; i++) cut = text.IndexOf('\n', cut) + 1;
         var tokenizer = Tokenization.BpeTrainer.Train(text[..cut], new Tokenization.BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
         return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, dir, $"{BuiltinDatasets.Prefix}{BuiltinDatasets.Grammar} seed 1337 sentences {sentences}");
+    }
+
+    // The facts corpus with enough lines that no run of the study repeats a training token.
+    private PreparedData PrepareFacts(int lines)
+    {
+        string dir = Path.Combine(OutDir, BuiltinDatasets.Facts, "data");
+        return File.Exists(Path.Combine(dir, PreparedData.MetaFileName)) ? PreparedData.Load(dir) : BuiltinDatasets.PrepareFacts(1337, lines, dir);
     }
 
     private PreparedData Prepare(string name)

@@ -19,8 +19,8 @@ public sealed record VisionTrainOptions
     public int Embedding { get; init; } = 128;
     /// <summary>Patch side in pixels (32 / 8 = 4 × 4 patches).</summary>
     public int PatchSize { get; init; } = 8;
-    /// <summary>Optimizer steps of the multimodal model.</summary>
-    public int Iterations { get; init; } = 2000;
+    /// <summary>Optimizer steps of the multimodal model (about 9 minutes on 2 cores with the other defaults).</summary>
+    public int Iterations { get; init; } = 4000;
     /// <summary>Optimizer steps of the text-only baseline (0: none).</summary>
     public int TextOnlyIterations { get; init; } = 500;
     /// <summary>Questions per batch.</summary>
@@ -33,6 +33,17 @@ public sealed record VisionTrainOptions
     public ulong Seed { get; init; } = 1337;
     /// <summary>Held-out images scored after training (one question of every type each image has).</summary>
     public int EvalImages { get; init; } = 200;
+    /// <summary>
+    /// builtin:shapes in word tokens (a byte-level BPE trained on the task's text, every word one token) instead of
+    /// characters (default): a question is about 10 tokens instead of 45 characters. User image-text files keep characters.
+    /// </summary>
+    public bool WordTokens { get; init; } = true;
+    /// <summary>
+    /// Questions about the same image packed into one training row (one of each type the scene has, in random order, as
+    /// many as fit), each answer trained: more supervision per image and per forward pass. 1: one question per row.
+    /// builtin:shapes only (a user's file trains one question per row).
+    /// </summary>
+    public int QuestionsPerRow { get; init; } = 6;
 }
 
 /// <summary>What <see cref="VisionTraining.Run"/> measured.</summary>
@@ -55,6 +66,20 @@ public static class VisionTraining
     /// <summary>The character vocabulary of the task.</summary>
     public static CharTokenizer Tokenizer() => CharTokenizer.FromText(ShapesTask.Alphabet);
 
+    /// <summary>
+    /// The task's word vocabulary: a byte-level BPE trained on every question and answer of 2,000 scenes, merged until
+    /// each word (with its leading space) is one token; text outside the templates still encodes, byte by byte.
+    /// </summary>
+    public static ITokenizer WordTokenizer()
+    {
+        var rng = new Rng(0x0_D5, 3);
+        var text = new System.Text.StringBuilder();
+        for (int i = 0; i < 2000; i++)
+            foreach (var q in ShapesTask.Questions(ShapesTask.Sample(ref rng).Shapes))
+                text.Append(q.Question).Append('\n').Append(q.Answer).Append('\n');
+        return BpeTrainer.Train(text.ToString(), new BpeTrainerOptions { VocabSize = 512, MinFrequency = 1, Threads = 1, SpecialTokens = [] }).Tokenizer;
+    }
+
     /// <summary>The model configuration for <paramref name="o"/> (multimodal, or text-only for the baseline).</summary>
     public static GptConfig Config(VisionTrainOptions o, int vocab, bool images, int context = 128) => new GptConfig
     {
@@ -62,30 +87,63 @@ public static class VisionTraining
         ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0,
     }.Validate();
 
-    /// <summary>A training example: the image (S × S × 3) and a question with its answer.</summary>
-    public delegate (float[] Image, VisionQuestion Question) Sampler(ref Rng rng);
+    /// <summary>A training example: the image (S × S × 3) and questions about it with their answers (the first is always used).</summary>
+    public delegate (float[] Image, IReadOnlyList<VisionQuestion> Questions) Sampler(ref Rng rng);
 
     /// <summary>builtin:shapes' endless stream: a fresh scene and one of its questions (types drawn uniformly).</summary>
-    public static (float[] Image, VisionQuestion Question) SampleShapes(ref Rng rng)
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapes(ref Rng rng)
     {
         var scene = ShapesTask.Sample(ref rng);
-        return (scene.Pixels, ShapesTask.PickQuestion(ShapesTask.Questions(scene.Shapes), ref rng));
+        return (scene.Pixels, [ShapesTask.PickQuestion(ShapesTask.Questions(scene.Shapes), ref rng)]);
     }
 
+    /// <summary>A fresh scene and one question of each type it has, in random order.</summary>
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesPerType(ref Rng rng)
+    {
+        var scene = ShapesTask.Sample(ref rng);
+        var all = ShapesTask.Questions(scene.Shapes);
+        var picked = new List<VisionQuestion>();
+        foreach (string type in ShapesTask.Types)
+        {
+            var ofType = all.Where(q => q.Type == type).ToList();
+            if (ofType.Count > 0) picked.Add(ofType[rng.NextInt(ofType.Count)]);
+        }
+        var order = picked.ToArray();
+        rng.Shuffle(order.AsSpan());
+        return (scene.Pixels, order);
+    }
+
+    /// <summary>
+    /// Text tokens of a builtin:shapes training row: room for the longest question and answer (a caption of four shapes:
+    /// 26 words and marks, 84 characters), or for about six of them with <see cref="VisionTrainOptions.QuestionsPerRow"/>.
+    /// </summary>
+    public static int RowTextLength(VisionTrainOptions o) => (o.WordTokens, o.QuestionsPerRow > 1) switch
+    {
+        (true, false) => 32,
+        (true, true) => 96,
+        (false, false) => TextLength,
+        (false, true) => 256,
+    };
+
+    /// <summary>The tokenizer <see cref="Run"/> trains builtin:shapes with (<see cref="VisionTrainOptions.WordTokens"/>).</summary>
+    public static ITokenizer TokenizerFor(VisionTrainOptions o) => o.WordTokens ? WordTokenizer() : Tokenizer();
+
     /// <summary>Trains the multimodal model and the baseline, evaluates both, and returns the figures (and the model).</summary>
-    public static (GptModel Model, CharTokenizer Tokenizer, VisionReport Report) Run(VisionTrainOptions o, Action<TrainProgress>? progress = null,
-                                                                                    CancellationToken cancellation = default)
+    public static (GptModel Model, ITokenizer Tokenizer, VisionReport Report) Run(VisionTrainOptions o, Action<TrainProgress>? progress = null,
+                                                                                 CancellationToken cancellation = default)
     {
         var sw = Stopwatch.StartNew();
-        var tok = Tokenizer();
-        var model = Train(o, tok, images: true, o.Iterations, progress, cancellation);
+        var tok = TokenizerFor(o);
+        Sampler? sampler = o.QuestionsPerRow > 1 ? SampleShapesPerType : null;
+        int textLength = RowTextLength(o);
+        var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, sampler, textLength);
         var results = Evaluate(model, tok, o.EvalImages, out var samples);
         var (em, byType) = ShapesTask.Score(results);
         double textEm = double.NaN;
         IReadOnlyDictionary<string, double> textByType = new Dictionary<string, double>();
         if (o.TextOnlyIterations > 0 && !cancellation.IsCancellationRequested)
         {
-            var baseline = Train(o, tok, images: false, o.TextOnlyIterations, null, cancellation);
+            var baseline = Train(o, tok, images: false, o.TextOnlyIterations, null, cancellation, sampler, textLength);
             (textEm, textByType) = ShapesTask.Score(Evaluate(baseline, tok, o.EvalImages, out _));
         }
         return (model, tok, new VisionReport(em, byType, textEm, textByType, results.Count, model.ParameterCount, sw.Elapsed.TotalSeconds, samples));
@@ -105,10 +163,10 @@ public static class VisionTraining
         var images = examples.Select(e => ImageFiles.Load(e.ImagePath, ShapesTask.ImageSize)).ToArray();
         var tok = CharTokenizer.FromText(string.Concat(examples.Select(e => e.Prompt + e.Answer)) + "\n");
         int textLength = examples.Max(e => tok.Encode(e.Prompt + "\n").Length + tok.Encode(e.Answer + "\n").Length);
-        (float[], VisionQuestion) Sample(ref Rng rng)
+        (float[], IReadOnlyList<VisionQuestion>) Sample(ref Rng rng)
         {
             int i = rng.NextInt(examples.Count);
-            return (images[i], new VisionQuestion(examples[i].Type, examples[i].Prompt, examples[i].Answer));
+            return (images[i], [new VisionQuestion(examples[i].Type, examples[i].Prompt, examples[i].Answer)]);
         }
         var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, Sample, textLength);
         List<(string, string, string)> Score(GptModel m) =>
@@ -148,8 +206,8 @@ public static class VisionTraining
             Array.Clear(weights);
             for (int b = 0; b < B; b++)
             {
-                var (image, q) = sampler(ref rng);
-                FillRow(tok, q, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
+                var (image, qs) = sampler(ref rng);
+                FillRow(tok, qs, Math.Max(1, o.QuestionsPerRow), P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
                 if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
             }
             LossSum loss;
@@ -176,24 +234,35 @@ public static class VisionTraining
         return model;
     }
 
-    // Row: P prefix positions (token ids unused), then question + "\n" + answer + "\n"; weights on the answer's targets.
-    private static void FillRow(ITokenizer tok, VisionQuestion q, int P, int T, Span<int> inputs, Span<int> targets, Span<float> weights)
+    // Row: P prefix positions (token ids unused), then question + "\n" + answer + "\n" for the first question and for as
+    // many of the next ones (up to `most` in all) as fit; weights on every answer's targets (its tokens and newline).
+    private static void FillRow(ITokenizer tok, IReadOnlyList<VisionQuestion> qs, int most, int P, int T, Span<int> inputs, Span<int> targets, Span<float> weights)
     {
-        int[] prompt = tok.Encode(q.Question + "\n"), answer = tok.Encode(q.Answer + "\n");
-        int L = prompt.Length + answer.Length;
-        if (P + L > T) throw new InvalidOperationException($"question and answer take {L} tokens, more than the {T - P} a row has");
         inputs.Clear();
         targets.Clear();
+        var text = new List<int>(T);
+        var answerStarts = new List<(int From, int To)>();
+        for (int k = 0; k < qs.Count && k < most; k++)
+        {
+            int[] prompt = tok.Encode(qs[k].Question + "\n"), answer = tok.Encode(qs[k].Answer + "\n");
+            int L = prompt.Length + answer.Length;
+            if (P + text.Count + L > T)
+            {
+                if (k == 0) throw new InvalidOperationException($"question and answer take {L} tokens, more than the {T - P} a row has");
+                break;
+            }
+            text.AddRange(prompt);
+            answerStarts.Add((text.Count, text.Count + answer.Length));
+            text.AddRange(answer);
+        }
         // Sequence s: s[P + i] = text[i]. Input at t is s[t], target s[t + 1].
-        Span<int> text = stackalloc int[L];
-        prompt.CopyTo(text);
-        answer.CopyTo(text[prompt.Length..]);
-        for (int i = 0; i < L; i++) inputs[P + i] = text[i];
-        for (int t = Math.Max(P - 1, 0); t < P + L - 1; t++)
+        for (int i = 0; i < text.Count; i++) inputs[P + i] = text[i];
+        for (int t = Math.Max(P - 1, 0); t < P + text.Count - 1; t++)
         {
             int next = t + 1 - P; // index into text of the target
             targets[t] = text[next];
-            if (next >= prompt.Length) weights[t] = 1f;
+            foreach (var (from, to) in answerStarts)
+                if (next >= from && next < to) weights[t] = 1f;
         }
     }
 

@@ -27,6 +27,7 @@ public sealed class ScalingStudyTests
             Assert.InRange(p.GetProperty("exact_match").GetDouble(), 0, 1);
             Assert.True(p.GetProperty("token_log_likelihood").GetDouble() < 0);
         }
+        Assert.True(File.Exists(Path.Combine(tmp.Path, "facts", "results.jsonl")), "the default corpus is facts");
         string prediction = Path.Combine(tmp.Path, ScalingStudy.PredictionFileName);
         string before = File.ReadAllText(prediction);
         Assert.Contains("predicted_loss", before);
@@ -43,9 +44,11 @@ public sealed class ScalingStudyTests
         // Another plan into the same directory is refused (its runs and prediction belong to the first plan).
         CliProcess.AssertOneLineError(CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--sizes", "1x16,2x16"), "planned differently");
         CliProcess.AssertOneLineError(CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--heldout-tokens", "-3"), "--heldout-tokens");
+        CliProcess.AssertOneLineError(CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--corpus", "grammar"), "planned differently");
+        Assert.NotEqual(0, CliProcess.Run("scaling", "study", "--quick", "--out", tmp.Path, "--corpus", "poems").Exit);
     }
 
-    // The whole study (about 16 minutes on 2 cores): the targets as assertions.
+    // The whole study (about 9 minutes on 2 cores): the targets as assertions.
     [Fact]
     [Trait("Category", "Slow")]
     public void StudyCommand_Full_PredictsTheHeldOutRunWithinThreePercentAndAdditionEmerges()

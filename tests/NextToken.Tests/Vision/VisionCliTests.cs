@@ -62,6 +62,17 @@ public sealed class VisionCliTests
                                "--out", dir.File("user"), "--threads", "1", "--json");
         Assert.True(t.Exit == 0, t.Err);
         Assert.True(File.Exists(dir.File("user/checkpoint.bin")));
+
+        // The default run above is in word tokens with six questions per row (its BPE tokenizer saved and read back by
+        // eval and sample); characters with three questions per row also train, and eval reads the char tokenizer back.
+        Assert.Contains("rows of up to 6 questions about one image in word tokens", r.Out + r.Err);
+        var w = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "3", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
+                               "--image-word-tokens", "false", "--image-questions", "3", "--eval-images", "2", "--out", dir.File("words"), "--threads", "1", "--json");
+        Assert.True(w.Exit == 0, w.Err);
+        Assert.InRange(CliProcess.LastJson(w.Out).RootElement.GetProperty("exact_match").GetDouble(), 0, 1);
+        var we = CliProcess.Run("eval", "--checkpoint", dir.File("words"), "--data", dir.File("data.jsonl"), "--json");
+        Assert.True(we.Exit == 0, we.Err);
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-questions", "0", "--out", dir.File("bad")), "--image-questions");
     }
 
     [Fact]

@@ -192,6 +192,36 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void WordTokenizer_EveryAnswerWordIsOneToken_TextRoundTrips_AndRowsFit()
+    {
+        var tok = VisionTraining.WordTokenizer();
+        Assert.True(tok.VocabSize <= 512);
+        var kindsAndColours = ShapesTask.Kinds.Concat(ShapesTask.Colours.Select(c => c.Name)).ToArray();
+        foreach (string w in kindsAndColours.Concat(["yes", "no", "zero", "one", "two", "three", "four", "what", "how", "describe", "is"]))
+            Assert.True(tok.Encode(w).Length == 1, $"answer or first word '{w}' is {tok.Encode(w).Length} tokens");
+        foreach (string w in kindsAndColours.Concat(["colour", "shape", "many", "left", "above", "image"]))
+            Assert.True(tok.Encode(" " + w).Length == 1, $"' {w}' (inside a question or caption) is {tok.Encode(" " + w).Length} tokens");
+        Assert.Single(tok.Encode("\n"));
+        var rng = new Rng(77);
+        int longest = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            var scene = ShapesTask.Sample(ref rng);
+            foreach (var q in ShapesTask.Questions(scene.Shapes))
+            {
+                string text = q.Question + "\n" + q.Answer + "\n";
+                Assert.Equal(text, tok.Decode(tok.Encode(text)));
+                longest = Math.Max(longest, tok.Encode(q.Question + "\n").Length + tok.Encode(q.Answer + "\n").Length);
+            }
+            // Several questions per row: one of each type the scene has, each type once.
+            var (_, picked) = VisionTraining.SampleShapesPerType(ref rng);
+            Assert.Equal(picked.Count, picked.Select(q => q.Type).Distinct().Count());
+            Assert.Contains(picked, q => q.Type == "caption");
+        }
+        Assert.InRange(longest, 10, VisionTraining.RowTextLength(new VisionTrainOptions { WordTokens = true, QuestionsPerRow = 1 }));
+    }
+
+    [Fact]
     public void Questions_OnAHandMadeScene()
     {
         Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5)];
