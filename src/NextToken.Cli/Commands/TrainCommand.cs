@@ -75,6 +75,7 @@ internal sealed class TrainCommand : ICliCommand
         var json = new Option<bool>("--json") { Description = "Last stdout line: a JSON summary (final_train_loss, best_val_loss, tokens_per_second, wall_seconds, iters)" };
         var imageWords = new Option<bool?>("--image-word-tokens") { Description = "builtin:shapes: word tokens (a BPE of the task's text) instead of characters (default true; false: characters)" };
         var imageQuestions = new Option<int?>("--image-questions") { Description = "builtin:shapes: questions about one image packed into a training row (one per type, up to N; default 6, 1: one per row)" };
+        var imageHidden = new Option<int?>("--image-projector-hidden") { Description = "builtin:shapes / image JSONL: hidden width of an MLP image projector (LLaVA-1.5: Linear, GELU, Linear); 0 (default): one linear layer (Fuyu)" };
         var imagePatch = new Option<int?>("--image-patch") { Description = "builtin:shapes / image JSONL: side of an image patch in pixels (default 8; must divide the 32-pixel image)" };
         var evalImages = new Option<int>("--eval-images") { Description = "builtin:shapes: held-out images scored after training (one question of each type per image)", DefaultValueFactory = _ => 200 };
         var samples = new Option<int>("--eval-samples") { Description = "Sentences sampled at temperature 1 and parsed after training on the grammar corpus (1,000 take under a second; 200 gave readings 3 points apart for two models of the same true rate)", DefaultValueFactory = _ => 1000 };
@@ -85,7 +86,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -112,8 +113,10 @@ internal sealed class TrainCommand : ICliCommand
                     LearningRate = pr.GetResult(lr) is { Implicit: false } ? pr.GetValue(lr) : v.LearningRate,
                     Seed = pr.GetResult(seed) is { Implicit: false } ? pr.GetValue(seed) : v.Seed,
                     EvalImages = pr.GetValue(evalImages), PatchSize = pr.GetValue(imagePatch) ?? v.PatchSize,
+                    ProjectorHidden = pr.GetValue(imageHidden) ?? v.ProjectorHidden,
                     WordTokens = pr.GetValue(imageWords) ?? v.WordTokens, QuestionsPerRow = pr.GetValue(imageQuestions) ?? v.QuestionsPerRow,
                 };
+                if (v.ProjectorHidden < 0) throw new ArgumentException($"--image-projector-hidden must be at least 0 (got {v.ProjectorHidden})");
                 if (v.QuestionsPerRow < 1) throw new ArgumentException($"--image-questions must be at least 1 (got {v.QuestionsPerRow})");
                 if (v.PatchSize < 1 || NextToken.Vision.ShapesTask.ImageSize % v.PatchSize != 0)
                     throw new ArgumentException($"--image-patch must divide the {NextToken.Vision.ShapesTask.ImageSize}-pixel image (got {v.PatchSize})");

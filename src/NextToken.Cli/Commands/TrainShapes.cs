@@ -74,7 +74,7 @@ internal static class TrainShapes
                 ["exact_match_by_type"] = new JsonObject(report.ExactMatchByType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
                 ["text_only_exact_match"] = double.IsFinite(report.TextOnlyExactMatch) ? report.TextOnlyExactMatch : null,
                 ["text_only_exact_match_by_type"] = new JsonObject(report.TextOnlyByType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
-                ["questions"] = report.Questions, ["parameters"] = report.Parameters, ["iters"] = options.Iterations, ["word_tokens"] = options.WordTokens, ["questions_per_row"] = options.QuestionsPerRow,
+                ["questions"] = report.Questions, ["parameters"] = report.Parameters, ["iters"] = options.Iterations, ["word_tokens"] = options.WordTokens, ["questions_per_row"] = options.QuestionsPerRow, ["projector_hidden"] = options.ProjectorHidden,
                 ["wall_seconds"] = report.WallSeconds, ["checkpoint"] = outDir,
             };
             if (json) Console.Out.WriteLine(summary.ToJsonString());

@@ -37,11 +37,17 @@ internal sealed class GptArchitecture
         for (int l = 0; l < cfg.Layers; l++) blocks[l] = TransformerBlock.Declare(layout, l, cfg, ropeCos, ropeSin);
         var lnf = cfg.FinalNorm ? Norm.Declare(layout, "ln_f", cfg) : null;
         var head = cfg.TiedEmbeddings ? wte : layout.Add("lm_head.weight", TensorKind.Matrix, Vp, C);
-        // Image encoder (Fuyu-style): a linear projection of raw patches, and two learned marker vectors.
+        // Image encoder (Fuyu-style): a linear projection of raw patches (or an MLP, LLaVA-1.5), and two learned marker vectors.
         TensorSlot? proj = null, projBias = null, start = null, end = null;
         if (cfg.Multimodal)
         {
-            proj = layout.Add("img.proj.weight", TensorKind.Matrix, C, cfg.ImagePatchDim);
+            if (cfg.ImageProjectorHidden > 0)
+            {
+                // LLaVA-1.5's MLP projector: img.fc (H, patch), GELU, then img.proj (C, H).
+                layout.Add("img.fc.weight", TensorKind.Matrix, cfg.ImageProjectorHidden, cfg.ImagePatchDim);
+                layout.Add("img.fc.bias", TensorKind.Bias, cfg.ImageProjectorHidden);
+            }
+            proj = layout.Add("img.proj.weight", TensorKind.Matrix, C, cfg.ImageProjectorHidden > 0 ? cfg.ImageProjectorHidden : cfg.ImagePatchDim);
             projBias = layout.Add("img.proj.bias", TensorKind.Bias, C);
             start = layout.Add("img.start", TensorKind.Embedding, 1, C);
             end = layout.Add("img.end", TensorKind.Embedding, 1, C);

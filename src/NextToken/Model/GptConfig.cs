@@ -59,6 +59,12 @@ public sealed record GptConfig
     /// <summary>Side of one image patch in pixels (must divide <see cref="ImageSize"/>).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int ImagePatchSize { get; init; }
+    /// <summary>
+    /// Hidden width of the image projector: 0 (default) maps each raw patch into the model width with one linear layer
+    /// (Fuyu); H &gt; 0 uses LLaVA-1.5's MLP projector, Linear(patch → H), GELU, Linear(H → C).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImageProjectorHidden { get; init; }
 
     /// <summary>Head size (HS = C / NH).</summary>
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
@@ -100,6 +106,8 @@ public sealed record GptConfig
             throw new ArgumentException($"rotary positions need an even head size (embedding {EmbeddingSize} / heads {Heads} = {HeadSize})", nameof(Positions));
         if (Dropout is < 0 or >= 1 || float.IsNaN(Dropout)) throw new ArgumentException($"dropout must be in [0, 1) (got {Dropout})", nameof(Dropout));
         if (MlpRatio < 1) throw new ArgumentException($"MLP ratio must be at least 1 (got {MlpRatio})", nameof(MlpRatio));
+        if (ImageProjectorHidden < 0 || (ImageProjectorHidden > 0 && ImageSize == 0))
+            throw new ArgumentException($"image projector hidden width {ImageProjectorHidden} must be 0, or positive on a multimodal model", nameof(ImageProjectorHidden));
         if (ImageSize < 0 || (ImageSize > 0 && (ImagePatchSize < 1 || ImageSize % ImagePatchSize != 0)))
             throw new ArgumentException($"image size {ImageSize} must be 0 (text only) or a positive multiple of the patch size ({ImagePatchSize})", nameof(ImageSize));
         if (ImagePrefixLength >= ContextLength)

@@ -1,4 +1,4 @@
-// ImageEncoder: raw RGB patches projected into the model width (Fuyu-style), framed by learned image-start and
+// ImageEncoder: raw RGB patches projected into the model width (Fuyu-style, or through an MLP as LLaVA-1.5), framed by learned image-start and
 // image-end vectors, as the embedding prefix of a row.
 using NextToken.Kernels;
 using NextToken.Model;
@@ -46,13 +46,42 @@ public static class ImageEncoder
         if (patches.Length < B * NP * D || prefix.Length < B * P * C) throw new ArgumentException($"image encoder buffers too small for B={B}: patches {B * NP * D}, prefix {B * P * C} floats");
         var w = model.Parameter("img.proj.weight");
         var bias = model.Parameter("img.proj.bias");
-        for (int b = 0; b < B; b++)
+        int H = cfg.ImageProjectorHidden;
+        var s = H > 0 ? Scratch(model, B * NP * H) : null;
+        lock (s ?? NoScratch) // the hidden layer's scratch is the model's: encodes of one model take turns
         {
-            var row = prefix.Slice(b * P * C, P * C);
-            model.Parameter("img.start").CopyTo(row[..C]);
-            Matmul.Forward(patches.Slice(b * NP * D, NP * D), w, bias, row.Slice(C, NP * C), NP, D, C);
-            model.Parameter("img.end").CopyTo(row.Slice((P - 1) * C, C));
+            if (H > 0) HiddenForward(model, patches, s![0], s[1], B * NP);
+            for (int b = 0; b < B; b++)
+            {
+                var row = prefix.Slice(b * P * C, P * C);
+                model.Parameter("img.start").CopyTo(row[..C]);
+                if (H > 0) Matmul.Forward(s![1].AsSpan(b * NP * H, NP * H), w, bias, row.Slice(C, NP * C), NP, H, C);
+                else Matmul.Forward(patches.Slice(b * NP * D, NP * D), w, bias, row.Slice(C, NP * C), NP, D, C);
+                model.Parameter("img.end").CopyTo(row.Slice((P - 1) * C, C));
+            }
         }
+    }
+
+    // The MLP projector's hidden layer for N patches: pre = img.fc · patch + b, act = GELU(pre).
+    private static void HiddenForward(GptModel model, ReadOnlySpan<float> patches, float[] pre, float[] act, int N)
+    {
+        int D = model.Config.ImagePatchDim, H = model.Config.ImageProjectorHidden;
+        Matmul.Forward(patches[..(N * D)], model.Parameter("img.fc.weight"), model.Parameter("img.fc.bias"), pre.AsSpan(0, N * H), N, D, H);
+        Gelu.Forward(pre, act, N * H);
+    }
+
+    // Scratch for the hidden layer, per model ([pre, act, dact]), grown to the largest batch seen (no allocation once warm).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GptModel, float[][]> ScratchTable = new();
+    private static readonly object NoScratch = new();
+
+    private static float[][] Scratch(GptModel model, int length)
+    {
+        var s = ScratchTable.GetValue(model, _ => [[], [], []]);
+        lock (s)
+        {
+            if (s[0].Length < length) { s[0] = new float[length]; s[1] = new float[length]; s[2] = new float[length]; }
+        }
+        return s;
     }
 
     /// <summary>The prefix (NP + 2, C) of one image (S × S × 3 in [0, 1], the model's input size): patches, then <see cref="Forward"/>.</summary>
@@ -80,12 +109,33 @@ public static class ImageEncoder
         var ds = model.Gradient("img.start");
         var de = model.Gradient("img.end");
         var w = model.Parameter("img.proj.weight");
-        for (int b = 0; b < B; b++)
+        int H = cfg.ImageProjectorHidden;
+        var s = H > 0 ? Scratch(model, B * NP * H) : null;
+        lock (s ?? NoScratch)
         {
-            var row = dprefix.Slice(b * P * C, P * C);
-            System.Numerics.Tensors.TensorPrimitives.Add(ds, row[..C], ds);
-            Matmul.Backward(row.Slice(C, NP * C), patches.Slice(b * NP * D, NP * D), w, default, dw, db, NP, D, C);
-            System.Numerics.Tensors.TensorPrimitives.Add(de, row.Slice((P - 1) * C, C), de);
+            if (H > 0)
+            {
+                // The hidden layer is recomputed from the patches (one small GEMM) rather than kept from the forward.
+                HiddenForward(model, patches, s![0], s[1], B * NP);
+                Array.Clear(s[2], 0, B * NP * H);
+            }
+            for (int b = 0; b < B; b++)
+            {
+                var row = dprefix.Slice(b * P * C, P * C);
+                System.Numerics.Tensors.TensorPrimitives.Add(ds, row[..C], ds);
+                if (H > 0) Matmul.Backward(row.Slice(C, NP * C), s![1].AsSpan(b * NP * H, NP * H), w, s[2].AsSpan(b * NP * H, NP * H), dw, db, NP, H, C);
+                else Matmul.Backward(row.Slice(C, NP * C), patches.Slice(b * NP * D, NP * D), w, default, dw, db, NP, D, C);
+                System.Numerics.Tensors.TensorPrimitives.Add(de, row.Slice((P - 1) * C, C), de);
+            }
+            if (H > 0)
+            {
+                // dpre = GELU'(pre) ⊙ dact, written over act (no longer needed); then img.fc's gradients.
+                int N = B * NP;
+                Array.Clear(s![1], 0, N * H);
+                Gelu.Backward(s[0], s[2], s[1], N * H);
+                Matmul.Backward(s[1].AsSpan(0, N * H), patches[..(N * D)], model.Parameter("img.fc.weight"), default,
+                                model.Gradient("img.fc.weight"), model.Gradient("img.fc.bias"), N, D, H);
+            }
         }
     }
 

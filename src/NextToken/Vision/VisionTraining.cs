@@ -44,6 +44,8 @@ public sealed record VisionTrainOptions
     /// builtin:shapes only (a user's file trains one question per row).
     /// </summary>
     public int QuestionsPerRow { get; init; } = 6;
+    /// <summary>Hidden width of an MLP image projector (LLaVA-1.5); 0: one linear layer (Fuyu).</summary>
+    public int ProjectorHidden { get; init; }
 }
 
 /// <summary>What <see cref="VisionTraining.Run"/> measured.</summary>
@@ -84,7 +86,7 @@ public static class VisionTraining
     public static GptConfig Config(VisionTrainOptions o, int vocab, bool images, int context = 128) => new GptConfig
     {
         VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
-        ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0,
+        ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0, ImageProjectorHidden = images ? o.ProjectorHidden : 0,
     }.Validate();
 
     /// <summary>A training example: the image (S × S × 3) and questions about it with their answers (the first is always used).</summary>

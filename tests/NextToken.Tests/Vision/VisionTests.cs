@@ -109,6 +109,73 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void MlpProjectorBackward_MatchesFiniteDifferencesInDouble()
+    {
+        // LLaVA-1.5's projector: prefix patch k = W2·GELU(W1·patch + b1) + b2 (GELU's tanh form, as the kernel computes
+        // it). L = Σ g ⊙ prefix; central differences of a double-precision forward against the encoder's backward.
+        var model = new GptModel(Tiny() with { ImageProjectorHidden = 5 }, 6);
+        var cfg = model.Config;
+        int B = 2, P = cfg.ImagePrefixLength, C = 8, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, H = 5;
+        Assert.Equal(H * D, model.Parameter("img.fc.weight").Length);
+        Assert.Equal(C * H, model.Parameter("img.proj.weight").Length);
+        // Larger weights than the init so that GELU is used away from its linear part.
+        var r = new Rng(8);
+        foreach (var name in new[] { "img.fc.weight", "img.fc.bias", "img.proj.weight" })
+        {
+            var p = model.Parameter(name);
+            for (int i = 0; i < p.Length; i++) p[i] = (float)(r.NextGaussian() * 0.5);
+        }
+        var patches = new float[B * NP * D];
+        for (int bb = 0; bb < B; bb++) ImageEncoder.Patches(RandomImage(8, 20 + (ulong)bb), 8, 4, patches.AsSpan(bb * NP * D, NP * D));
+        var g = RandomImage(8, 98).Take(B * P * C).Select(v => v - 0.5f).ToArray();
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Backward(model, patches, g, B);
+        // The forward in float agrees with the double one.
+        var prefix = new float[B * P * C];
+        ImageEncoder.Forward(model, patches, prefix, B);
+        static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+        string[] names = ["img.fc.weight", "img.fc.bias", "img.proj.weight", "img.proj.bias"];
+        double Loss(string name, int index, double delta, double[]? prefixOut = null)
+        {
+            var t = names.ToDictionary(n => n, n => model.Parameter(n).ToArray().Select(v => (double)v).ToArray());
+            if (name.Length > 0) t[name][index] += delta;
+            double l = 0;
+            for (int bb = 0; bb < B; bb++)
+                for (int k = 0; k < NP; k++)
+                {
+                    var h = new double[H];
+                    for (int j = 0; j < H; j++)
+                    {
+                        double z = t["img.fc.bias"][j];
+                        for (int d = 0; d < D; d++) z += t["img.fc.weight"][j * D + d] * patches[(bb * NP + k) * D + d];
+                        h[j] = Gelu(z);
+                    }
+                    for (int c = 0; c < C; c++)
+                    {
+                        double y = t["img.proj.bias"][c];
+                        for (int j = 0; j < H; j++) y += t["img.proj.weight"][c * H + j] * h[j];
+                        if (prefixOut is not null) prefixOut[(bb * P + 1 + k) * C + c] = y;
+                        l += g[(bb * P + 1 + k) * C + c] * y;
+                    }
+                }
+            return l;
+        }
+        var want = new double[B * P * C];
+        Loss("", 0, 0, want);
+        for (int bb = 0; bb < B; bb++)
+            for (int k = 0; k < NP; k++)
+                for (int c = 0; c < C; c++)
+                    Assert.Equal(want[(bb * P + 1 + k) * C + c], prefix[(bb * P + 1 + k) * C + c], 3);
+        foreach (var (name, indices) in new[] { ("img.fc.weight", new[] { 0, 47, 100, 239 }), ("img.fc.bias", new[] { 0, 4 }), ("img.proj.weight", new[] { 0, 17, 39 }), ("img.proj.bias", new[] { 2 }) })
+            foreach (int i in indices)
+            {
+                double fd = (Loss(name, i, 1e-4) - Loss(name, i, -1e-4)) / 2e-4;
+                Assert.True(Math.Abs(fd - model.Gradient(name)[i]) <= 1e-3 * Math.Max(1, Math.Abs(fd)), $"{name}[{i}]: finite difference {fd}, backward {model.Gradient(name)[i]}");
+            }
+    }
+
+    [Fact]
     public void ModelLoss_GradientThroughTheImagePrefix_MatchesFiniteDifferences()
     {
         // The whole chain: image → patches → projection → prefix → transformer → loss, on one projection weight at a time.
