@@ -14,14 +14,20 @@ public sealed class FinetuneCliTests
         """{"messages": [{"role": "user", "content": "the bird sings."}, {"role": "assistant", "content": "the birds sing."}]}""",
     ];
 
-    [Fact]
-    public void Finetune_ChatData_ThenResume_ThenChatWithPipedInput()
+    // A tiny base model in DIR/base and the chat data in DIR/chat.jsonl.
+    private static void BaseAndChats(TempDir dir)
     {
-        using var dir = new TempDir();
         var t = CliProcess.Run("train", "--data", "builtin:grammar", "--iters", "2", "--layers", "1", "--heads", "2", "--embd", "16", "--out", dir.File("base"),
                                "--eval-iters", "1", "--eval-samples", "0", "--threads", "1");
         Assert.True(t.Exit == 0, t.Err);
         File.WriteAllLines(dir.File("chat.jsonl"), Chats);
+    }
+
+    [Fact]
+    public void Finetune_ChatData_ThenResume_ThenChatWithPipedInput()
+    {
+        using var dir = new TempDir();
+        BaseAndChats(dir);
         var f = CliProcess.Run("finetune", "--checkpoint", dir.File("base"), "--data", dir.File("chat.jsonl"), "--out", dir.File("ft"), "--iters", "3",
                                "--batch", "2", "--packing", "--threads", "1", "--json");
         Assert.True(f.Exit == 0, f.Err);
@@ -55,10 +61,7 @@ public sealed class FinetuneCliTests
         // schedule; LoRA dropout, weight decay and the added chat markers' trainable rows are all on, so the adapters'
         // moments, the dropout generator and the embedding rows' moments must all come back for the runs to agree.
         using var dir = new TempDir();
-        var t = CliProcess.Run("train", "--data", "builtin:grammar", "--iters", "2", "--layers", "1", "--heads", "2", "--embd", "16", "--out", dir.File("base"),
-                               "--eval-iters", "1", "--eval-samples", "0", "--threads", "1");
-        Assert.True(t.Exit == 0, t.Err);
-        File.WriteAllLines(dir.File("chat.jsonl"), Chats);
+        BaseAndChats(dir);
         string[] Args(string outDir, int iters) =>
             ["finetune", "--checkpoint", dir.File("base"), "--data", dir.File("chat.jsonl"), "--out", outDir, "--iters", iters.ToString(System.Globalization.CultureInfo.InvariantCulture),
              "--batch", "2", "--lr", "0.02", "--min-lr", "0.02", "--warmup", "0", "--weight-decay", "0.1", "--lora-rank", "4", "--lora-dropout", "0.3",
