@@ -55,19 +55,19 @@ public sealed class ScalingStudy
             throw new InvalidOperationException($"the study in '{OutDir}' was planned differently ({File.ReadAllText(planPath).Trim()}); continue it with the same plan or use another directory");
         File.WriteAllText(planPath, plan + "\n");
         // 1. The sweep on the corpus and its fit.
-        var grammar = o.Corpus switch
+        var corpus = o.Corpus switch
         {
             BuiltinDatasets.Grammar => PrepareGrammar(o.GrammarSentences),
             BuiltinDatasets.Facts => PrepareFacts(o.FactsLines),
             _ => throw new ArgumentException($"unknown study corpus '{o.Corpus}': use {BuiltinDatasets.Facts} or {BuiltinDatasets.Grammar}"),
         };
-        var grid = ScalingSweep.PlanGrid(o.Sizes, o.Tokens, grammar.VocabSize, o.Sweep);
-        var sweep = Sweep(o.Corpus, grammar, grid, o.Sweep, cancellation);
+        var grid = ScalingSweep.PlanGrid(o.Sizes, o.Tokens, corpus.VocabSize, o.Sweep);
+        var sweep = Sweep(o.Corpus, corpus, grid, o.Sweep, cancellation);
         var (runs, skipped) = ResultsFile.Read(sweep.ResultsPath);
         var fit = ScalingFits.Fit("chinchilla", runs, new FitOptions { Bootstrap = 50 }, skipped);
 
         // 2. The prediction, saved before the held-out run trains (a resumed study keeps the first one).
-        var held = ScalingSweep.PlanGrid([o.HeldOutSize], [o.HeldOutTokens], grammar.VocabSize, o.Sweep)[0];
+        var held = ScalingSweep.PlanGrid([o.HeldOutSize], [o.HeldOutTokens], corpus.VocabSize, o.Sweep)[0];
         var count = ScalingAccounting.Count(held.Config, o.Sweep.SequenceLength, o.Sweep.BatchSize);
         string predictionPath = Path.Combine(OutDir, PredictionFileName);
         double predicted;
@@ -86,7 +86,7 @@ public sealed class ScalingStudy
             };
             File.WriteAllText(predictionPath, node.ToJsonString() + "\n");
         }
-        var heldSweep = Sweep("heldout", grammar, [held], o.Sweep, cancellation);
+        var heldSweep = Sweep("heldout", corpus, [held], o.Sweep, cancellation);
         var measured = ResultsFile.Read(heldSweep.ResultsPath).Runs.FirstOrDefault(r => r.Name == held.Name)?.Loss;
 
         // 3. Emergence: the same sizes on n-digit addition, each model scored on held-out problems two ways.
