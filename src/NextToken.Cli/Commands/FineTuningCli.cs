@@ -37,9 +37,12 @@ internal static class FineTuningCli
         /// <summary>Unfreezes the embeddings when asked; returns the model's trainable parameters over the real vocabulary.</summary>
         public long ApplyEmbeddings(ParseResult pr, GptModel model)
         {
-            if (pr.GetValue(TrainEmbeddings)) model.SetTrainable(s => s.Name is "wte.weight" or "lm_head.weight", true);
+            if (pr.GetValue(TrainEmbeddings)) TrainEmbeddingsOf(model);
             return model.GradientLayout.Slots.Sum(s => GptParameters.RealLength(model.Config, model.Layout[s.Name]));
         }
+
+        /// <summary>Makes the token embedding (and an untied output head) trainable beside the adapters.</summary>
+        public static void TrainEmbeddingsOf(GptModel model) => model.SetTrainable(s => s.Name is "wte.weight" or "lm_head.weight", true);
 
         /// <summary>The options, or null for full fine-tuning.</summary>
         public LoraOptions? Get(ParseResult pr) => pr.GetValue(Rank) is int r and > 0

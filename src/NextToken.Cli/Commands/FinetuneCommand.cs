@@ -135,10 +135,10 @@ internal sealed class FinetuneCommand : ICliCommand
                 lora = run["lora"] is null ? null : LoraSet.Load(outDir, model);
                 if (lora is not null)
                 {
-                    if (run["lora_train_embeddings"]?.GetValue<bool>() == true) model.SetTrainable(s => s.Name is "wte.weight" or "lm_head.weight", true);
+                    if (run["lora_train_embeddings"]?.GetValue<bool>() == true) FineTuningCli.LoraFlags.TrainEmbeddingsOf(model);
                     if (run["lora_new_tokens"] is JsonArray ids && ids.Count > 0) newTokens = TrainableTokens.Attach(model, ids.Select(n => n!.GetValue<int>()));
                     loraResume = ExtraOptimizerState.Load(outDir, lora.Layout);
-                    lora.DropoutRng = LoraDropoutRng(loraResume.State, Path.Combine(outDir, ExtraOptimizerState.FileName));
+                    lora.RestoreDropoutState(loraResume.State, Path.Combine(outDir, ExtraOptimizerState.FileName));
                 }
             }
             else
@@ -199,11 +199,7 @@ internal sealed class FinetuneCommand : ICliCommand
                 trainer.Extra = new ExtraParameters(lora.Layout, lora.Parameters, lora.Gradients)
                 {
                     Save = dir => lora.Save(dir, basePath), Resume = loraResume,
-                    State = () => new Dictionary<string, string>
-                    {
-                        [LoraRngState] = lora.DropoutRng.State.ToString(CultureInfo.InvariantCulture),
-                        [LoraRngIncrement] = lora.DropoutRng.Increment.ToString(CultureInfo.InvariantCulture),
-                    },
+                    State = lora.DropoutState,
                 };
                 if (newTokens is not null)
                 {
@@ -237,16 +233,6 @@ internal sealed class FinetuneCommand : ICliCommand
             return cancelled ? 130 : 0;
         });
         return cmd;
-    }
-
-    private const string LoraRngState = "lora_dropout_rng_state", LoraRngIncrement = "lora_dropout_rng_increment";
-
-    // The LoRA dropout generator saved with the adapters' moments.
-    private static NextToken.Tensors.Rng LoraDropoutRng(IReadOnlyDictionary<string, string> state, string path)
-    {
-        ulong Get(string key) => state.TryGetValue(key, out var s) && ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out ulong v)
-            ? v : throw new InvalidDataException($"{path}: metadata field '{key}' is missing or not an unsigned integer");
-        return new NextToken.Tensors.Rng { State = Get(LoraRngState), Increment = Get(LoraRngIncrement) };
     }
 
     private sealed record GptModelAndTokenizer(NextToken.Model.GptModel Model, NextToken.Tokenization.ITokenizer Tokenizer);

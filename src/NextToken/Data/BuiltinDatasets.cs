@@ -79,15 +79,7 @@ public static class BuiltinDatasets
             {
                 // Split by whole sentences (not characters) so no validation sentence is cut in half.
                 string text = name == Grammar ? GrammarCorpus.Generate(seed, GrammarSentences) : GrammarCorpus.GenerateWithRepeats(seed, GrammarSentences);
-                int lines = text.Count(c => c == '\n');
-                int trainSentences = lines - lines / 10;
-                int cut = 0;
-                for (int i = 0; i < trainSentences; i++) cut = text.IndexOf('\n', cut) + 1;
-                // Word-level tokens: a byte-level BPE trained on the training sentences until every word is one
-                // token (merges stop by themselves once no pair is left inside a word, well below the cap). The model
-                // then spends its capacity on the grammar (agreement, phrase structure) instead of spelling.
-                var tokenizer = BpeTrainer.Train(text[..cut], new BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
-                return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, outDir, source);
+                return PrepareLines(text, outDir, source);
             }
             case Facts:
                 return PrepareFacts(seed, FactsLines, outDir, source);
@@ -117,17 +109,25 @@ public static class BuiltinDatasets
     }
 
     /// <summary>
-    /// The facts corpus with <paramref name="lines"/> lines of the world of <paramref name="seed"/>, the last tenth for
-    /// validation, tokenized by a byte-level BPE (1,024 tokens) trained on the training lines: the relation words and
-    /// values become single tokens, names a few pieces each.
+    /// The facts corpus with <paramref name="lines"/> lines of the world of <paramref name="seed"/>, prepared by
+    /// <see cref="PrepareLines"/>: the relation words and values become single tokens, names a few pieces each.
     /// </summary>
-    public static PreparedData PrepareFacts(ulong seed, int lines, string outDir, string? source = null)
+    public static PreparedData PrepareFacts(ulong seed, int lines, string outDir, string? source = null) =>
+        PrepareLines(FactsCorpus.Generate(seed, seed, lines), outDir,
+                     source ?? Prefix + Facts + " seed " + seed.ToString(CultureInfo.InvariantCulture) + " lines " + lines.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>
+    /// A line-per-example corpus prepared as the word-level built-ins are: split by whole lines (the last tenth is
+    /// validation, so no line is cut in half), tokenized by a byte-level BPE trained on the training lines until every
+    /// word is one token (merges stop by themselves once no pair is left inside a word, or at 1,024 tokens). On the
+    /// grammar the model then spends its capacity on agreement and phrase structure instead of spelling.
+    /// </summary>
+    public static PreparedData PrepareLines(string text, string outDir, string source)
     {
-        string text = FactsCorpus.Generate(seed, seed, lines);
-        int trainLines = lines - lines / 10, cut = 0;
+        ArgumentNullException.ThrowIfNull(text);
+        int lines = text.Count(c => c == '\n'), trainLines = lines - lines / 10, cut = 0;
         for (int i = 0; i < trainLines; i++) cut = text.IndexOf('\n', cut) + 1;
         var tokenizer = BpeTrainer.Train(text[..cut], new BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
-        return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, outDir,
-                                      source ?? Prefix + Facts + " seed " + seed.ToString(CultureInfo.InvariantCulture) + " lines " + lines.ToString(CultureInfo.InvariantCulture));
+        return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, outDir, source);
     }
 }

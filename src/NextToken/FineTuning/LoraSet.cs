@@ -51,6 +51,24 @@ public sealed class LoraSet
     /// <summary>The generator LoRA dropout draws from.</summary>
     public Rng DropoutRng;
 
+    private const string RngStateKey = "lora_dropout_rng_state", RngIncrementKey = "lora_dropout_rng_increment";
+
+    /// <summary>The dropout generator's state as string pairs (saved with the adapters' optimizer state for an exact resume).</summary>
+    public IReadOnlyDictionary<string, string> DropoutState() => new Dictionary<string, string>
+    {
+        [RngStateKey] = DropoutRng.State.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        [RngIncrementKey] = DropoutRng.Increment.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>Sets the dropout generator from <see cref="DropoutState"/>'s pairs; <paramref name="source"/> names the file in errors.</summary>
+    public void RestoreDropoutState(IReadOnlyDictionary<string, string> state, string source)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ulong Get(string key) => state.TryGetValue(key, out var s) && ulong.TryParse(s, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out ulong v)
+            ? v : throw new InvalidDataException($"{source}: metadata field '{key}' is missing or not an unsigned integer");
+        DropoutRng = new Rng { State = Get(RngStateKey), Increment = Get(RngIncrementKey) };
+    }
+
     // Scratch shared by every adapter (each uses it only inside one call): 0 dropped-out input, 1 dropout mask,
     // 2 (N, Rows) product / output gradient, 3 du (N, r), 4 dx before the mask. Grown, never shrunk.
     private readonly float[][] _scratch = [[], [], [], [], []];

@@ -122,11 +122,7 @@ public sealed class ScalingStudy
         if (sentences <= 0) return Prepare(BuiltinDatasets.Grammar);
         string dir = Path.Combine(OutDir, BuiltinDatasets.Grammar, "data");
         if (File.Exists(Path.Combine(dir, PreparedData.MetaFileName))) return PreparedData.Load(dir);
-        string text = GrammarCorpus.Generate(1337, sentences);
-        int trainSentences = sentences - sentences / 10, cut = 0;
-        for (int i = 0; i < trainSentences; i++) cut = text.IndexOf('\n', cut) + 1;
-        var tokenizer = Tokenization.BpeTrainer.Train(text[..cut], new Tokenization.BpeTrainerOptions { VocabSize = 1024, MinFrequency = 1, Threads = 1 }).Tokenizer;
-        return PreparedData.FromSplit(text[..cut], text[cut..], tokenizer, dir, $"{BuiltinDatasets.Prefix}{BuiltinDatasets.Grammar} seed 1337 sentences {sentences}");
+        return BuiltinDatasets.PrepareLines(GrammarCorpus.Generate(1337, sentences), dir, $"{BuiltinDatasets.Prefix}{BuiltinDatasets.Grammar} seed 1337 sentences {sentences}");
     }
 
     // The facts corpus with enough lines that no run of the study repeats a training token.
