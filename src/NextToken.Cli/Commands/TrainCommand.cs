@@ -76,6 +76,12 @@ internal sealed class TrainCommand : ICliCommand
         var imageWords = new Option<bool?>("--image-word-tokens") { Description = "builtin:shapes: word tokens (a BPE of the task's text) instead of characters (default true; false: characters)" };
         var imageQuestions = new Option<int?>("--image-questions") { Description = "builtin:shapes: questions about one image packed into a training row (one per type, up to N; default 6, 1: one per row)" };
         var imageHidden = new Option<int?>("--image-projector-hidden") { Description = "builtin:shapes / image JSONL: hidden width of the MLP image projector (LLaVA-1.5: Linear, GELU, Linear; default 256); 0: one linear layer (Fuyu)" };
+        var image2d = new Option<bool?>("--image-positions-2d") { Description = "builtin:shapes / image JSONL: learned row and column vectors added to the patches (2-D positions) on top of the model's 1-D positions" };
+        var imageWeight = new Option<bool?>("--image-weight-per-question") { Description = "builtin:shapes: every answer weighs the same in the loss (its tokens share a weight of 1) instead of every answer token" };
+        var imageCaptionLast = new Option<bool?>("--image-caption-last") { Description = "builtin:shapes: in a row of several questions the caption comes last (it names every shape, so the questions after it could be read from the text)" };
+        var imageWhere = new Option<bool?>("--image-where") { Description = "builtin:shapes: end each training row with an auxiliary \"where is the C K?\" (answered \"top left\" ... \"bottom right\"; not scored)" };
+        var imageTypes = new Option<string?>("--image-types") { Description = "builtin:shapes: train and score only these question types, comma-separated (colour, shape, count, left, above, caption, where): a probe of one skill on its own" };
+        var imageEncoder = new Option<int?>("--image-encoder-layers") { Description = "builtin:shapes / image JSONL: layers of a small ViT (bidirectional attention over the patches) between the projector and the decoder (default 0: none)" };
         var imagePatch = new Option<int?>("--image-patch") { Description = "builtin:shapes / image JSONL: side of an image patch in pixels (default 8; must divide the 32-pixel image)" };
         var evalImages = new Option<int>("--eval-images") { Description = "builtin:shapes: held-out images scored after training (one question of each type per image)", DefaultValueFactory = _ => 200 };
         var samples = new Option<int>("--eval-samples") { Description = "Sentences sampled at temperature 1 and parsed after training on the grammar corpus (1,000 take under a second; 200 gave readings 3 points apart for two models of the same true rate)", DefaultValueFactory = _ => 1000 };
@@ -86,7 +92,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageTypes, imageEncoder, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -115,11 +121,20 @@ internal sealed class TrainCommand : ICliCommand
                     EvalImages = pr.GetValue(evalImages), PatchSize = pr.GetValue(imagePatch) ?? v.PatchSize,
                     ProjectorHidden = pr.GetValue(imageHidden) ?? v.ProjectorHidden,
                     WordTokens = pr.GetValue(imageWords) ?? v.WordTokens, QuestionsPerRow = pr.GetValue(imageQuestions) ?? v.QuestionsPerRow,
+                    Positions2D = pr.GetValue(image2d) ?? v.Positions2D, Positions = pr.GetValue(positions) ?? v.Positions,
+                    WeightPerQuestion = pr.GetValue(imageWeight) ?? v.WeightPerQuestion, CaptionLast = pr.GetValue(imageCaptionLast) ?? v.CaptionLast,
+                    WhereQuestions = pr.GetValue(imageWhere) ?? v.WhereQuestions, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
+                    Types = pr.GetValue(imageTypes) is { } typeList ? typeList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 };
                 if (v.ProjectorHidden < 0) throw new ArgumentException($"--image-projector-hidden must be at least 0 (got {v.ProjectorHidden})");
+                if (v.EncoderLayers < 0) throw new ArgumentException($"--image-encoder-layers must be at least 0 (got {v.EncoderLayers})");
                 if (v.QuestionsPerRow < 1) throw new ArgumentException($"--image-questions must be at least 1 (got {v.QuestionsPerRow})");
                 if (v.PatchSize < 1 || NextToken.Vision.ShapesTask.ImageSize % v.PatchSize != 0)
                     throw new ArgumentException($"--image-patch must divide the {NextToken.Vision.ShapesTask.ImageSize}-pixel image (got {v.PatchSize})");
+                foreach (string type in v.Types ?? [])
+                    if (!NextToken.Vision.ShapesTask.Types.Contains(type) && type != "where")
+                        throw new ArgumentException($"--image-types: unknown question type '{type}' (expected {string.Join(", ", NextToken.Vision.ShapesTask.Types)} or where)");
+                if (v.Types is { Count: 0 }) throw new ArgumentException("--image-types names no question type");
                 if (v.EvalImages < 0) throw new ArgumentException($"--eval-images must be at least 0 (got {v.EvalImages})");
                 TrainShapes.Run(v, pr.GetResult(output) is { Implicit: false } ? outDir : Path.Combine("runs", "shapes"), pr.GetValue(json),
                                 pr.GetValue(data) == TrainShapes.DataName ? null : pr.GetValue(data));

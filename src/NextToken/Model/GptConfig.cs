@@ -65,6 +65,20 @@ public sealed record GptConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int ImageProjectorHidden { get; init; }
+    /// <summary>
+    /// 2-D patch positions: learned row and column vectors (<c>img.row</c>, <c>img.col</c>, each (S/p, C)) added to every
+    /// projected patch, on top of the model's own 1-D positions, so that a patch's column and row are features shared by
+    /// every patch in that column or row (ViT-style factorised 2-D embeddings).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault), JsonPropertyName("image_positions_2d")]
+    public bool ImagePositions2D { get; init; }
+    /// <summary>
+    /// Layers of a small ViT between the projector and the decoder (0: none, the default): bidirectional pre-LN transformer
+    /// blocks of the model's width and heads over the patches, with learned patch positions (<c>img.pos</c>) and a final
+    /// LayerNorm, so that every patch sees the whole image before the causal decoder reads it (LLaVA / nanoVLM).
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImageEncoderLayers { get; init; }
 
     /// <summary>Head size (HS = C / NH).</summary>
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
@@ -108,6 +122,10 @@ public sealed record GptConfig
         if (MlpRatio < 1) throw new ArgumentException($"MLP ratio must be at least 1 (got {MlpRatio})", nameof(MlpRatio));
         if (ImageProjectorHidden < 0 || (ImageProjectorHidden > 0 && ImageSize == 0))
             throw new ArgumentException($"image projector hidden width {ImageProjectorHidden} must be 0, or positive on a multimodal model", nameof(ImageProjectorHidden));
+        if (ImageEncoderLayers < 0 || (ImageEncoderLayers > 0 && ImageSize == 0))
+            throw new ArgumentException($"image encoder layers {ImageEncoderLayers} must be 0, or positive on a multimodal model", nameof(ImageEncoderLayers));
+        if (ImagePositions2D && ImageSize == 0)
+            throw new ArgumentException("2-D image positions need a multimodal model (image size > 0)", nameof(ImagePositions2D));
         if (ImageSize < 0 || (ImageSize > 0 && (ImagePatchSize < 1 || ImageSize % ImagePatchSize != 0)))
             throw new ArgumentException($"image size {ImageSize} must be 0 (text only) or a positive multiple of the patch size ({ImagePatchSize})", nameof(ImageSize));
         if (ImagePrefixLength >= ContextLength)

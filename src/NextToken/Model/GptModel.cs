@@ -142,6 +142,8 @@ public sealed partial class GptModel : ICausalLm
     /// <summary>
     /// GPT-2 initialisation (Radford et al. 2019, section 2.3): weights N(0, 0.02), residual projections
     /// (attn.c_proj, mlp.c_proj) scaled by 1/sqrt(2·layers), biases 0, norm gains 1. Vocabulary padding rows stay 0.
+    /// The image patch positions (img.row, img.col, img.pos) start ten times larger, N(0, 0.2): measured on builtin:shapes, a patch's
+    /// place is then readable from the first steps (docs/multimodal.md).
     /// </summary>
     public void Initialise(ulong seed)
     {
@@ -157,8 +159,9 @@ public sealed partial class GptModel : ICausalLm
                 case TensorKind.Bias: break;
                 default:
                     bool residual = s.Name.EndsWith("c_proj.weight", StringComparison.Ordinal);
+                    bool grid = s.Name is "img.row" or "img.col" or "img.pos";
                     var init = p[..(int)GptParameters.RealLength(Config, s)];
-                    rng.FillNormal(init, 0f, residual ? residualStd : Config.InitStd);
+                    rng.FillNormal(init, 0f, residual ? residualStd : grid ? 10f * Config.InitStd : Config.InitStd);
                     break;
             }
         }

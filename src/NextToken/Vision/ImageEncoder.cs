@@ -36,29 +36,67 @@ public static class ImageEncoder
     }
 
     /// <summary>
-    /// patches is (B, NP, D) from <see cref="Patches"/>; prefix is (B, NP + 2, C): img.start, W·patch + b for each patch,
-    /// img.end. Overwrites prefix.
+    /// patches is (B, NP, D) from <see cref="Patches"/>; prefix is (B, NP + 2, C): img.start, W·patch + b for each patch
+    /// (through the MLP, the 2-D positions and the ViT where the model has them), img.end. Overwrites prefix.
     /// </summary>
     public static void Forward(GptModel model, ReadOnlySpan<float> patches, Span<float> prefix, int B)
     {
         var cfg = Check(model);
         int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, P = NP + 2;
         if (patches.Length < B * NP * D || prefix.Length < B * P * C) throw new ArgumentException($"image encoder buffers too small for B={B}: patches {B * NP * D}, prefix {B * P * C} floats");
-        var w = model.Parameter("img.proj.weight");
-        var bias = model.Parameter("img.proj.bias");
-        int H = cfg.ImageProjectorHidden;
-        var s = H > 0 ? Scratch(model, B * NP * H) : null;
-        lock (s ?? NoScratch) // the hidden layer's scratch is the model's: encodes of one model take turns
+        var s = Scratch(model, B);
+        lock (s) // the scratch is the model's: encodes of one model take turns
         {
-            if (H > 0) HiddenForward(model, patches, s![0], s[1], B * NP);
+            var z = Project(model, patches, B, s);
             for (int b = 0; b < B; b++)
             {
                 var row = prefix.Slice(b * P * C, P * C);
                 model.Parameter("img.start").CopyTo(row[..C]);
-                if (H > 0) Matmul.Forward(s![1].AsSpan(b * NP * H, NP * H), w, bias, row.Slice(C, NP * C), NP, H, C);
-                else Matmul.Forward(patches.Slice(b * NP * D, NP * D), w, bias, row.Slice(C, NP * C), NP, D, C);
+                z.Slice(b * NP * C, NP * C).CopyTo(row.Slice(C, NP * C));
                 model.Parameter("img.end").CopyTo(row.Slice((P - 1) * C, C));
             }
+        }
+    }
+
+    // The patch vectors (B·NP, C) in s.Z: projector (linear, or MLP with its hidden layer in s.Pre/s.Act), 2-D positions,
+    // then img.pos and the ViT (its activations in s.Encoder).
+    private static Span<float> Project(GptModel model, ReadOnlySpan<float> patches, int B, EncoderScratch s)
+    {
+        var cfg = model.Config;
+        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, H = cfg.ImageProjectorHidden;
+        var z = s.Z.AsSpan(0, B * NP * C);
+        var w = model.Parameter("img.proj.weight");
+        var bias = model.Parameter("img.proj.bias");
+        if (H > 0)
+        {
+            HiddenForward(model, patches, s.Pre, s.Act, B * NP);
+            Matmul.Forward(s.Act.AsSpan(0, B * NP * H), w, bias, z, B * NP, H, C);
+        }
+        else Matmul.Forward(patches[..(B * NP * D)], w, bias, z, B * NP, D, C);
+        for (int b = 0; b < B; b++)
+        {
+            if (cfg.ImagePositions2D) AddGrid(model, z.Slice(b * NP * C, NP * C));
+            if (cfg.ImageEncoderLayers > 0)
+            {
+                var zb = z.Slice(b * NP * C, NP * C);
+                System.Numerics.Tensors.TensorPrimitives.Add(zb, model.Parameter("img.pos"), zb);
+            }
+        }
+        if (cfg.ImageEncoderLayers > 0) VisionEncoder.Forward(model, z, B, s.Encoder);
+        return z;
+    }
+
+    // 2-D positions: patch k (grid row k / n, column k % n) gets img.row[k / n] + img.col[k % n]. patches is (NP, C).
+    private static void AddGrid(GptModel model, Span<float> patches)
+    {
+        int C = model.Config.EmbeddingSize, n = model.Config.ImageSize / model.Config.ImagePatchSize;
+        var rows = model.Parameter("img.row");
+        var cols = model.Parameter("img.col");
+        for (int k = 0; k < n * n; k++)
+        {
+            var p = patches.Slice(k * C, C);
+            System.Numerics.Tensors.TensorPrimitives.Add(p, rows.Slice(k / n * C, C), p);
+            System.Numerics.Tensors.TensorPrimitives.Add(p, cols.Slice(k % n * C, C), p);
         }
     }
 
@@ -70,16 +108,29 @@ public static class ImageEncoder
         Gelu.Forward(pre, act, N * H);
     }
 
-    // Scratch for the hidden layer, per model ([pre, act, dact]), grown to the largest batch seen (no allocation once warm).
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GptModel, float[][]> ScratchTable = new();
-    private static readonly object NoScratch = new();
-
-    private static float[][] Scratch(GptModel model, int length)
+    // Scratch per model, grown to the largest batch seen (no allocation once warm): the patch vectors and their gradient,
+    // the MLP projector's hidden layer (pre-activation, activation, its gradient), the ViT's activations.
+    private sealed class EncoderScratch
     {
-        var s = ScratchTable.GetValue(model, _ => [[], [], []]);
+        public float[] Z = [], DZ = [], Pre = [], Act = [], DAct = [];
+        public readonly VisionEncoder.Activations Encoder = new();
+        public int Images;
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GptModel, EncoderScratch> ScratchTable = new();
+
+    private static EncoderScratch Scratch(GptModel model, int B)
+    {
+        var s = ScratchTable.GetValue(model, _ => new EncoderScratch());
         lock (s)
         {
-            if (s[0].Length < length) { s[0] = new float[length]; s[1] = new float[length]; s[2] = new float[length]; }
+            if (s.Images < B)
+            {
+                int NP = model.Config.ImagePatches, C = model.Config.EmbeddingSize, H = model.Config.ImageProjectorHidden;
+                s.Z = new float[B * NP * C]; s.DZ = new float[B * NP * C];
+                s.Pre = new float[B * NP * H]; s.Act = new float[B * NP * H]; s.DAct = new float[B * NP * H];
+                s.Images = B;
+            }
         }
         return s;
     }
@@ -97,45 +148,64 @@ public static class ImageEncoder
 
     /// <summary>
     /// dprefix is (B, NP + 2, C) (the model's <see cref="GptModel.PrefixGradient"/>); accumulates the gradients of
-    /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end into the model's gradient arena.
+    /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end (and img.fc, img.row, img.col where the
+    /// model has them) into the model's gradient arena.
     /// </summary>
     public static void Backward(GptModel model, ReadOnlySpan<float> patches, ReadOnlySpan<float> dprefix, int B)
     {
         var cfg = Check(model);
-        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, P = NP + 2;
+        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, P = NP + 2, H = cfg.ImageProjectorHidden;
         if (patches.Length < B * NP * D || dprefix.Length < B * P * C) throw new ArgumentException($"image encoder backward buffers too small for B={B}");
-        var dw = model.Gradient("img.proj.weight");
-        var db = model.Gradient("img.proj.bias");
         var ds = model.Gradient("img.start");
         var de = model.Gradient("img.end");
-        var w = model.Parameter("img.proj.weight");
-        int H = cfg.ImageProjectorHidden;
-        var s = H > 0 ? Scratch(model, B * NP * H) : null;
-        lock (s ?? NoScratch)
+        var s = Scratch(model, B);
+        lock (s)
         {
-            if (H > 0)
-            {
-                // The hidden layer is recomputed from the patches (one small GEMM) rather than kept from the forward.
-                HiddenForward(model, patches, s![0], s[1], B * NP);
-                Array.Clear(s[2], 0, B * NP * H);
-            }
+            // The forward is recomputed from the patches (a few small GEMMs) rather than kept, so that an encode between a
+            // training forward and its backward cannot corrupt it.
+            Project(model, patches, B, s);
+            var dz = s.DZ.AsSpan(0, B * NP * C);
             for (int b = 0; b < B; b++)
             {
                 var row = dprefix.Slice(b * P * C, P * C);
                 System.Numerics.Tensors.TensorPrimitives.Add(ds, row[..C], ds);
-                if (H > 0) Matmul.Backward(row.Slice(C, NP * C), s![1].AsSpan(b * NP * H, NP * H), w, s[2].AsSpan(b * NP * H, NP * H), dw, db, NP, H, C);
-                else Matmul.Backward(row.Slice(C, NP * C), patches.Slice(b * NP * D, NP * D), w, default, dw, db, NP, D, C);
+                row.Slice(C, NP * C).CopyTo(dz.Slice(b * NP * C, NP * C));
                 System.Numerics.Tensors.TensorPrimitives.Add(de, row.Slice((P - 1) * C, C), de);
             }
+            if (cfg.ImageEncoderLayers > 0)
+            {
+                VisionEncoder.Backward(model, dz, B, s.Encoder);
+                var dpos = model.Gradient("img.pos");
+                for (int b = 0; b < B; b++) System.Numerics.Tensors.TensorPrimitives.Add(dpos, dz.Slice(b * NP * C, NP * C), dpos);
+            }
+            if (cfg.ImagePositions2D)
+            {
+                int n = cfg.ImageSize / cfg.ImagePatchSize;
+                var drow = model.Gradient("img.row");
+                var dcol = model.Gradient("img.col");
+                for (int k = 0; k < B * NP; k++)
+                {
+                    var g = dz.Slice(k * C, C);
+                    int r = k % NP / n, c = k % NP % n;
+                    System.Numerics.Tensors.TensorPrimitives.Add(drow.Slice(r * C, C), g, drow.Slice(r * C, C));
+                    System.Numerics.Tensors.TensorPrimitives.Add(dcol.Slice(c * C, C), g, dcol.Slice(c * C, C));
+                }
+            }
+            var w = model.Parameter("img.proj.weight");
+            var dw = model.Gradient("img.proj.weight");
+            var db = model.Gradient("img.proj.bias");
             if (H > 0)
             {
-                // dpre = GELU'(pre) ⊙ dact, written over act (no longer needed); then img.fc's gradients.
                 int N = B * NP;
-                Array.Clear(s![1], 0, N * H);
-                Gelu.Backward(s[0], s[2], s[1], N * H);
-                Matmul.Backward(s[1].AsSpan(0, N * H), patches[..(N * D)], model.Parameter("img.fc.weight"), default,
+                Array.Clear(s.DAct, 0, N * H);
+                Matmul.Backward(dz, s.Act.AsSpan(0, N * H), w, s.DAct.AsSpan(0, N * H), dw, db, N, H, C);
+                // dpre = GELU'(pre) ⊙ dact, written over act (no longer needed); then img.fc's gradients.
+                Array.Clear(s.Act, 0, N * H);
+                Gelu.Backward(s.Pre, s.DAct, s.Act, N * H);
+                Matmul.Backward(s.Act.AsSpan(0, N * H), patches[..(N * D)], model.Parameter("img.fc.weight"), default,
                                 model.Gradient("img.fc.weight"), model.Gradient("img.fc.bias"), N, D, H);
             }
+            else Matmul.Backward(dz, patches[..(B * NP * D)], w, default, dw, db, B * NP, D, C);
         }
     }
 

@@ -111,6 +111,15 @@ public static class ShapesTask
         return q;
     }
 
+    /// <summary>
+    /// Auxiliary training questions (not scored): "where is the C K?" for each uniquely named shape, answered with its grid
+    /// cell ("top left", "top right", "bottom left", "bottom right"). They teach the first half of left/above — finding a
+    /// named shape and reading its place — on its own.
+    /// </summary>
+    public static IReadOnlyList<VisionQuestion> WhereQuestions(IReadOnlyList<Shape> shapes) =>
+        [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)
+                  .Select(s => new VisionQuestion("where", $"where is the {s.Colour} {s.Kind}?", (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right")))];
+
     /// <summary>"a red circle, a blue square and a green cross." (reading order of the cells).</summary>
     public static string Caption(IReadOnlyList<Shape> shapes)
     {

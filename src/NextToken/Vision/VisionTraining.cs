@@ -46,6 +46,26 @@ public sealed record VisionTrainOptions
     public int QuestionsPerRow { get; init; } = 6;
     /// <summary>Hidden width of the MLP image projector (LLaVA-1.5; default 256, measured better than linear); 0: one linear layer (Fuyu).</summary>
     public int ProjectorHidden { get; init; } = 256;
+    /// <summary>Layers of the ViT between the projector and the decoder (<see cref="GptConfig.ImageEncoderLayers"/>; 0: none).</summary>
+    public int EncoderLayers { get; init; }
+    /// <summary>Learned row and column vectors added to the patches (<see cref="GptConfig.ImagePositions2D"/>).</summary>
+    public bool Positions2D { get; init; }
+    /// <summary>
+    /// Each question's answer weighs the same in the loss (each answer token and its newline 1/(tokens + 1)) instead of each
+    /// token: a caption of 20 tokens no longer outweighs a yes/no twenty to one.
+    /// </summary>
+    public bool WeightPerQuestion { get; init; }
+    /// <summary>Each training row ends with one auxiliary "where is the C K?" (<see cref="VisionTraining.SampleShapesWithWhere"/>).</summary>
+    public bool WhereQuestions { get; init; }
+    /// <summary>
+    /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
+    /// question); null: all six. A probe: can the model learn one relation on its own?
+    /// </summary>
+    public IReadOnlyList<string>? Types { get; init; }
+    /// <summary>In a row of several questions the caption comes last (<see cref="VisionTraining.SampleShapesCaptionLast"/>).</summary>
+    public bool CaptionLast { get; init; }
+    /// <summary>The model's own positions (learned, sinusoidal or rotary) for the prefix and the text.</summary>
+    public PositionEncoding Positions { get; init; } = PositionEncoding.Learned;
 }
 
 /// <summary>What <see cref="VisionTraining.Run"/> measured.</summary>
@@ -72,13 +92,16 @@ public static class VisionTraining
     /// The task's word vocabulary: a byte-level BPE trained on every question and answer of 2,000 scenes, merged until
     /// each word (with its leading space) is one token; text outside the templates still encodes, byte by byte.
     /// </summary>
-    public static ITokenizer WordTokenizer()
+    public static ITokenizer WordTokenizer(bool where = false)
     {
         var rng = new Rng(0x0_D5, 3);
         var text = new System.Text.StringBuilder();
         for (int i = 0; i < 2000; i++)
-            foreach (var q in ShapesTask.Questions(ShapesTask.Sample(ref rng).Shapes))
+        {
+            var shapes = ShapesTask.Sample(ref rng).Shapes;
+            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? ShapesTask.WhereQuestions(shapes) : []))
                 text.Append(q.Question).Append('\n').Append(q.Answer).Append('\n');
+        }
         return BpeTrainer.Train(text.ToString(), new BpeTrainerOptions { VocabSize = 512, MinFrequency = 1, Threads = 1, SpecialTokens = [] }).Tokenizer;
     }
 
@@ -87,6 +110,7 @@ public static class VisionTraining
     {
         VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
         ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0, ImageProjectorHidden = images ? o.ProjectorHidden : 0,
+        ImagePositions2D = images && o.Positions2D, ImageEncoderLayers = images ? o.EncoderLayers : 0, Positions = o.Positions,
     }.Validate();
 
     /// <summary>A training example: the image (S × S × 3) and questions about it with their answers (the first is always used).</summary>
@@ -100,19 +124,65 @@ public static class VisionTraining
     }
 
     /// <summary>A fresh scene and one question of each type it has, in random order.</summary>
-    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesPerType(ref Rng rng)
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesPerType(ref Rng rng) => PerType(ref rng, captionLast: false);
+
+    /// <summary>
+    /// As <see cref="SampleShapesPerType"/>, but the caption comes last: it names every shape, so an earlier caption would
+    /// let the questions after it be answered from the text instead of the image.
+    /// </summary>
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesCaptionLast(ref Rng rng) => PerType(ref rng, captionLast: true);
+
+    /// <summary>
+    /// As <see cref="SampleShapesPerType"/>, then one auxiliary "where is the C K?" (<see cref="ShapesTask.WhereQuestions"/>)
+    /// last, so that no scored question can read its answer.
+    /// </summary>
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWhere(ref Rng rng)
+    {
+        var (image, questions) = PerType(ref rng, captionLast: false, out var shapes);
+        var where = ShapesTask.WhereQuestions(shapes);
+        return where.Count == 0 ? (image, questions) : (image, [.. questions, where[rng.NextInt(where.Count)]]);
+    }
+
+    /// <summary>
+    /// Scenes with at least one question of <paramref name="types"/> ("where" included), and one question of each of those
+    /// types the scene has, in random order (the probe of <see cref="VisionTrainOptions.Types"/>).
+    /// </summary>
+    public static Sampler SampleTypes(IReadOnlyList<string> types)
+    {
+        var order = ShapesTask.Types.Append("where").Where(types.Contains).ToArray();
+        return (ref Rng rng) =>
+        {
+            while (true)
+            {
+                var scene = ShapesTask.Sample(ref rng);
+                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes)], order, ref rng, captionLast: false);
+                if (picked.Length > 0) return (scene.Pixels, picked);
+            }
+        };
+    }
+
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast) => PerType(ref rng, captionLast, out _);
+
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes)
     {
         var scene = ShapesTask.Sample(ref rng);
-        var all = ShapesTask.Questions(scene.Shapes);
+        shapes = scene.Shapes;
+        return (scene.Pixels, OnePerType(ShapesTask.Questions(scene.Shapes), ShapesTask.Types, ref rng, captionLast));
+    }
+
+    // One question of each of `types` that `all` has (drawn in the order of `types`), then shuffled; with captionLast the
+    // last one (the caption, last of ShapesTask.Types) stays in place.
+    private static VisionQuestion[] OnePerType(IReadOnlyList<VisionQuestion> all, IReadOnlyList<string> types, ref Rng rng, bool captionLast)
+    {
         var picked = new List<VisionQuestion>();
-        foreach (string type in ShapesTask.Types)
+        foreach (string type in types)
         {
             var ofType = all.Where(q => q.Type == type).ToList();
             if (ofType.Count > 0) picked.Add(ofType[rng.NextInt(ofType.Count)]);
         }
         var order = picked.ToArray();
-        rng.Shuffle(order.AsSpan());
-        return (scene.Pixels, order);
+        rng.Shuffle(order.AsSpan(0, captionLast ? Math.Max(0, order.Length - 1) : order.Length));
+        return order;
     }
 
     /// <summary>
@@ -122,13 +192,15 @@ public static class VisionTraining
     public static int RowTextLength(VisionTrainOptions o) => (o.WordTokens, o.QuestionsPerRow > 1) switch
     {
         (true, false) => 32,
-        (true, true) => 96,
+        (true, true) => Where(o) ? 108 : 96,
         (false, false) => TextLength,
         (false, true) => 256,
     };
 
     /// <summary>The tokenizer <see cref="Run"/> trains builtin:shapes with (<see cref="VisionTrainOptions.WordTokens"/>).</summary>
-    public static ITokenizer TokenizerFor(VisionTrainOptions o) => o.WordTokens ? WordTokenizer() : Tokenizer();
+    public static ITokenizer TokenizerFor(VisionTrainOptions o) => o.WordTokens ? WordTokenizer(Where(o)) : Tokenizer();
+
+    private static bool Where(VisionTrainOptions o) => o.WhereQuestions || (o.Types?.Contains("where") ?? false);
 
     /// <summary>Trains the multimodal model and the baseline, evaluates both, and returns the figures (and the model).</summary>
     public static (GptModel Model, ITokenizer Tokenizer, VisionReport Report) Run(VisionTrainOptions o, Action<TrainProgress>? progress = null,
@@ -136,17 +208,18 @@ public static class VisionTraining
     {
         var sw = Stopwatch.StartNew();
         var tok = TokenizerFor(o);
-        Sampler? sampler = o.QuestionsPerRow > 1 ? SampleShapesPerType : null;
+        Sampler? sampler = o.Types is { } only ? SampleTypes(only)
+                         : o.QuestionsPerRow > 1 ? (o.WhereQuestions ? SampleShapesWithWhere : o.CaptionLast ? SampleShapesCaptionLast : SampleShapesPerType) : null;
         int textLength = RowTextLength(o);
         var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, sampler, textLength);
-        var results = Evaluate(model, tok, o.EvalImages, out var samples);
+        var results = Evaluate(model, tok, o.EvalImages, out var samples, o.Types);
         var (em, byType) = ShapesTask.Score(results);
         double textEm = double.NaN;
         IReadOnlyDictionary<string, double> textByType = new Dictionary<string, double>();
         if (o.TextOnlyIterations > 0 && !cancellation.IsCancellationRequested)
         {
             var baseline = Train(o, tok, images: false, o.TextOnlyIterations, null, cancellation, sampler, textLength);
-            (textEm, textByType) = ShapesTask.Score(Evaluate(baseline, tok, o.EvalImages, out _));
+            (textEm, textByType) = ShapesTask.Score(Evaluate(baseline, tok, o.EvalImages, out _, o.Types));
         }
         return (model, tok, new VisionReport(em, byType, textEm, textByType, results.Count, model.ParameterCount, sw.Elapsed.TotalSeconds, samples));
     }
@@ -209,7 +282,7 @@ public static class VisionTraining
             for (int b = 0; b < B; b++)
             {
                 var (image, qs) = sampler(ref rng);
-                FillRow(tok, qs, Math.Max(1, o.QuestionsPerRow), P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
+                FillRow(tok, qs, Math.Max(1, o.QuestionsPerRow) + (o.WhereQuestions && o.QuestionsPerRow > 1 ? 1 : 0), o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
                 if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
             }
             LossSum loss;
@@ -237,8 +310,9 @@ public static class VisionTraining
     }
 
     // Row: P prefix positions (token ids unused), then question + "\n" + answer + "\n" for the first question and for as
-    // many of the next ones (up to `most` in all) as fit; weights on every answer's targets (its tokens and newline).
-    private static void FillRow(ITokenizer tok, IReadOnlyList<VisionQuestion> qs, int most, int P, int T, Span<int> inputs, Span<int> targets, Span<float> weights)
+    // many of the next ones (up to `most` in all) as fit; weights on every answer's targets (its tokens and newline): 1 each,
+    // or 1/(answer tokens + newline) with perQuestion.
+    internal static void FillRow(ITokenizer tok, IReadOnlyList<VisionQuestion> qs, int most, bool perQuestion, int P, int T, Span<int> inputs, Span<int> targets, Span<float> weights)
     {
         inputs.Clear();
         targets.Clear();
@@ -264,7 +338,7 @@ public static class VisionTraining
             int next = t + 1 - P; // index into text of the target
             targets[t] = text[next];
             foreach (var (from, to) in answerStarts)
-                if (next >= from && next < to) weights[t] = 1f;
+                if (next >= from && next < to) weights[t] = perQuestion ? 1f / (to - from) : 1f;
         }
     }
 
@@ -297,10 +371,12 @@ public static class VisionTraining
 
     /// <summary>
     /// Exact match on <paramref name="images"/> held-out scenes, one question of each type the scene has (chosen with a
-    /// fixed seed). A text-only model gets the same questions without the image.
+    /// fixed seed; only <paramref name="types"/> when given, "where" included). A text-only model gets the same questions
+    /// without the image.
     /// </summary>
     public static List<(string Type, string Expected, string Got)> Evaluate(GptModel model, ITokenizer tok, int images,
-                                                                           out List<(ShapesScene Scene, VisionQuestion Question, string Answer)> samples)
+                                                                           out List<(ShapesScene Scene, VisionQuestion Question, string Answer)> samples,
+                                                                           IReadOnlyList<string>? types = null)
     {
         var rng = new Rng(HeldOutSeed, 7);
         var results = new List<(string, string, string)>();
@@ -308,8 +384,8 @@ public static class VisionTraining
         for (int i = 0; i < images; i++)
         {
             var scene = ShapesTask.Sample(ref rng);
-            var questions = ShapesTask.Questions(scene.Shapes);
-            foreach (var type in ShapesTask.Types)
+            IReadOnlyList<VisionQuestion> questions = types?.Contains("where") == true ? [.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes)] : ShapesTask.Questions(scene.Shapes);
+            foreach (var type in types ?? ShapesTask.Types)
             {
                 var ofType = questions.Where(q => q.Type == type).ToList();
                 if (ofType.Count == 0) continue;

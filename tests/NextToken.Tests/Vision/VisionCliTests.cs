@@ -73,6 +73,17 @@ public sealed class VisionCliTests
         var we = CliProcess.Run("eval", "--checkpoint", dir.File("words"), "--data", dir.File("data.jsonl"), "--json");
         Assert.True(we.Exit == 0, we.Err);
         CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-questions", "0", "--out", dir.File("bad")), "--image-questions");
+
+        // The probe flags: 2-D patch positions (saved in config.json), the auxiliary where question, only some types scored.
+        var p = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "3", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
+                               "--image-positions-2d", "true", "--image-where", "true", "--image-types", "left,where", "--eval-images", "6",
+                               "--out", dir.File("probe"), "--threads", "1", "--json");
+        Assert.True(p.Exit == 0, p.Err);
+        var pj = CliProcess.LastJson(p.Out).RootElement;
+        Assert.Equal(["left", "where"], pj.GetProperty("exact_match_by_type").EnumerateObject().Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal));
+        Assert.True(pj.GetProperty("positions_2d").GetBoolean());
+        Assert.Contains("\"image_positions_2d\": true", File.ReadAllText(dir.File("probe/config.json")));
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-types", "left,colours", "--out", dir.File("bad")), "colours");
     }
 
     [Fact]

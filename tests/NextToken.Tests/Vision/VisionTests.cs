@@ -176,6 +176,182 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void VitEncoder_ForwardMatchesDoubleReference_BackwardMatchesFiniteDifferencesInDouble()
+    {
+        // Two ViT layers over 4 patches (C 8, 2 heads) on a linear projector: prefix patch rows = LN_f(blocks(W·patch + b +
+        // img.pos)), each block x += c_proj(attn(c_attn(LN1(x)))); x += mlp.c_proj(GELU(c_fc(LN2(x)))) with full attention
+        // among one image's patches. A double-precision re-implementation gives the forward and central differences.
+        var model = new GptModel(Tiny() with { ImageEncoderLayers = 2 }, 9);
+        var cfg = model.Config;
+        int B = 2, P = cfg.ImagePrefixLength, C = 8, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, NH = 2, HS = 4;
+        var r = new Rng(10);
+        foreach (var slot in model.Layout.Slots.Where(x => x.Name.StartsWith("img.", StringComparison.Ordinal)))
+        {
+            var p = model.Parameter(slot.Name);
+            for (int i = 0; i < p.Length; i++) p[i] = (slot.Name.EndsWith("ln_1.weight") || slot.Name.EndsWith("ln_2.weight") || slot.Name.EndsWith("ln_f.weight") ? 1f : 0f) + (float)(r.NextGaussian() * 0.4);
+        }
+        var patches = new float[B * NP * D];
+        for (int bb = 0; bb < B; bb++) ImageEncoder.Patches(RandomImage(8, 40 + (ulong)bb), 8, 4, patches.AsSpan(bb * NP * D, NP * D));
+        var g = RandomImage(8, 96).Take(B * P * C).Select(v => v - 0.5f).ToArray();
+        var names = model.Layout.Slots.Select(x => x.Name).Where(n => n.StartsWith("img.", StringComparison.Ordinal)).ToArray();
+        var eps = cfg.LayerNormEpsilon;
+        static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+        double[] Ln(double[] x, double[] w, double[] b)
+        {
+            var y = new double[C];
+            double m = x.Average(), v = x.Select(t => (t - m) * (t - m)).Average(), rs = 1 / Math.Sqrt(v + eps);
+            for (int c = 0; c < C; c++) y[c] = (x[c] - m) * rs * w[c] + b[c];
+            return y;
+        }
+        double[] Lin(double[] x, double[] w, double[] b, int outs)
+        {
+            var y = new double[outs];
+            for (int o = 0; o < outs; o++) { y[o] = b[o]; for (int i = 0; i < x.Length; i++) y[o] += w[o * x.Length + i] * x[i]; }
+            return y;
+        }
+        double Loss(string name, int index, double delta, double[]? outRows = null)
+        {
+            var t = names.ToDictionary(n => n, n => model.Parameter(n).ToArray().Select(v => (double)v).ToArray());
+            if (name.Length > 0) t[name][index] += delta;
+            double l = 0;
+            for (int bb = 0; bb < B; bb++)
+            {
+                var x = new double[NP][];
+                for (int k = 0; k < NP; k++)
+                {
+                    x[k] = Lin([.. patches.AsSpan((bb * NP + k) * D, D).ToArray().Select(v => (double)v)], t["img.proj.weight"], t["img.proj.bias"], C);
+                    for (int c = 0; c < C; c++) x[k][c] += t["img.pos"][k * C + c];
+                }
+                for (int layer = 0; layer < 2; layer++)
+                {
+                    string pre = $"img.enc.{layer}.";
+                    var qkv = x.Select(v => Lin(Ln(v, t[pre + "ln_1.weight"], t[pre + "ln_1.bias"]), t[pre + "attn.c_attn.weight"], t[pre + "attn.c_attn.bias"], 3 * C)).ToArray();
+                    var att = new double[NP][];
+                    for (int i = 0; i < NP; i++)
+                    {
+                        att[i] = new double[C];
+                        for (int h = 0; h < NH; h++)
+                        {
+                            var sc = new double[NP];
+                            for (int j = 0; j < NP; j++) { for (int d = 0; d < HS; d++) sc[j] += qkv[i][h * HS + d] * qkv[j][C + h * HS + d]; sc[j] /= Math.Sqrt(HS); }
+                            double mx = sc.Max(), z = sc.Sum(v => Math.Exp(v - mx));
+                            for (int j = 0; j < NP; j++)
+                                for (int d = 0; d < HS; d++) att[i][h * HS + d] += Math.Exp(sc[j] - mx) / z * qkv[j][2 * C + h * HS + d];
+                        }
+                    }
+                    for (int i = 0; i < NP; i++)
+                    {
+                        var y = Lin(att[i], t[pre + "attn.c_proj.weight"], t[pre + "attn.c_proj.bias"], C);
+                        for (int c = 0; c < C; c++) x[i][c] += y[c];
+                    }
+                    for (int i = 0; i < NP; i++)
+                    {
+                        var h1 = Lin(Ln(x[i], t[pre + "ln_2.weight"], t[pre + "ln_2.bias"]), t[pre + "mlp.c_fc.weight"], t[pre + "mlp.c_fc.bias"], 4 * C).Select(Gelu).ToArray();
+                        var y = Lin(h1, t[pre + "mlp.c_proj.weight"], t[pre + "mlp.c_proj.bias"], C);
+                        for (int c = 0; c < C; c++) x[i][c] += y[c];
+                    }
+                }
+                for (int k = 0; k < NP; k++)
+                {
+                    var y = Ln(x[k], t["img.enc.ln_f.weight"], t["img.enc.ln_f.bias"]);
+                    for (int c = 0; c < C; c++)
+                    {
+                        if (outRows is not null) outRows[(bb * P + 1 + k) * C + c] = y[c];
+                        l += g[(bb * P + 1 + k) * C + c] * y[c];
+                    }
+                }
+            }
+            return l;
+        }
+        var prefix = new float[B * P * C];
+        ImageEncoder.Forward(model, patches, prefix, B);
+        var want = new double[B * P * C];
+        Loss("", 0, 0, want);
+        for (int bb = 0; bb < B; bb++)
+            for (int i = C; i < (P - 1) * C; i++)
+                Assert.Equal(want[bb * P * C + i], prefix[bb * P * C + i], 3);
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Backward(model, patches, g, B);
+        var checkedNames = 0;
+        foreach (var name in names.Where(n => n is not ("img.start" or "img.end")))
+        {
+            var grad = model.Gradient(name);
+            foreach (int i in new[] { 0, grad.Length / 2, grad.Length - 1 })
+            {
+                double fd = (Loss(name, i, 1e-4) - Loss(name, i, -1e-4)) / 2e-4;
+                Assert.True(Math.Abs(fd - grad[i]) <= 2e-3 * Math.Max(1, Math.Abs(fd)), $"{name}[{i}]: finite difference {fd}, backward {grad[i]}");
+            }
+            checkedNames++;
+        }
+        Assert.Equal(2 + 1 + 2 * 12 + 2, checkedNames); // proj (2), img.pos, 12 tensors per layer, ln_f (2)
+        Assert.Equal(2, GptConfig.FromJson(cfg.ToJson()).ImageEncoderLayers);
+    }
+
+    [Fact]
+    public void GridPositions_AddRowAndColumnVectors_BackwardMatchesFiniteDifferencesInDouble()
+    {
+        // 12 × 12 image in 4-pixel patches: a 3 × 3 grid, patch k in grid row k / 3 and column k % 3. With 2-D positions the
+        // prefix is the plain projection plus img.row[k / 3] + img.col[k % 3]; start and end get nothing.
+        var plainCfg = Tiny(12, 4);
+        var plain = new GptModel(plainCfg, 5);
+        var model = new GptModel(plainCfg with { ImagePositions2D = true }, 5);
+        var cfg = model.Config;
+        int B = 2, P = cfg.ImagePrefixLength, C = 8, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
+        Assert.Equal(3 * C, model.Parameter("img.row").Length);
+        Assert.Equal(3 * C, model.Parameter("img.col").Length);
+        foreach (var name in new[] { "img.proj.weight", "img.proj.bias", "img.start", "img.end" }) plain.Parameter(name).CopyTo(model.Parameter(name));
+        var r = new Rng(12);
+        foreach (var name in new[] { "img.row", "img.col" })
+        {
+            var p = model.Parameter(name);
+            for (int i = 0; i < p.Length; i++) p[i] = (float)r.NextGaussian();
+        }
+        var patches = new float[B * NP * D];
+        for (int bb = 0; bb < B; bb++) ImageEncoder.Patches(RandomImage(12, 30 + (ulong)bb), 12, 4, patches.AsSpan(bb * NP * D, NP * D));
+        var with2d = new float[B * P * C];
+        var without = new float[B * P * C];
+        ImageEncoder.Forward(model, patches, with2d, B);
+        ImageEncoder.Forward(plain, patches, without, B);
+        var rows = model.Parameter("img.row").ToArray();
+        var cols = model.Parameter("img.col").ToArray();
+        for (int bb = 0; bb < B; bb++)
+            for (int c = 0; c < C; c++)
+            {
+                Assert.Equal(without[bb * P * C + c], with2d[bb * P * C + c]);
+                Assert.Equal(without[(bb * P + P - 1) * C + c], with2d[(bb * P + P - 1) * C + c]);
+                for (int k = 0; k < NP; k++)
+                    Assert.Equal(without[(bb * P + 1 + k) * C + c] + rows[k / 3 * C + c] + cols[k % 3 * C + c], with2d[(bb * P + 1 + k) * C + c], 5);
+            }
+        // Backward: L = Σ g ⊙ prefix; the grid part of the prefix is evaluated in double and differenced centrally.
+        var g = RandomImage(12, 97).Take(B * P * C).Select(v => v - 0.5f).ToArray();
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Backward(model, patches, g, B);
+        double Loss(string name, int index, double delta)
+        {
+            double[] rr = [.. rows.Select(v => (double)v)], cc = [.. cols.Select(v => (double)v)];
+            (name == "img.row" ? rr : cc)[index] += delta;
+            double l = 0;
+            for (int bb = 0; bb < B; bb++)
+                for (int k = 0; k < NP; k++)
+                    for (int c = 0; c < C; c++)
+                        l += g[(bb * P + 1 + k) * C + c] * (rr[k / 3 * C + c] + cc[k % 3 * C + c]);
+            return l;
+        }
+        foreach (var name in new[] { "img.row", "img.col" })
+            for (int i = 0; i < 3 * C; i++)
+            {
+                double fd = (Loss(name, i, 1e-3) - Loss(name, i, -1e-3)) / 2e-3;
+                Assert.Equal(fd, model.Gradient(name)[i], 4);
+            }
+        // A config round trip keeps the setting; a text-only model cannot have it.
+        Assert.True(GptConfig.FromJson(cfg.ToJson()).ImagePositions2D);
+        Assert.Contains("\"image_positions_2d\": true", cfg.ToJson());
+        Assert.Throws<ArgumentException>(() => new GptConfig { VocabSize = 11, ContextLength = 16, Layers = 1, Heads = 1, EmbeddingSize = 8, ImagePositions2D = true }.Validate());
+    }
+
+    [Fact]
     public void ModelLoss_GradientThroughTheImagePrefix_MatchesFiniteDifferences()
     {
         // The whole chain: image → patches → projection → prefix → transformer → loss, on one projection weight at a time.
@@ -286,6 +462,66 @@ public sealed class VisionTests
             Assert.Contains(picked, q => q.Type == "caption");
         }
         Assert.InRange(longest, 10, VisionTraining.RowTextLength(new VisionTrainOptions { WordTokens = true, QuestionsPerRow = 1 }));
+    }
+
+    [Fact]
+    public void WhereQuestions_NameEachUniqueShapesCell_AndTheSamplersOrderThem()
+    {
+        Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5), new("cross", "white", 0, 1, 8, 24, 5)];
+        var where = ShapesTask.WhereQuestions(scene);
+        Assert.Equal([new VisionQuestion("where", "where is the red circle?", "top left"), new VisionQuestion("where", "where is the white cross?", "bottom left")], where);
+        Assert.Empty(ShapesTask.WhereQuestions([new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5)]));
+        Assert.DoesNotContain(ShapesTask.Questions(scene), q => q.Type == "where"); // auxiliary: never scored
+        var tok = VisionTraining.WordTokenizer(where: true);
+        foreach (string w in new[] { "where", "top", "bottom" }) Assert.Single(tok.Encode(w));
+        Assert.Single(tok.Encode(" right"));
+        var rng = new Rng(78);
+        int withWhere = 0, captionLastRows = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            // The where question comes after every scored one; the caption-last sampler keeps the caption at the end.
+            var (_, qs) = VisionTraining.SampleShapesWithWhere(ref rng);
+            Assert.Equal(qs.Count, qs.Select(q => q.Type).Distinct().Count());
+            if (qs[^1].Type == "where") withWhere++;
+            Assert.DoesNotContain(qs.SkipLast(1), q => q.Type == "where");
+            var text = string.Concat(qs.Select(q => q.Question + "\n" + q.Answer + "\n"));
+            Assert.InRange(tok.Encode(text).Length, 1, VisionTraining.RowTextLength(new VisionTrainOptions { WhereQuestions = true }));
+            var (_, last) = VisionTraining.SampleShapesCaptionLast(ref rng);
+            Assert.Equal("caption", last[^1].Type);
+            if (last.Count > 1) captionLastRows++;
+        }
+        Assert.InRange(withWhere, 150, 300);
+        Assert.InRange(captionLastRows, 150, 300);
+    }
+
+    [Fact]
+    public void FillRow_WeightsEveryAnswerToken_OrEveryAnswerEqually()
+    {
+        // Two questions packed after a prefix of 3: weights only on the answers' targets (their tokens and newline); per
+        // question, each answer's weights sum to 1.
+        var tok = VisionTraining.WordTokenizer();
+        VisionQuestion[] qs = [new("shape", "what shape is the red one?", "circle"), new("caption", "describe the image.", "a red circle and a blue square.")];
+        int P = 3, T = 60;
+        foreach (bool perQuestion in new[] { false, true })
+        {
+            var inputs = new int[T];
+            var targets = new int[T];
+            var weights = new float[T];
+            VisionTraining.FillRow(tok, qs, 6, perQuestion, P, T, inputs, targets, weights);
+            int q1 = tok.Encode(qs[0].Question + "\n").Length, a1 = tok.Encode(qs[0].Answer + "\n").Length;
+            int q2 = tok.Encode(qs[1].Question + "\n").Length, a2 = tok.Encode(qs[1].Answer + "\n").Length;
+            // Target at t is text[t + 1 − P]: answer 1 is text[q1 .. q1 + a1), so its targets sit at t = P − 1 + q1 ...
+            int from1 = P - 1 + q1, from2 = from1 + a1 + q2;
+            for (int t = 0; t < T; t++)
+            {
+                float want = t >= from1 && t < from1 + a1 ? (perQuestion ? 1f / a1 : 1f)
+                           : t >= from2 && t < from2 + a2 ? (perQuestion ? 1f / a2 : 1f) : 0f;
+                Assert.Equal(want, weights[t]);
+            }
+            Assert.Equal(tok.Encode(qs[0].Answer + "\n"), targets.AsSpan(from1, a1).ToArray());
+            Assert.Equal(tok.Encode(qs[1].Answer + "\n"), targets.AsSpan(from2, a2).ToArray());
+            Assert.True(a2 > 3 * a1); // the caption outweighs the one-word answer per token, not per question
+        }
     }
 
     [Fact]
