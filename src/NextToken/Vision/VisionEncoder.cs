@@ -117,7 +117,11 @@ public static class VisionEncoder
                     var row = probs.Slice(((b * NH + h) * NP + i) * NP, NP);
                     for (int j = 0; j < NP; j++)
                         row[j] = scale * System.Numerics.Tensors.TensorPrimitives.Dot(q, qkv.Slice((b * NP + j) * 3 * C + C + h * HS, HS));
-                    System.Numerics.Tensors.TensorPrimitives.SoftMax(row, row);
+                    // Softmax with the row maximum subtracted first (scores can exceed exp's float range).
+                    float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, row);
+                    System.Numerics.Tensors.TensorPrimitives.Exp(row, row);
+                    System.Numerics.Tensors.TensorPrimitives.Divide(row, System.Numerics.Tensors.TensorPrimitives.Sum(row), row);
                     var o = atty.Slice((b * NP + i) * C + h * HS, HS);
                     for (int j = 0; j < NP; j++)
                         System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(qkv.Slice((b * NP + j) * 3 * C + 2 * C + h * HS, HS), row[j], o, o);

@@ -286,6 +286,14 @@ public sealed class VisionTests
         }
         Assert.Equal(2 + 1 + 2 * 12 + 2, checkedNames); // proj (2), img.pos, 12 tensors per layer, ln_f (2)
         Assert.Equal(2, GptConfig.FromJson(cfg.ToJson()).ImageEncoderLayers);
+        // Attention scores far past exp's float range still give a finite softmax (the row maximum is subtracted).
+        foreach (var name in new[] { "img.enc.0.attn.c_attn.weight", "img.enc.1.attn.c_attn.weight" })
+        {
+            var w = model.Parameter(name);
+            for (int i = 0; i < w.Length; i++) w[i] *= 300f;
+        }
+        ImageEncoder.Forward(model, patches, prefix, B);
+        Assert.All(prefix, v => Assert.True(float.IsFinite(v)));
     }
 
     [Fact]
