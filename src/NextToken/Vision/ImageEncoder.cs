@@ -9,8 +9,10 @@ namespace NextToken.Vision;
 /// The image side of a multimodal <see cref="GptModel"/>. An image (S, S, 3) with values in [0, 1] is cut into
 /// (S/p)² patches of p × p pixels in raster order (left to right, then top to bottom), each flattened row by row with the
 /// three channels of a pixel together and scaled to [−1, 1]; a linear layer (<c>img.proj</c>, C × 3p²) maps each to the
-/// model width. The prefix of a row is <c>img.start</c>, the projected patches, <c>img.end</c> (P = patches + 2); the
-/// model adds its position embeddings to them like to tokens (1-D raster positions).
+/// model width (or LLaVA-1.5's MLP, <c>img.fc</c>, GELU, <c>img.proj</c>), optionally followed by learned 2-D positions
+/// (<c>img.row</c>, <c>img.col</c>) and a small ViT (<see cref="VisionEncoder"/>). The prefix of a row is
+/// <c>img.start</c>, the patch vectors, <c>img.end</c> (P = patches + 2); the model adds its position embeddings to them
+/// like to tokens (1-D raster positions).
 /// </summary>
 public static class ImageEncoder
 {
@@ -148,8 +150,8 @@ public static class ImageEncoder
 
     /// <summary>
     /// dprefix is (B, NP + 2, C) (the model's <see cref="GptModel.PrefixGradient"/>); accumulates the gradients of
-    /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end (and img.fc, img.row, img.col where the
-    /// model has them) into the model's gradient arena.
+    /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end (and img.fc, img.row, img.col, img.pos
+    /// and the ViT's tensors where the model has them) into the model's gradient arena.
     /// </summary>
     public static void Backward(GptModel model, ReadOnlySpan<float> patches, ReadOnlySpan<float> dprefix, int B)
     {
