@@ -37,6 +37,33 @@ public static class VisionEncoder
 
     private static ReadOnlySpan<float> P(GptModel m, string name) => m.Parameter(name);
 
+    // Tensor names of layer l (built once per layer index, so a training step formats no strings).
+    private sealed record LayerNames(string Ln1W, string Ln1B, string AttnW, string AttnB, string ProjW, string ProjB,
+                                     string Ln2W, string Ln2B, string FcW, string FcB, string Fc2W, string Fc2B);
+
+    private static LayerNames[] s_names = [];
+    private static readonly object NamesGate = new();
+
+    private static LayerNames Names(int l)
+    {
+        var names = s_names;
+        if (l < names.Length) return names[l];
+        lock (NamesGate)
+        {
+            if (l < s_names.Length) return s_names[l];
+            var grown = new LayerNames[l + 1];
+            for (int i = 0; i <= l; i++)
+            {
+                string p = $"img.enc.{i}.";
+                grown[i] = new LayerNames(p + "ln_1.weight", p + "ln_1.bias", p + "attn.c_attn.weight", p + "attn.c_attn.bias", p + "attn.c_proj.weight",
+                                          p + "attn.c_proj.bias", p + "ln_2.weight", p + "ln_2.bias", p + "mlp.c_fc.weight", p + "mlp.c_fc.bias",
+                                          p + "mlp.c_proj.weight", p + "mlp.c_proj.bias");
+            }
+            s_names = grown;
+            return grown[l];
+        }
+    }
+
     /// <summary>x is (B·NP, C): the encoder's input, overwritten with its output; a keeps what backward needs.</summary>
     public static void Forward(GptModel model, Span<float> x, int B, Activations a)
     {
@@ -46,17 +73,17 @@ public static class VisionEncoder
         a.Ensure(cfg, B);
         for (int l = 0; l < cfg.ImageEncoderLayers; l++)
         {
-            string p = $"img.enc.{l}.";
+            var n = Names(l);
             x[..(M * C)].CopyTo(a.In[l]);
-            LayerNorm.Forward(a.In[l], P(model, p + "ln_1.weight"), P(model, p + "ln_1.bias"), a.Ln1[l], a.Mean1[l], a.Rstd1[l], M, C, eps);
-            Matmul.Forward(a.Ln1[l].AsSpan(0, M * C), P(model, p + "attn.c_attn.weight"), P(model, p + "attn.c_attn.bias"), a.Qkv[l], M, C, 3 * C);
+            LayerNorm.Forward(a.In[l], P(model, n.Ln1W), P(model, n.Ln1B), a.Ln1[l], a.Mean1[l], a.Rstd1[l], M, C, eps);
+            Matmul.Forward(a.Ln1[l].AsSpan(0, M * C), P(model, n.AttnW), P(model, n.AttnB), a.Qkv[l], M, C, 3 * C);
             AttentionForward(a.Qkv[l], a.Probs[l], a.Atty[l], B, NP, cfg.Heads, C);
-            Matmul.Forward(a.Atty[l].AsSpan(0, M * C), P(model, p + "attn.c_proj.weight"), P(model, p + "attn.c_proj.bias"), a.Mid[l], M, C, C);
+            Matmul.Forward(a.Atty[l].AsSpan(0, M * C), P(model, n.ProjW), P(model, n.ProjB), a.Mid[l], M, C, C);
             System.Numerics.Tensors.TensorPrimitives.Add(a.Mid[l].AsSpan(0, M * C), a.In[l].AsSpan(0, M * C), a.Mid[l].AsSpan(0, M * C));
-            LayerNorm.Forward(a.Mid[l], P(model, p + "ln_2.weight"), P(model, p + "ln_2.bias"), a.Ln2[l], a.Mean2[l], a.Rstd2[l], M, C, eps);
-            Matmul.Forward(a.Ln2[l].AsSpan(0, M * C), P(model, p + "mlp.c_fc.weight"), P(model, p + "mlp.c_fc.bias"), a.FcPre[l], M, C, 4 * C);
+            LayerNorm.Forward(a.Mid[l], P(model, n.Ln2W), P(model, n.Ln2B), a.Ln2[l], a.Mean2[l], a.Rstd2[l], M, C, eps);
+            Matmul.Forward(a.Ln2[l].AsSpan(0, M * C), P(model, n.FcW), P(model, n.FcB), a.FcPre[l], M, C, 4 * C);
             Gelu.Forward(a.FcPre[l], a.FcAct[l], M * 4 * C);
-            Matmul.Forward(a.FcAct[l].AsSpan(0, M * 4 * C), P(model, p + "mlp.c_proj.weight"), P(model, p + "mlp.c_proj.bias"), x, M, 4 * C, C);
+            Matmul.Forward(a.FcAct[l].AsSpan(0, M * 4 * C), P(model, n.Fc2W), P(model, n.Fc2B), x, M, 4 * C, C);
             System.Numerics.Tensors.TensorPrimitives.Add(x[..(M * C)], a.Mid[l].AsSpan(0, M * C), x[..(M * C)]);
         }
         x[..(M * C)].CopyTo(a.Last);
@@ -78,26 +105,26 @@ public static class VisionEncoder
         var dmid = a.D3.AsSpan(0, MC);
         for (int l = cfg.ImageEncoderLayers - 1; l >= 0; l--)
         {
-            string p = $"img.enc.{l}.";
+            var n = Names(l);
             // x = mid + MLP(LN2(mid)): dmid = dres + LN2ᵀ(fcᵀ(GELU'(projᵀ dres))).
             var dfc = a.DFc.AsSpan(0, M * 4 * C);
             var dfcPre = a.DFcPre.AsSpan(0, M * 4 * C);
             dfc.Clear(); dfcPre.Clear(); tmp.Clear();
-            Matmul.Backward(dres, a.FcAct[l], P(model, p + "mlp.c_proj.weight"), dfc, model.Gradient(p + "mlp.c_proj.weight"), model.Gradient(p + "mlp.c_proj.bias"), M, 4 * C, C);
+            Matmul.Backward(dres, a.FcAct[l], P(model, n.Fc2W), dfc, model.Gradient(n.Fc2W), model.Gradient(n.Fc2B), M, 4 * C, C);
             Gelu.Backward(a.FcPre[l], dfc, dfcPre, M * 4 * C);
-            Matmul.Backward(dfcPre, a.Ln2[l], P(model, p + "mlp.c_fc.weight"), tmp, model.Gradient(p + "mlp.c_fc.weight"), model.Gradient(p + "mlp.c_fc.bias"), M, C, 4 * C);
+            Matmul.Backward(dfcPre, a.Ln2[l], P(model, n.FcW), tmp, model.Gradient(n.FcW), model.Gradient(n.FcB), M, C, 4 * C);
             dres.CopyTo(dmid);
-            LayerNorm.Backward(tmp, a.Mid[l], P(model, p + "ln_2.weight"), a.Mean2[l], a.Rstd2[l], dmid, model.Gradient(p + "ln_2.weight"), model.Gradient(p + "ln_2.bias"), M, C);
+            LayerNorm.Backward(tmp, a.Mid[l], P(model, n.Ln2W), a.Mean2[l], a.Rstd2[l], dmid, model.Gradient(n.Ln2W), model.Gradient(n.Ln2B), M, C);
             // mid = in + proj(attn(c_attn(LN1(in)))): din = dmid + LN1ᵀ(c_attnᵀ(attnᵀ(projᵀ dmid))).
             tmp.Clear();
-            Matmul.Backward(dmid, a.Atty[l], P(model, p + "attn.c_proj.weight"), tmp, model.Gradient(p + "attn.c_proj.weight"), model.Gradient(p + "attn.c_proj.bias"), M, C, C);
+            Matmul.Backward(dmid, a.Atty[l], P(model, n.ProjW), tmp, model.Gradient(n.ProjW), model.Gradient(n.ProjB), M, C, C);
             var dqkv = a.DQkv.AsSpan(0, M * 3 * C);
             dqkv.Clear();
             AttentionBackward(tmp, a.Qkv[l], a.Probs[l], dqkv, B, NP, cfg.Heads, C);
             tmp.Clear();
-            Matmul.Backward(dqkv, a.Ln1[l], P(model, p + "attn.c_attn.weight"), tmp, model.Gradient(p + "attn.c_attn.weight"), model.Gradient(p + "attn.c_attn.bias"), M, C, 3 * C);
+            Matmul.Backward(dqkv, a.Ln1[l], P(model, n.AttnW), tmp, model.Gradient(n.AttnW), model.Gradient(n.AttnB), M, C, 3 * C);
             dmid.CopyTo(dres);
-            LayerNorm.Backward(tmp, a.In[l], P(model, p + "ln_1.weight"), a.Mean1[l], a.Rstd1[l], dres, model.Gradient(p + "ln_1.weight"), model.Gradient(p + "ln_1.bias"), M, C);
+            LayerNorm.Backward(tmp, a.In[l], P(model, n.Ln1W), a.Mean1[l], a.Rstd1[l], dres, model.Gradient(n.Ln1W), model.Gradient(n.Ln1B), M, C);
         }
         dres.CopyTo(dx);
     }
