@@ -58,29 +58,7 @@ internal sealed class GptArchitecture
                 layout.Add("img.row", TensorKind.Embedding, n, C);
                 layout.Add("img.col", TensorKind.Embedding, n, C);
             }
-            if (cfg.ImageEncoderLayers > 0)
-            {
-                // The ViT over the patches (Vision.VisionEncoder): positions, blocks, final LayerNorm.
-                layout.Add("img.pos", TensorKind.Embedding, cfg.ImagePatches, C);
-                for (int l = 0; l < cfg.ImageEncoderLayers; l++)
-                {
-                    string b = $"img.enc.{l}.";
-                    layout.Add(b + "ln_1.weight", TensorKind.Gain, C);
-                    layout.Add(b + "ln_1.bias", TensorKind.Bias, C);
-                    layout.Add(b + "attn.c_attn.weight", TensorKind.Matrix, 3 * C, C);
-                    layout.Add(b + "attn.c_attn.bias", TensorKind.Bias, 3 * C);
-                    layout.Add(b + "attn.c_proj.weight", TensorKind.Matrix, C, C);
-                    layout.Add(b + "attn.c_proj.bias", TensorKind.Bias, C);
-                    layout.Add(b + "ln_2.weight", TensorKind.Gain, C);
-                    layout.Add(b + "ln_2.bias", TensorKind.Bias, C);
-                    layout.Add(b + "mlp.c_fc.weight", TensorKind.Matrix, 4 * C, C);
-                    layout.Add(b + "mlp.c_fc.bias", TensorKind.Bias, 4 * C);
-                    layout.Add(b + "mlp.c_proj.weight", TensorKind.Matrix, C, 4 * C);
-                    layout.Add(b + "mlp.c_proj.bias", TensorKind.Bias, C);
-                }
-                layout.Add("img.enc.ln_f.weight", TensorKind.Gain, C);
-                layout.Add("img.enc.ln_f.bias", TensorKind.Bias, C);
-            }
+            if (cfg.ImageEncoderLayers > 0) Vision.VisionEncoder.Declare(layout, cfg); // the ViT over the patches
         }
         return new GptArchitecture
         {

@@ -2,6 +2,7 @@
 // between the projector and the decoder, so that every patch sees the whole image before the causal decoder reads it.
 using NextToken.Kernels;
 using NextToken.Model;
+using NextToken.Tensors;
 
 namespace NextToken.Vision;
 
@@ -36,6 +37,31 @@ public static class VisionEncoder
     }
 
     private static ReadOnlySpan<float> P(GptModel m, string name) => m.Parameter(name);
+
+    /// <summary>Declares the encoder's tensors: img.pos (NP, C), each layer's block (GPT-2 names under img.enc.L.), img.enc.ln_f.</summary>
+    internal static void Declare(TensorLayout layout, GptConfig cfg)
+    {
+        int C = cfg.EmbeddingSize;
+        layout.Add("img.pos", TensorKind.Embedding, cfg.ImagePatches, C);
+        for (int l = 0; l < cfg.ImageEncoderLayers; l++)
+        {
+            var n = Names(l);
+            layout.Add(n.Ln1W, TensorKind.Gain, C);
+            layout.Add(n.Ln1B, TensorKind.Bias, C);
+            layout.Add(n.AttnW, TensorKind.Matrix, 3 * C, C);
+            layout.Add(n.AttnB, TensorKind.Bias, 3 * C);
+            layout.Add(n.ProjW, TensorKind.Matrix, C, C);
+            layout.Add(n.ProjB, TensorKind.Bias, C);
+            layout.Add(n.Ln2W, TensorKind.Gain, C);
+            layout.Add(n.Ln2B, TensorKind.Bias, C);
+            layout.Add(n.FcW, TensorKind.Matrix, 4 * C, C);
+            layout.Add(n.FcB, TensorKind.Bias, 4 * C);
+            layout.Add(n.Fc2W, TensorKind.Matrix, C, 4 * C);
+            layout.Add(n.Fc2B, TensorKind.Bias, C);
+        }
+        layout.Add("img.enc.ln_f.weight", TensorKind.Gain, C);
+        layout.Add("img.enc.ln_f.bias", TensorKind.Bias, C);
+    }
 
     // Tensor names of layer l (built once per layer index, so a training step formats no strings).
     private sealed record LayerNames(string Ln1W, string Ln1B, string AttnW, string AttnB, string ProjW, string ProjB,

@@ -124,13 +124,13 @@ public static class VisionTraining
     }
 
     /// <summary>A fresh scene and one question of each type it has, in random order.</summary>
-    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesPerType(ref Rng rng) => PerType(ref rng, captionLast: false);
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesPerType(ref Rng rng) => PerType(ref rng, captionLast: false, out _);
 
     /// <summary>
     /// As <see cref="SampleShapesPerType"/>, but the caption comes last: it names every shape, so an earlier caption would
     /// let the questions after it be answered from the text instead of the image.
     /// </summary>
-    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesCaptionLast(ref Rng rng) => PerType(ref rng, captionLast: true);
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesCaptionLast(ref Rng rng) => PerType(ref rng, captionLast: true, out _);
 
     /// <summary>
     /// As <see cref="SampleShapesPerType"/>, then one auxiliary "where is the C K?" (<see cref="ShapesTask.WhereQuestions"/>)
@@ -160,8 +160,6 @@ public static class VisionTraining
             }
         };
     }
-
-    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast) => PerType(ref rng, captionLast, out _);
 
     private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes)
     {
