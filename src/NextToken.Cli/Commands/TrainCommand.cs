@@ -82,6 +82,7 @@ internal sealed class TrainCommand : ICliCommand
         var imageWhere = new Option<bool?>("--image-where") { Description = "builtin:shapes: end each training row with an auxiliary \"where is the C K?\" (answered \"top left\" ... \"bottom right\"; not scored)" };
         var imageTypes = new Option<string?>("--image-types") { Description = "builtin:shapes: train and score only these question types, comma-separated (colour, shape, count, left, above, caption, where): a probe of one skill on its own" };
         var imageEncoder = new Option<int?>("--image-encoder-layers") { Description = "builtin:shapes / image JSONL: layers of a small ViT (bidirectional attention over the patches) between the projector and the decoder (default 0: none)" };
+        var imageAfter = new Option<bool?>("--image-after-question") { Description = "builtin:shapes / image JSONL: the image after the question (question, image, answer; each question of a row its own document), so the patches read the question" };
         var imagePatch = new Option<int?>("--image-patch") { Description = "builtin:shapes / image JSONL: side of an image patch in pixels (default 8; must divide the 32-pixel image)" };
         var evalImages = new Option<int>("--eval-images") { Description = "builtin:shapes: held-out images scored after training (one question of each type per image)", DefaultValueFactory = _ => 200 };
         var samples = new Option<int>("--eval-samples") { Description = "Sentences sampled at temperature 1 and parsed after training on the grammar corpus (1,000 take under a second; 200 gave readings 3 points apart for two models of the same true rate)", DefaultValueFactory = _ => 1000 };
@@ -92,7 +93,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageTypes, imageEncoder, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageTypes, imageEncoder, imageAfter, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -124,6 +125,7 @@ internal sealed class TrainCommand : ICliCommand
                     Positions2D = pr.GetValue(image2d) ?? v.Positions2D, Positions = pr.GetValue(positions) ?? v.Positions,
                     WeightPerQuestion = pr.GetValue(imageWeight) ?? v.WeightPerQuestion, CaptionLast = pr.GetValue(imageCaptionLast) ?? v.CaptionLast,
                     WhereQuestions = pr.GetValue(imageWhere) ?? v.WhereQuestions, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
+                    ImageAfterQuestion = pr.GetValue(imageAfter) ?? v.ImageAfterQuestion,
                     Types = pr.GetValue(imageTypes) is { } typeList ? typeList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 };
                 if (v.ProjectorHidden < 0) throw new ArgumentException($"--image-projector-hidden must be at least 0 (got {v.ProjectorHidden})");

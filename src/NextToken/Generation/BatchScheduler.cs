@@ -137,8 +137,18 @@ public sealed class BatchScheduler : IDisposable
                     {
                         if (r.Options.MaxNewTokens == 0) { Complete(r, FinishReason.Length); continue; }
                         r.Cache = _model.CreateCache();
-                        if (r.Prefix is not null) ((GptModel)_model).ForwardEmbeddings(r.Cache, r.Prefix);
-                        _model.Forward(r.Cache, r.Prompt, r.Logits); // prefill on its own; decoding is where batching pays
+                        // Prefill on its own; decoding is where batching pays. An image goes before the prompt, or after it
+                        // for a model trained that way (GptConfig.ImageAfterPrompt).
+                        if (r.Prefix is not null && _model is GptModel { Config.ImageAfterPrompt: true } after)
+                        {
+                            after.Forward(r.Cache, r.Prompt, r.Logits);
+                            after.ForwardEmbeddings(r.Cache, r.Prefix, r.Logits);
+                        }
+                        else
+                        {
+                            if (r.Prefix is not null) ((GptModel)_model).ForwardEmbeddings(r.Cache, r.Prefix);
+                            _model.Forward(r.Cache, r.Prompt, r.Logits);
+                        }
                         active.Add(r);
                     }
                     catch (Exception e) { r.Completion.TrySetException(e); }

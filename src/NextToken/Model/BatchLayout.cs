@@ -24,6 +24,14 @@ public readonly ref struct BatchLayout
     /// </summary>
     public ReadOnlySpan<float> PrefixEmbeddings { get; init; }
 
-    /// <summary>P: how many leading positions of each row come from <see cref="PrefixEmbeddings"/>.</summary>
+    /// <summary>P: how many positions of each span come from <see cref="PrefixEmbeddings"/> (the leading P of each row by default).</summary>
     public int PrefixLength { get; init; }
+
+    /// <summary>
+    /// (B·K) where each of K embedding spans of P positions starts in its row (ascending, not overlapping, inside the
+    /// row); <see cref="PrefixEmbeddings"/> is then (B, K, P, C) and <see cref="GptModel.PrefixGradient"/> likewise.
+    /// Empty: one span at position 0 of every row (a prefix). Spans elsewhere put an image after its question, or one
+    /// image in each of several documents packed into a row.
+    /// </summary>
+    public ReadOnlySpan<int> PrefixStarts { get; init; }
 }

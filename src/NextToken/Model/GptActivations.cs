@@ -22,9 +22,12 @@ internal sealed class GptActivations
     public readonly int LogitRows;
     public BackwardBuffers? BackwardSlots;
     public float[]? BackwardData;
-    /// <summary>dL/d(prefix embeddings) (B, P, C) written by the last backward of a forward with a prefix.</summary>
+    /// <summary>dL/d(prefix embeddings) (B, K, P, C) written by the last backward of a forward with a prefix.</summary>
     public float[]? PrefixGradient;
     public int PrefixLength;
+    /// <summary>K: embedding spans per row; <see cref="PrefixStarts"/> (B·K) where each starts.</summary>
+    public int PrefixSpans;
+    public int[] PrefixStarts = [];
     public bool UseKeyStart;
 
     public GptActivations(GptConfig cfg, int B, int T, bool dropout)

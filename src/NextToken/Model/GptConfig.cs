@@ -79,6 +79,14 @@ public sealed record GptConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public int ImageEncoderLayers { get; init; }
+    /// <summary>
+    /// The image comes after the question instead of before it: <c>question "\n" [img.start, patches, img.end] answer</c>.
+    /// Every patch then reads the question on its way into the decoder (instruction-aware image tokens, as InstructBLIP's
+    /// Q-Former and PaliGemma's prefix do), so finding "the red circle" is a per-patch test instead of a content lookup
+    /// the answer has to learn. Generation, chat and the server put the image after the prompt for such a model.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public bool ImageAfterPrompt { get; init; }
 
     /// <summary>Head size (HS = C / NH).</summary>
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
@@ -124,6 +132,8 @@ public sealed record GptConfig
             throw new ArgumentException($"image projector hidden width {ImageProjectorHidden} must be 0, or positive on a multimodal model", nameof(ImageProjectorHidden));
         if (ImageEncoderLayers < 0 || (ImageEncoderLayers > 0 && ImageSize == 0))
             throw new ArgumentException($"image encoder layers {ImageEncoderLayers} must be 0, or positive on a multimodal model", nameof(ImageEncoderLayers));
+        if (ImageAfterPrompt && ImageSize == 0)
+            throw new ArgumentException("an image after the prompt needs a multimodal model (image size > 0)", nameof(ImageAfterPrompt));
         if (ImagePositions2D && ImageSize == 0)
             throw new ArgumentException("2-D image positions need a multimodal model (image size > 0)", nameof(ImagePositions2D));
         if (ImageSize < 0 || (ImageSize > 0 && (ImagePatchSize < 1 || ImageSize % ImagePatchSize != 0)))

@@ -190,12 +190,28 @@ public sealed partial class GptModel : ICausalLm
         var a = Acts(B, T);
         int N = B * T, P = extras.PrefixLength, C = Config.EmbeddingSize;
         if (P < 0 || P > T) throw new ArgumentOutOfRangeException(nameof(extras), $"prefix length {P} must be between 0 and the sequence length {T}");
-        if (P > 0 && extras.PrefixEmbeddings.Length != B * P * C)
-            throw new ArgumentException($"prefix embeddings have {extras.PrefixEmbeddings.Length} floats, expected (B, P, C) = {B * P * C}");
-        for (int b = 0; b < B; b++) CheckTokens(inputs.Slice(b * T + P, T - P), "input token");
-        inputs.CopyTo(a.Inputs);
-        for (int b = 0; b < B; b++) a.Inputs.AsSpan(b * T, P).Clear(); // prefix positions read no token
+        var starts = extras.PrefixStarts;
+        int K = P == 0 ? 0 : starts.IsEmpty ? 1 : starts.Length / B;
+        if (P > 0 && !starts.IsEmpty && (starts.Length % B != 0 || K == 0))
+            throw new ArgumentException($"prefix starts has {starts.Length} entries, expected B·K = {B}·K");
+        if (P > 0 && extras.PrefixEmbeddings.Length != B * K * P * C)
+            throw new ArgumentException($"prefix embeddings have {extras.PrefixEmbeddings.Length} floats, expected (B, K, P, C) = {B * K * P * C}");
+        if (a.PrefixStarts.Length < B * K) a.PrefixStarts = new int[B * K];
+        for (int b = 0; b < B; b++)
+            for (int k = 0, end = 0; k < K; k++)
+            {
+                int s0 = starts.IsEmpty ? 0 : starts[b * K + k];
+                if (s0 < end || s0 + P > T)
+                    throw new ArgumentOutOfRangeException(nameof(extras), $"prefix span {k} of row {b} starts at {s0}: spans of {P} positions must be ascending, apart, and inside the row of {T}");
+                a.PrefixStarts[b * K + k] = s0;
+                end = s0 + P;
+            }
         a.PrefixLength = P;
+        a.PrefixSpans = K;
+        inputs.CopyTo(a.Inputs);
+        for (int n = 0; n < B * K; n++) a.Inputs.AsSpan(n / Math.Max(K, 1) * T + a.PrefixStarts[n], P).Clear(); // embedding positions read no token
+        for (int b = 0; b < B; b++)
+            foreach (var (from, to) in TokenSegments(a, b)) CheckTokens(inputs.Slice(b * T + from, to - from), "input token");
         var docs = extras.DocumentIds;
         if (!docs.IsEmpty && docs.Length != N) throw new ArgumentException($"document ids has {docs.Length} entries, expected B*T = {N}");
         a.UseKeyStart = !docs.IsEmpty;
@@ -252,12 +268,13 @@ public sealed partial class GptModel : ICausalLm
         // Embeddings: token (or prefix) + position.
         var x = a[a.Encoded];
         Encoder.Forward(a.Inputs, _ps.P(_arch.TokenEmbedding), PositionTable, a.Positions, x, N, C);
-        for (int b = 0; b < B && P > 0; b++)
+        for (int n = 0; n < B * a.PrefixSpans; n++)
             for (int t = 0; t < P; t++)
             {
-                var row = x.Slice((b * T + t) * C, C);
-                extras.PrefixEmbeddings.Slice((b * P + t) * C, C).CopyTo(row);
-                if (!PositionTable.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(row, PositionTable.Slice(a.Positions[b * T + t] * C, C), row);
+                int at = n / a.PrefixSpans * T + a.PrefixStarts[n] + t;
+                var row = x.Slice(at * C, C);
+                extras.PrefixEmbeddings.Slice((n * P + t) * C, C).CopyTo(row);
+                if (!PositionTable.IsEmpty) System.Numerics.Tensors.TensorPrimitives.Add(row, PositionTable.Slice(a.Positions[at] * C, C), row);
             }
         if (drop) Dropout.Forward(x, x, a[a.EmbMask!], Config.Dropout, ref DropoutRng, N * C);
 
@@ -397,7 +414,31 @@ public sealed partial class GptModel : ICausalLm
     public ReadOnlySpan<float> LastLosses => _acts is null ? default : _acts[_acts.Losses][..(_acts.B * _acts.T)];
 
     /// <summary>dL/d(prefix embeddings) (B, P, C) from the last backward of a forward with an embedding prefix; empty otherwise.</summary>
-    public ReadOnlySpan<float> PrefixGradient => _acts?.PrefixGradient is { } g ? g.AsSpan(0, _acts.B * _acts.PrefixLength * Config.EmbeddingSize) : default;
+    public ReadOnlySpan<float> PrefixGradient => _acts?.PrefixGradient is { } g ? g.AsSpan(0, _acts.B * _acts.PrefixSpans * _acts.PrefixLength * Config.EmbeddingSize) : default;
+
+    // The token positions of row b (between its embedding spans), as [from, to) ranges; no allocation.
+    private static TokenSegmentList TokenSegments(GptActivations a, int b) => new(a, b);
+
+    private readonly struct TokenSegmentList(GptActivations a, int b)
+    {
+        public Enumerator GetEnumerator() => new(a, b);
+        public struct Enumerator(GptActivations a, int b)
+        {
+            private int _k = -1, _from, _to;
+            public readonly (int From, int To) Current => (_from, _to);
+            public bool MoveNext()
+            {
+                int K = a.PrefixSpans, P = a.PrefixLength;
+                while (++_k <= K)
+                {
+                    _from = _k == 0 ? 0 : a.PrefixStarts[b * K + _k - 1] + P;
+                    _to = _k == K ? a.T : a.PrefixStarts[b * K + _k];
+                    if (_to > _from) return true;
+                }
+                return false;
+            }
+        }
+    }
 
     /// <summary>
     /// Forward that returns log p(target) per position (B·T; 0 where the target is <see cref="CrossEntropy.IgnoreIndex"/>)
@@ -521,16 +562,18 @@ public sealed partial class GptModel : ICausalLm
         if (drop) Dropout.Backward(dres, a[a.EmbMask!], dres, N * C);
         if (P > 0)
         {
-            if (a.PrefixGradient is null || a.PrefixGradient.Length < B * P * C) a.PrefixGradient = new float[B * P * C];
-            for (int b = 0; b < B; b++) dres.Slice(b * T * C, P * C).CopyTo(a.PrefixGradient.AsSpan(b * P * C, P * C));
+            int K = a.PrefixSpans;
+            if (a.PrefixGradient is null || a.PrefixGradient.Length < B * K * P * C) a.PrefixGradient = new float[B * K * P * C];
+            for (int n = 0; n < B * K; n++) dres.Slice((n / K * T + a.PrefixStarts[n]) * C, P * C).CopyTo(a.PrefixGradient.AsSpan(n * P * C, P * C));
         }
         var dwte = _ps.G(_arch.TokenEmbedding);
         if (P == 0) Encoder.Backward(dres, a.Inputs, a.Positions, dwte, _ps.G(_arch.PositionEmbedding), N, C);
         else
         {
-            // Prefix rows read no token: the token table's gradient comes from the other rows; positions from all.
+            // Embedding positions read no token: the token table's gradient comes from the other positions; positions from all.
             for (int b = 0; b < B; b++)
-                Encoder.Backward(dres.Slice((b * T + P) * C, (T - P) * C), a.Inputs.AsSpan(b * T + P, T - P), a.Positions.AsSpan(b * T + P, T - P), dwte, default, T - P, C);
+                foreach (var (from, to) in TokenSegments(a, b))
+                    Encoder.Backward(dres.Slice((b * T + from) * C, (to - from) * C), a.Inputs.AsSpan(b * T + from, to - from), a.Positions.AsSpan(b * T + from, to - from), dwte, default, to - from, C);
             Encoder.Backward(dres, a.Inputs, a.Positions, default, _ps.G(_arch.PositionEmbedding), N, C);
         }
     }

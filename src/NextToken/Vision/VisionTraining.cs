@@ -64,6 +64,11 @@ public sealed record VisionTrainOptions
     public IReadOnlyList<string>? Types { get; init; }
     /// <summary>In a row of several questions the caption comes last (<see cref="VisionTraining.SampleShapesCaptionLast"/>).</summary>
     public bool CaptionLast { get; init; }
+    /// <summary>
+    /// The image after the question (<see cref="GptConfig.ImageAfterPrompt"/>): each question of a row becomes its own
+    /// document, <c>question "\n" [image] answer "\n"</c>, packed into the row with attention kept inside each.
+    /// </summary>
+    public bool ImageAfterQuestion { get; init; }
     /// <summary>The model's own positions (learned, sinusoidal or rotary) for the prefix and the text.</summary>
     public PositionEncoding Positions { get; init; } = PositionEncoding.Learned;
 }
@@ -111,6 +116,7 @@ public static class VisionTraining
         VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
         ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0, ImageProjectorHidden = images ? o.ProjectorHidden : 0,
         ImagePositions2D = images && o.Positions2D, ImageEncoderLayers = images ? o.EncoderLayers : 0, Positions = o.Positions,
+        ImageAfterPrompt = images && o.ImageAfterQuestion,
     }.Validate();
 
     /// <summary>A training example: the image (S × S × 3) and questions about it with their answers (the first is always used).</summary>
@@ -259,14 +265,19 @@ public static class VisionTraining
     {
         sampler ??= SampleShapes;
         int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize }.ImagePrefixLength : 0;
-        var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (prefixLength + textLength + 15) / 16 * 16));
+        bool after = images && o.ImageAfterQuestion;
+        int K = after ? Math.Max(1, o.QuestionsPerRow) : 1; // image copies per row: one per question document when after
+        int rowLength = prefixLength * K + textLength;
+        var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (rowLength + 15) / 16 * 16));
         var model = new GptModel(cfg, o.Seed);
-        int B = o.BatchSize, P = cfg.ImagePrefixLength, T = P + textLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
+        int B = o.BatchSize, P = cfg.ImagePrefixLength, T = rowLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
         var inputs = new int[B * T];
         var targets = new int[B * T];
         var weights = new float[B * T];
-        var patches = new float[Math.Max(1, B * NP * D)];
-        var prefix = new float[Math.Max(1, B * P * C)];
+        var docs = after ? new int[B * T] : [];
+        var starts = after ? new int[B * K] : [];
+        var patches = new float[Math.Max(1, B * K * NP * D)];
+        var prefix = new float[Math.Max(1, B * K * P * C)];
         var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta2 = 0.99f, WeightDecay = 0.1f });
         var rng = new Rng(o.Seed ^ 0x7EA1_11UL, images ? 3UL : 5UL);
         model.EnableGradients();
@@ -280,16 +291,26 @@ public static class VisionTraining
             for (int b = 0; b < B; b++)
             {
                 var (image, qs) = sampler(ref rng);
+                if (after)
+                {
+                    FillRowAfterQuestion(tok, qs, K, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T),
+                                         docs.AsSpan(b * T, T), starts.AsSpan(b * K, K));
+                    var first = patches.AsSpan(b * K * NP * D, NP * D);
+                    ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, first);
+                    for (int k = 1; k < K; k++) first.CopyTo(patches.AsSpan((b * K + k) * NP * D, NP * D));
+                    continue;
+                }
                 FillRow(tok, qs, Math.Max(1, o.QuestionsPerRow) + (o.WhereQuestions && o.QuestionsPerRow > 1 ? 1 : 0), o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
                 if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
             }
             LossSum loss;
             if (images)
             {
-                ImageEncoder.Forward(model, patches, prefix, B);
-                loss = model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P });
+                ImageEncoder.Forward(model, patches, prefix, B * K);
+                loss = model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights,
+                                        new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs });
                 model.Backward();
-                ImageEncoder.Backward(model, patches, model.PrefixGradient, B);
+                ImageEncoder.Backward(model, patches, model.PrefixGradient, B * K);
             }
             else
             {
@@ -340,6 +361,51 @@ public static class VisionTraining
         }
     }
 
+    // Row with the image after each question: up to K documents `question "\n" [P image positions] answer "\n"` packed
+    // from position 0 (docs[t] = k, starts[k] = where document k's image starts), then one document of P unused image
+    // positions for each of the K spans left over (weight 0), then padding. Weights on every answer's targets (its tokens
+    // and newline; the last image position predicts the first answer token): 1 each, or 1/(answer tokens + newline).
+    internal static void FillRowAfterQuestion(ITokenizer tok, IReadOnlyList<VisionQuestion> qs, int K, bool perQuestion, int P, int T,
+                                              Span<int> inputs, Span<int> targets, Span<float> weights, Span<int> docs, Span<int> starts)
+    {
+        inputs.Clear();
+        targets.Clear();
+        weights.Clear();
+        int t = 0, k = 0;
+        for (; k < qs.Count && k < K; k++)
+        {
+            int[] prompt = tok.Encode(qs[k].Question + "\n"), answer = tok.Encode(qs[k].Answer + "\n");
+            int L = prompt.Length + P + answer.Length;
+            if (t + L + (K - k - 1) * P > T)
+            {
+                if (k == 0) throw new InvalidOperationException($"question, image and answer take {L} positions, more than the {T - (K - 1) * P} a row has");
+                break;
+            }
+            int image = t + prompt.Length, answerAt = image + P;
+            starts[k] = image;
+            docs.Slice(t, L).Fill(k);
+            prompt.CopyTo(inputs.Slice(t, prompt.Length));
+            answer.CopyTo(inputs.Slice(answerAt, answer.Length));
+            for (int u = t; u < t + L - 1; u++)
+            {
+                int next = u + 1;
+                if (next < image) targets[u] = inputs[next];
+                else if (next >= answerAt)
+                {
+                    targets[u] = inputs[next];
+                    weights[u] = perQuestion ? 1f / answer.Length : 1f;
+                }
+            }
+            t += L;
+        }
+        for (int j = k; j < K; j++, t += P)
+        {
+            starts[j] = t;
+            docs.Slice(t, P).Fill(j);
+        }
+        docs[t..].Fill(K);
+    }
+
     /// <summary>
     /// Greedy answer of <paramref name="model"/> to <paramref name="question"/> about <paramref name="image"/>
     /// (S × S × 3 in [0, 1], or null for a text-only model), with the KV cache: the image prefix, then the question and
@@ -351,9 +417,17 @@ public static class VisionTraining
         if (image is not null && !cfg.Multimodal) throw new InvalidOperationException("this model is text-only: it cannot take an image");
         var cache = model.CreateCache();
         var logits = new float[cfg.VocabSize];
-        if (image is not null) model.ForwardEmbeddings(cache, ImageEncoder.Prefix(model, image));
         int[] prompt = tok.Encode(question + "\n");
-        model.Forward(cache, prompt, logits);
+        if (image is not null && cfg.ImageAfterPrompt)
+        {
+            model.Forward(cache, prompt, logits);
+            model.ForwardEmbeddings(cache, ImageEncoder.Prefix(model, image), logits);
+        }
+        else
+        {
+            if (image is not null) model.ForwardEmbeddings(cache, ImageEncoder.Prefix(model, image));
+            model.Forward(cache, prompt, logits);
+        }
         var output = new List<int>();
         int newline = tok.Encode("\n")[0];
         while (output.Count < maxTokens && cache.Length < cfg.ContextLength)

@@ -167,6 +167,42 @@ public sealed class ModelVariantGradientTests
 
     [Theory]
     [MemberData(nameof(Families))]
+    public void EmbeddingSpans_InsidePackedDocuments_GradientMatchesFiniteDifferences(string name, GptConfig cfg)
+    {
+        // Two documents per row, each "tokens, an embedding span of P, tokens" (a question, its image, the answer): the
+        // spans sit at offsets other than 0 and positions restart in each document.
+        const int B = 2, T = 10, P = 2;
+        int C = cfg.EmbeddingSize;
+        int[] starts = [1, 6, 2, 7];
+        int[] docs = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+        var model = Perturbed(cfg, 13);
+        var inputs = Tokens(B * T, 15, cfg.VocabSize);
+        var targets = Tokens(B * T, 16, cfg.VocabSize);
+        var rng = new Rng(18);
+        var prefix = Enumerable.Range(0, B * 2 * P * C).Select(_ => (float)rng.NextGaussian()).ToArray();
+        model.EnableGradients();
+        model.Forward(inputs, targets, B, T, computeGradients: true, extras: new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs });
+        model.Backward();
+        var dPrefix = model.PrefixGradient.ToArray();
+        Assert.Equal(prefix.Length, dPrefix.Length);
+        double[] pref = prefix.Select(v => (double)v).ToArray();
+        ReferenceInput Input() => new() { Inputs = inputs, B = B, T = T, Targets = targets, Prefix = pref, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs };
+        double[] p = model.Parameters.Select(f => (double)f).ToArray();
+        double Objective() { var r = ReferenceGpt.Run(cfg, model.Layout, p, Input()); return r.WeightedLossSum / r.WeightSum; }
+        for (int i = 0; i < pref.Length; i += 3)
+        {
+            double orig = pref[i], h = 1e-5;
+            pref[i] = orig + h; double lp = Objective();
+            pref[i] = orig - h; double lm = Objective();
+            pref[i] = orig;
+            double fd = (lp - lm) / (2 * h);
+            Assert.True(Math.Abs(dPrefix[i] - fd) <= 1e-3 + 1e-2 * Math.Abs(fd), $"{name}: d/d prefix[{i}] = {dPrefix[i]}, finite differences {fd}");
+        }
+        CheckParameters(name, model, q => { var r = ReferenceGpt.Run(cfg, model.Layout, q, Input()); return r.WeightedLossSum / r.WeightSum; });
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
     public void Dropout_InsideTheModel_MatchesFiniteDifferencesWithTheSameMasks(string name, GptConfig cfg)
     {
         cfg = cfg with { Dropout = 0.3f };

@@ -33,8 +33,16 @@ internal static class ReferenceGpt
         if (x.Weights is not null && x.Weights.Length != BT) throw new ArgumentException($"weights must hold B·T = {BT} values");
         if (x.DocumentIds is not null && x.DocumentIds.Length != BT) throw new ArgumentException($"document ids must hold B·T = {BT} values");
         if (x.PositionIds is not null && x.PositionIds.Length != BT) throw new ArgumentException($"position ids must hold B·T = {BT} values");
-        if (P < 0 || P > T || (P > 0 && (x.Prefix is null || x.Prefix.Length != (long)B * P * C)))
-            throw new ArgumentException($"prefix must be (B, {P}, C) = {(long)B * P * C} values with 0 ≤ PrefixLength ≤ T");
+        int K = P == 0 ? 0 : x.PrefixStarts is null ? 1 : x.PrefixStarts.Length / B;
+        if (P < 0 || P > T || (P > 0 && (x.Prefix is null || x.Prefix.Length != (long)B * K * P * C)))
+            throw new ArgumentException($"prefix must be (B, K, {P}, C) = {(long)B * K * P * C} values with 0 ≤ PrefixLength ≤ T");
+        // Which prefix vector, if any, each position of each row reads: (b·K + k)·P + (t − start), or −1 for a token.
+        var prefixRow = new int[BT];
+        Array.Fill(prefixRow, -1);
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < K; k++)
+                for (int t = 0; t < P; t++)
+                    prefixRow[b * T + (x.PrefixStarts?[b * K + k] ?? 0) + t] = (b * K + k) * P + t;
 
         // Parameters, checked against the expected shape so a layout mistake fails loudly.
         double[] W(string name, params int[] shape)
@@ -84,7 +92,7 @@ internal static class ReferenceGpt
             for (int t = 0; t < T; t++)
             {
                 int i = b * T + t, tok = x.Inputs[i];
-                if (t >= P && (tok < 0 || tok >= V)) throw new ArgumentException($"token {tok} at row {b}, column {t} is outside [0, {V})");
+                if (prefixRow[i] < 0 && (tok < 0 || tok >= V)) throw new ArgumentException($"token {tok} at row {b}, column {t} is outside [0, {V})");
                 h[t] = new double[C];
                 for (int c = 0; c < C; c++)
                 {
@@ -96,7 +104,7 @@ internal static class ReferenceGpt
                         double angle = pos[i] / Math.Pow(10000.0, (double)k / C);
                         pe = c % 2 == 0 ? Math.Sin(angle) : Math.Cos(angle);
                     }
-                    h[t][c] = (t < P ? x.Prefix![(b * P + t) * C + c] : wte[tok * C + c]) + pe;
+                    h[t][c] = (prefixRow[i] >= 0 ? x.Prefix![prefixRow[i] * C + c] : wte[tok * C + c]) + pe;
                 }
             }
             Drop(h, "emb", b);

@@ -26,6 +26,8 @@ internal sealed class ReferenceInput
     public double[]? Prefix { get; init; }
     /// <summary>Positions per row taken from <see cref="Prefix"/>.</summary>
     public int PrefixLength { get; init; }
+    /// <summary>(B·K) start of each of K spans of PrefixLength positions per row; <see cref="Prefix"/> is then (B, K, P, C). Null: one span at 0.</summary>
+    public int[]? PrefixStarts { get; init; }
     /// <summary>
     /// Dropout mask value (0 or 1/(1−p)) for (site, element index (b·T + t)·C + c); sites "emb" (after the embedding
     /// sum), "h.{l}.attn" (attention branch after c_proj), "h.{l}.mlp" (MLP branch output). Used only when the

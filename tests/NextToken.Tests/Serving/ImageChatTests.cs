@@ -13,8 +13,8 @@ namespace NextToken.Tests.Serving;
 
 public sealed class ImageChatTests
 {
-    private static GptModel Multimodal() =>
-        new(new GptConfig { VocabSize = 96, ContextLength = 64, Layers = 1, Heads = 2, EmbeddingSize = 16, InitStd = 0.5f, ImageSize = 16, ImagePatchSize = 8 }, 11);
+    private static GptModel Multimodal(bool imageAfterPrompt = false) =>
+        new(new GptConfig { VocabSize = 96, ContextLength = 64, Layers = 1, Heads = 2, EmbeddingSize = 16, InitStd = 0.5f, ImageSize = 16, ImagePatchSize = 8, ImageAfterPrompt = imageAfterPrompt }, 11);
 
     private static byte[] Png(ulong seed)
     {
@@ -40,10 +40,12 @@ public sealed class ImageChatTests
         temperature = 0, max_tokens = 8, stream,
     });
 
-    [Fact]
-    public async Task ImageUrlParts_AnswerAsTheLibraryDoes_StreamedAndNot()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // a model that reads the image after the question (GptConfig.ImageAfterPrompt)
+    public async Task ImageUrlParts_AnswerAsTheLibraryDoes_StreamedAndNot(bool imageAfterPrompt)
     {
-        var model = Multimodal();
+        var model = Multimodal(imageAfterPrompt);
         var o = new ServeOptions { Port = 0, ApiKey = TinyServing.Key, ModelName = TinyServing.Name };
         await using var server = NextTokenServer.Create(o, () => new ServingEngine(model, TinyServing.Tokenizer(), o));
         await server.StartAsync();

@@ -424,6 +424,83 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void ImageAfterThePrompt_KvCacheDecoding_EqualsTheTrainingForwardWithASpan()
+    {
+        // Row: two documents "question, image, answer" (the layout FillRowAfterQuestion builds); the cache sees one
+        // document the way VisionTraining.Answer feeds it: the question, then the image, then the answer tokens.
+        var cfg = Tiny() with { ImageAfterPrompt = true, ContextLength = 32 };
+        var model = new GptModel(cfg, 6);
+        int P = cfg.ImagePrefixLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
+        var patches = new float[2 * NP * D];
+        ImageEncoder.Patches(RandomImage(8, 7), 8, 4, patches.AsSpan(0, NP * D));
+        ImageEncoder.Patches(RandomImage(8, 8), 8, 4, patches.AsSpan(NP * D));
+        var prefix = new float[2 * P * C];
+        ImageEncoder.Forward(model, patches, prefix, 2);
+        int[] question = [3, 1, 4], answer = [5, 9, 2];
+        int L = question.Length + P + answer.Length, T = 2 * L;
+        var inputs = new int[T];
+        var docs = new int[T];
+        for (int d = 0; d < 2; d++)
+        {
+            question.CopyTo(inputs, d * L);
+            answer.CopyTo(inputs, d * L + question.Length + P);
+            docs.AsSpan(d * L, L).Fill(d);
+        }
+        var full = new float[T * 11];
+        model.ForwardLogits(inputs, 1, T, full, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = [question.Length, L + question.Length], DocumentIds = docs });
+        for (int d = 0; d < 2; d++)
+        {
+            var cache = model.CreateCache();
+            var logits = new float[11];
+            model.Forward(cache, question, logits);
+            model.ForwardEmbeddings(cache, prefix.AsSpan(d * P * C, P * C), logits);
+            int at = d * L + question.Length + P - 1; // the image's last position predicts the first answer token
+            for (int i = 0; ; i++)
+            {
+                for (int v = 0; v < 11; v++) Assert.Equal(full[at * 11 + v], logits[v], 4);
+                if (i == answer.Length) break;
+                model.Forward(cache, [answer[i]], logits);
+                at++;
+            }
+        }
+    }
+
+    [Fact]
+    public void FillRowAfterQuestion_OneDocumentPerQuestion_ImageBetween_UnusedSpansAtTheEnd()
+    {
+        var tok = VisionTraining.WordTokenizer();
+        VisionQuestion[] qs = [new("shape", "what shape is the red one?", "circle"), new("caption", "describe the image.", "a red circle and a blue square.")];
+        const int K = 3, P = 4, T = 60;
+        var inputs = new int[T];
+        var targets = new int[T];
+        var weights = new float[T];
+        var docs = new int[T];
+        var starts = new int[K];
+        VisionTraining.FillRowAfterQuestion(tok, qs, K, false, P, T, inputs, targets, weights, docs, starts);
+        int[] q1 = tok.Encode(qs[0].Question + "\n"), a1 = tok.Encode(qs[0].Answer + "\n");
+        int[] q2 = tok.Encode(qs[1].Question + "\n"), a2 = tok.Encode(qs[1].Answer + "\n");
+        int L1 = q1.Length + P + a1.Length, L2 = q2.Length + P + a2.Length;
+        Assert.Equal([q1.Length, L1 + q2.Length, L1 + L2], starts);
+        Assert.Equal(q1, inputs[..q1.Length]);
+        Assert.Equal(a1, inputs[(q1.Length + P)..L1]);
+        Assert.Equal(q2, inputs[L1..(L1 + q2.Length)]);
+        for (int t = 0; t < T; t++)
+            Assert.Equal(t < L1 ? 0 : t < L1 + L2 ? 1 : t < L1 + L2 + P ? 2 : 3, docs[t]);
+        // Weighted targets: from the image's last position through the answer's last token, each the next answer token.
+        for (int t = 0; t < T; t++)
+        {
+            bool answer1 = t >= q1.Length + P - 1 && t < L1 - 1, answer2 = t >= L1 + q2.Length + P - 1 && t < L1 + L2 - 1;
+            Assert.Equal(answer1 || answer2 ? 1f : 0f, weights[t]);
+        }
+        Assert.Equal(a1, targets[(q1.Length + P - 1)..(L1 - 1)]);
+        Assert.Equal(a2, targets[(L1 + q2.Length + P - 1)..(L1 + L2 - 1)]);
+        Assert.Equal(q1[1..], targets[..(q1.Length - 1)]); // the question's own next tokens (weight 0)
+        Assert.Equal(0, targets[L1 - 1]); // no target across a document boundary
+        // A row too short for a question, its image and the spans left over is an error.
+        Assert.Throws<InvalidOperationException>(() => VisionTraining.FillRowAfterQuestion(tok, qs, K, false, P, L1 + 2 * P - 1, inputs, targets, weights, docs, starts));
+    }
+
+    [Fact]
     public void Renderer_IsDeterministic_AndDrawsTheDocumentedShapes()
     {
         var r1 = new Rng(42); var r2 = new Rng(42);
