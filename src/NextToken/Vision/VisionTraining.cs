@@ -266,7 +266,8 @@ public static class VisionTraining
         sampler ??= SampleShapes;
         int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize }.ImagePrefixLength : 0;
         bool after = images && o.ImageAfterQuestion;
-        int K = after ? Math.Max(1, o.QuestionsPerRow) : 1; // image copies per row: one per question document when after
+        int most = Math.Max(1, o.QuestionsPerRow) + (o.WhereQuestions && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
+        int K = after ? most : 1; // image copies per row: one per question document when after
         int rowLength = prefixLength * K + textLength;
         var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (rowLength + 15) / 16 * 16));
         var model = new GptModel(cfg, o.Seed);
@@ -300,7 +301,7 @@ public static class VisionTraining
                     for (int k = 1; k < K; k++) first.CopyTo(patches.AsSpan((b * K + k) * NP * D, NP * D));
                     continue;
                 }
-                FillRow(tok, qs, Math.Max(1, o.QuestionsPerRow) + (o.WhereQuestions && o.QuestionsPerRow > 1 ? 1 : 0), o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
+                FillRow(tok, qs, most, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
                 if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
             }
             LossSum loss;
