@@ -3,6 +3,7 @@
 using System.Text.Json;
 using NextToken.Tests.Cli;
 using NextToken.Tests.Data;
+using NextToken.Model;
 using NextToken.Vision;
 using NextToken.Tensors;
 
@@ -24,6 +25,9 @@ public sealed class VisionCliTests
         Assert.Equal(JsonValueKind.Number, root.GetProperty("text_only_exact_match").ValueKind);
         Assert.True(File.Exists(dir.File("run/checkpoint.bin")));
         Assert.True(File.Exists(dir.File("run/heldout.png")));
+        // The default reads the image after the question, and the checkpoint says so (sample, chat, eval follow it).
+        Assert.True(root.GetProperty("image_after_question").GetBoolean());
+        Assert.True(GptConfig.FromJson(File.ReadAllText(dir.File("run/config.json"))).ImageAfterPrompt);
 
         // A user's image-text file: one image written as PNG, two questions; paths relative to the file.
         var rng = new Rng(3);
@@ -65,7 +69,7 @@ public sealed class VisionCliTests
 
         // The default run above is in word tokens with six questions per row (its BPE tokenizer saved and read back by
         // eval and sample); characters with three questions per row also train, and eval reads the char tokenizer back.
-        Assert.Contains("rows of up to 6 questions about one image in word tokens", r.Out + r.Err);
+        Assert.Contains("rows of up to 6 questions about one image (the image after each question) in word tokens", r.Out + r.Err);
         var w = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "3", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
                                "--image-word-tokens", "false", "--image-questions", "3", "--eval-images", "2", "--out", dir.File("words"), "--threads", "1", "--json");
         Assert.True(w.Exit == 0, w.Err);
