@@ -131,6 +131,20 @@ public sealed class ModelVariantGradientTests
         CheckParameters(name, model, Objective);
     }
 
+    // dL/d(prefix) against central differences of the double-precision objective, at every `every`-th value.
+    private static void CheckPrefix(string name, float[] dPrefix, double[] pref, Func<double> objective, int every)
+    {
+        for (int i = 0; i < pref.Length; i += every)
+        {
+            double orig = pref[i], h = 1e-5;
+            pref[i] = orig + h; double lp = objective();
+            pref[i] = orig - h; double lm = objective();
+            pref[i] = orig;
+            double fd = (lp - lm) / (2 * h);
+            Assert.True(Math.Abs(dPrefix[i] - fd) <= 1e-3 + 1e-2 * Math.Abs(fd), $"{name}: d/d prefix[{i}] = {dPrefix[i]}, finite differences {fd}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Families))]
     public void EmbeddingPrefix_GradientMatchesFiniteDifferences(string name, GptConfig cfg)
@@ -153,15 +167,7 @@ public sealed class ModelVariantGradientTests
             var r = ReferenceGpt.Run(cfg, model.Layout, p, new ReferenceInput { Inputs = inputs, B = B, T = T, Targets = targets, Prefix = pref, PrefixLength = P });
             return r.WeightedLossSum / r.WeightSum;
         }
-        for (int i = 0; i < pref.Length; i++)
-        {
-            double orig = pref[i], h = 1e-5;
-            pref[i] = orig + h; double lp = Objective();
-            pref[i] = orig - h; double lm = Objective();
-            pref[i] = orig;
-            double fd = (lp - lm) / (2 * h);
-            Assert.True(Math.Abs(dPrefix[i] - fd) <= 1e-3 + 1e-2 * Math.Abs(fd), $"{name}: d/d prefix[{i}] = {dPrefix[i]}, finite differences {fd}");
-        }
+        CheckPrefix(name, dPrefix, pref, Objective, every: 1);
         CheckParameters(name, model, q => { var r = ReferenceGpt.Run(cfg, model.Layout, q, new ReferenceInput { Inputs = inputs, B = B, T = T, Targets = targets, Prefix = pref, PrefixLength = P }); return r.WeightedLossSum / r.WeightSum; });
     }
 
@@ -189,15 +195,7 @@ public sealed class ModelVariantGradientTests
         ReferenceInput Input() => new() { Inputs = inputs, B = B, T = T, Targets = targets, Prefix = pref, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs };
         double[] p = model.Parameters.Select(f => (double)f).ToArray();
         double Objective() { var r = ReferenceGpt.Run(cfg, model.Layout, p, Input()); return r.WeightedLossSum / r.WeightSum; }
-        for (int i = 0; i < pref.Length; i += 3)
-        {
-            double orig = pref[i], h = 1e-5;
-            pref[i] = orig + h; double lp = Objective();
-            pref[i] = orig - h; double lm = Objective();
-            pref[i] = orig;
-            double fd = (lp - lm) / (2 * h);
-            Assert.True(Math.Abs(dPrefix[i] - fd) <= 1e-3 + 1e-2 * Math.Abs(fd), $"{name}: d/d prefix[{i}] = {dPrefix[i]}, finite differences {fd}");
-        }
+        CheckPrefix(name, dPrefix, pref, Objective, every: 3);
         CheckParameters(name, model, q => { var r = ReferenceGpt.Run(cfg, model.Layout, q, Input()); return r.WeightedLossSum / r.WeightSum; });
     }
 
