@@ -413,7 +413,7 @@ public sealed partial class GptModel : ICausalLm
     /// <summary>Per-position losses −log p(target) of the last loss forward (B·T), 0 where ignored (unweighted).</summary>
     public ReadOnlySpan<float> LastLosses => _acts is null ? default : _acts[_acts.Losses][..(_acts.B * _acts.T)];
 
-    /// <summary>dL/d(prefix embeddings) (B, P, C) from the last backward of a forward with an embedding prefix; empty otherwise.</summary>
+    /// <summary>dL/d(prefix embeddings) (B, K, P, C) from the last backward of a forward with an embedding prefix or spans (K = 1 for a prefix); empty otherwise.</summary>
     public ReadOnlySpan<float> PrefixGradient => _acts?.PrefixGradient is { } g ? g.AsSpan(0, _acts.B * _acts.PrefixSpans * _acts.PrefixLength * Config.EmbeddingSize) : default;
 
     // The token positions of row b (between its embedding spans), as [from, to) ranges; no allocation.

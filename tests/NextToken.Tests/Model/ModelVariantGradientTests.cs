@@ -196,6 +196,10 @@ public sealed class ModelVariantGradientTests
         double[] p = model.Parameters.Select(f => (double)f).ToArray();
         double Objective() { var r = ReferenceGpt.Run(cfg, model.Layout, p, Input()); return r.WeightedLossSum / r.WeightSum; }
         CheckPrefix(name, dPrefix, pref, Objective, every: 3);
+        // Spans that overlap, or run past the row, are refused with the span and row named.
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(inputs, targets, B, T, extras: new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = [1, 2, 2, 7] }));
+        Assert.Contains("prefix span 1 of row 0 starts at 2", bad.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(inputs, targets, B, T, extras: new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = [1, 9, 2, 7] }));
         CheckParameters(name, model, q => { var r = ReferenceGpt.Run(cfg, model.Layout, q, Input()); return r.WeightedLossSum / r.WeightSum; });
     }
 
