@@ -137,18 +137,9 @@ public sealed class BatchScheduler : IDisposable
                     {
                         if (r.Options.MaxNewTokens == 0) { Complete(r, FinishReason.Length); continue; }
                         r.Cache = _model.CreateCache();
-                        // Prefill on its own; decoding is where batching pays. An image goes before the prompt, or after it
-                        // for a model trained that way (GptConfig.ImageAfterPrompt).
-                        if (r.Prefix is not null && _model is GptModel { Config.ImageAfterPrompt: true } after)
-                        {
-                            after.Forward(r.Cache, r.Prompt, r.Logits);
-                            after.ForwardEmbeddings(r.Cache, r.Prefix, r.Logits);
-                        }
-                        else
-                        {
-                            if (r.Prefix is not null) ((GptModel)_model).ForwardEmbeddings(r.Cache, r.Prefix);
-                            _model.Forward(r.Cache, r.Prompt, r.Logits);
-                        }
+                        // Prefill on its own; decoding is where batching pays. An image goes where the model was trained to read it.
+                        if (r.Prefix is not null) ((GptModel)_model).Prefill(r.Cache, r.Prompt, r.Prefix, r.Logits);
+                        else _model.Forward(r.Cache, r.Prompt, r.Logits);
                         active.Add(r);
                     }
                     catch (Exception e) { r.Completion.TrySetException(e); }

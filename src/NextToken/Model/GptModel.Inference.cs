@@ -70,6 +70,24 @@ public sealed partial class GptModel
         Run(new ReadOnlySpan<KvCache>(ref cache), dummy, P, sink, allPositions: false, default, embeddings);
     }
 
+    /// <summary>
+    /// Prefills <paramref name="cache"/> with a prompt and an image's embeddings (P, C; empty: the prompt alone) in the
+    /// order the model was trained with: the image first, or after the prompt for <see cref="GptConfig.ImageAfterPrompt"/>.
+    /// <paramref name="logits"/> (V) receives the last position's logits.
+    /// </summary>
+    public void Prefill(KvCache cache, ReadOnlySpan<int> prompt, ReadOnlySpan<float> image, Span<float> logits)
+    {
+        if (image.IsEmpty) { Forward(cache, prompt, logits); return; }
+        if (Config.ImageAfterPrompt)
+        {
+            if (!prompt.IsEmpty) Forward(cache, prompt, logits);
+            ForwardEmbeddings(cache, image, logits);
+            return;
+        }
+        ForwardEmbeddings(cache, image);
+        Forward(cache, prompt, logits);
+    }
+
     /// <inheritdoc/>
     public void ForwardBatch(ReadOnlySpan<KvCache> caches, ReadOnlySpan<int> tokens, Span<float> logits)
     {

@@ -209,7 +209,7 @@ public sealed partial class GptModel : ICausalLm
         a.PrefixLength = P;
         a.PrefixSpans = K;
         inputs.CopyTo(a.Inputs);
-        for (int n = 0; n < B * K; n++) a.Inputs.AsSpan(n / Math.Max(K, 1) * T + a.PrefixStarts[n], P).Clear(); // embedding positions read no token
+        for (int n = 0; n < B * K; n++) a.Inputs.AsSpan(n / K * T + a.PrefixStarts[n], P).Clear(); // embedding positions read no token
         for (int b = 0; b < B; b++)
             foreach (var (from, to) in TokenSegments(a, b)) CheckTokens(inputs.Slice(b * T + from, to - from), "input token");
         var docs = extras.DocumentIds;

@@ -282,8 +282,10 @@ public static class VisionTraining
         var weights = new float[B * T];
         var docs = after ? new int[B * T] : [];
         var starts = after ? new int[B * K] : [];
-        var patches = new float[Math.Max(1, B * K * NP * D)];
-        var prefix = new float[Math.Max(1, B * K * P * C)];
+        var patches = new float[Math.Max(1, B * NP * D)];
+        var prefix = new float[Math.Max(1, B * P * C)];
+        var spans = after ? new float[B * K * P * C] : prefix; // each row's image encoded once, copied into its K spans
+        var dprefix = after ? new float[B * P * C] : [];
         var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta2 = 0.99f, WeightDecay = 0.1f });
         var rng = new Rng(o.Seed ^ 0x7EA1_11UL, images ? 3UL : 5UL);
         model.EnableGradients();
@@ -301,22 +303,31 @@ public static class VisionTraining
                 {
                     FillRowAfterQuestion(tok, qs, K, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T),
                                          docs.AsSpan(b * T, T), starts.AsSpan(b * K, K));
-                    var first = patches.AsSpan(b * K * NP * D, NP * D);
-                    ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, first);
-                    for (int k = 1; k < K; k++) first.CopyTo(patches.AsSpan((b * K + k) * NP * D, NP * D));
-                    continue;
                 }
-                FillRow(tok, qs, most, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
+                else FillRow(tok, qs, most, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
                 if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
             }
             LossSum loss;
             if (images)
             {
-                ImageEncoder.Forward(model, patches, prefix, B * K);
+                ImageEncoder.Forward(model, patches, prefix, B);
+                if (after)
+                    for (int n = 0; n < B * K; n++) prefix.AsSpan(n / K * P * C, P * C).CopyTo(spans.AsSpan(n * P * C, P * C));
                 loss = model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights,
-                                        new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs });
+                                        new BatchLayout { PrefixEmbeddings = spans, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs });
                 model.Backward();
-                ImageEncoder.Backward(model, patches, model.PrefixGradient, B * K);
+                var dspans = model.PrefixGradient;
+                if (after)
+                {
+                    Array.Clear(dprefix);
+                    for (int n = 0; n < B * K; n++)
+                    {
+                        var d = dprefix.AsSpan(n / K * P * C, P * C);
+                        System.Numerics.Tensors.TensorPrimitives.Add(d, dspans.Slice(n * P * C, P * C), d);
+                    }
+                    dspans = dprefix;
+                }
+                ImageEncoder.Backward(model, patches, dspans, B);
             }
             else
             {
@@ -423,17 +434,7 @@ public static class VisionTraining
         if (image is not null && !cfg.Multimodal) throw new InvalidOperationException("this model is text-only: it cannot take an image");
         var cache = model.CreateCache();
         var logits = new float[cfg.VocabSize];
-        int[] prompt = tok.Encode(question + "\n");
-        if (image is not null && cfg.ImageAfterPrompt)
-        {
-            model.Forward(cache, prompt, logits);
-            model.ForwardEmbeddings(cache, ImageEncoder.Prefix(model, image), logits);
-        }
-        else
-        {
-            if (image is not null) model.ForwardEmbeddings(cache, ImageEncoder.Prefix(model, image));
-            model.Forward(cache, prompt, logits);
-        }
+        model.Prefill(cache, tok.Encode(question + "\n"), image is null ? default : ImageEncoder.Prefix(model, image), logits);
         var output = new List<int>();
         int newline = tok.Encode("\n")[0];
         while (output.Count < maxTokens && cache.Length < cfg.ContextLength)
