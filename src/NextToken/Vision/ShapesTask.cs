@@ -120,6 +120,20 @@ public static class ShapesTask
         [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)
                   .Select(s => new VisionQuestion("where", $"where is the {s.Colour} {s.Kind}?", (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right")))];
 
+    /// <summary>
+    /// Auxiliary training questions (not scored) about two uniquely named shapes, in the words of left/above: "where are
+    /// the C1 K1 and the C2 K2?", answered "top left and bottom right". The second shape's words sit where a relation
+    /// question has its second shape ("is the C1 K1 left of the C2 K2?": the 8th and 9th tokens), so finding it is taught
+    /// at the place the relation reads it; "where is the C K?" teaches only the first.
+    /// </summary>
+    public static IReadOnlyList<VisionQuestion> WherePairQuestions(IReadOnlyList<Shape> shapes)
+    {
+        static string Cell(Shape s) => (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right");
+        var named = shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1).ToList();
+        return [.. from a in named from b in named where !ReferenceEquals(a, b)
+                   select new VisionQuestion("where2", $"where are the {a.Colour} {a.Kind} and the {b.Colour} {b.Kind}?", $"{Cell(a)} and {Cell(b)}")];
+    }
+
     /// <summary>"a red circle, a blue square and a green cross." (reading order of the cells).</summary>
     public static string Caption(IReadOnlyList<Shape> shapes)
     {

@@ -61,6 +61,12 @@ public sealed record VisionTrainOptions
     /// <summary>Each training row ends with one auxiliary "where is the C K?" (<see cref="VisionTraining.SampleShapesWithWhere"/>).</summary>
     public bool WhereQuestions { get; init; }
     /// <summary>
+    /// Each training row ends with one auxiliary "where are the C1 K1 and the C2 K2?" (<see cref="ShapesTask.WherePairQuestions"/>;
+    /// "where is the C K?" when the scene names fewer than two shapes): the place of both shapes of a relation, the second
+    /// one's words where left/above have them.
+    /// </summary>
+    public bool WherePairs { get; init; }
+    /// <summary>
     /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
     /// question); null: all six. A probe: can the model learn one relation on its own?
     /// </summary>
@@ -108,7 +114,7 @@ public static class VisionTraining
         for (int i = 0; i < 2000; i++)
         {
             var shapes = ShapesTask.Sample(ref rng).Shapes;
-            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? ShapesTask.WhereQuestions(shapes) : []))
+            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? [.. ShapesTask.WhereQuestions(shapes), .. ShapesTask.WherePairQuestions(shapes)] : []))
                 text.Append(q.Question).Append('\n').Append(q.Answer).Append('\n');
         }
         return BpeTrainer.Train(text.ToString(), new BpeTrainerOptions { VocabSize = 512, MinFrequency = 1, Threads = 1, SpecialTokens = [] }).Tokenizer;
@@ -159,16 +165,29 @@ public static class VisionTraining
     /// </summary>
     public static Sampler SampleTypes(IReadOnlyList<string> types)
     {
-        var order = ShapesTask.Types.Append("where").Where(types.Contains).ToArray();
+        var order = ShapesTask.Types.Append("where").Append("where2").Where(types.Contains).ToArray();
         return (ref Rng rng) =>
         {
             while (true)
             {
                 var scene = ShapesTask.Sample(ref rng);
-                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes)], order, ref rng, captionLast: false);
+                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes), .. ShapesTask.WherePairQuestions(scene.Shapes)],
+                                        order, ref rng, captionLast: false);
                 if (picked.Length > 0) return (scene.Pixels, picked);
             }
         };
+    }
+
+    /// <summary>
+    /// As <see cref="SampleShapesPerType"/>, then one auxiliary "where are the C1 K1 and the C2 K2?"
+    /// (<see cref="ShapesTask.WherePairQuestions"/>; "where is the C K?" when the scene names only one shape) last.
+    /// </summary>
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWherePair(ref Rng rng)
+    {
+        var (image, questions) = PerType(ref rng, captionLast: false, out var shapes);
+        var where = ShapesTask.WherePairQuestions(shapes);
+        if (where.Count == 0) where = ShapesTask.WhereQuestions(shapes);
+        return where.Count == 0 ? (image, questions) : (image, [.. questions, where[rng.NextInt(where.Count)]]);
     }
 
     private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes)
@@ -200,7 +219,7 @@ public static class VisionTraining
     public static int RowTextLength(VisionTrainOptions o) => (o.WordTokens, o.QuestionsPerRow > 1) switch
     {
         (true, false) => 32,
-        (true, true) => Where(o) ? 108 : 96,
+        (true, true) => o.WherePairs || (o.Types?.Contains("where2") ?? false) ? 116 : Where(o) ? 108 : 96,
         (false, false) => TextLength,
         (false, true) => 256,
     };
@@ -208,7 +227,7 @@ public static class VisionTraining
     /// <summary>The tokenizer <see cref="Run"/> trains builtin:shapes with (<see cref="VisionTrainOptions.WordTokens"/>).</summary>
     public static ITokenizer TokenizerFor(VisionTrainOptions o) => o.WordTokens ? WordTokenizer(Where(o)) : Tokenizer();
 
-    private static bool Where(VisionTrainOptions o) => o.WhereQuestions || (o.Types?.Contains("where") ?? false);
+    private static bool Where(VisionTrainOptions o) => o.WhereQuestions || o.WherePairs || (o.Types?.Any(t => t.StartsWith("where", StringComparison.Ordinal)) ?? false);
 
     /// <summary>Trains the multimodal model and the baseline, evaluates both, and returns the figures (and the model).</summary>
     public static (GptModel Model, ITokenizer Tokenizer, VisionReport Report) Run(VisionTrainOptions o, Action<TrainProgress>? progress = null,
@@ -217,7 +236,8 @@ public static class VisionTraining
         var sw = Stopwatch.StartNew();
         var tok = TokenizerFor(o);
         Sampler? sampler = o.Types is { } only ? SampleTypes(only)
-                         : o.QuestionsPerRow > 1 ? (o.WhereQuestions ? SampleShapesWithWhere : o.CaptionLast ? SampleShapesCaptionLast : SampleShapesPerType) : null;
+                         : o.QuestionsPerRow > 1 ? (o.WherePairs ? SampleShapesWithWherePair : o.WhereQuestions ? SampleShapesWithWhere
+                                                    : o.CaptionLast ? SampleShapesCaptionLast : SampleShapesPerType) : null;
         int textLength = RowTextLength(o);
         var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, sampler, textLength);
         var results = Evaluate(model, tok, o.EvalImages, out var samples, o.Types);
@@ -271,7 +291,7 @@ public static class VisionTraining
         sampler ??= SampleShapes;
         int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize }.ImagePrefixLength : 0;
         bool after = images && o.ImageAfterQuestion;
-        int most = Math.Max(1, o.QuestionsPerRow) + (o.WhereQuestions && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
+        int most = Math.Max(1, o.QuestionsPerRow) + ((o.WhereQuestions || o.WherePairs) && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
         int K = after ? most : 1; // image copies per row: one per question document when after
         int rowLength = prefixLength * K + textLength;
         var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (rowLength + 15) / 16 * 16));
@@ -463,7 +483,9 @@ public static class VisionTraining
         for (int i = 0; i < images; i++)
         {
             var scene = ShapesTask.Sample(ref rng);
-            IReadOnlyList<VisionQuestion> questions = types?.Contains("where") == true ? [.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes)] : ShapesTask.Questions(scene.Shapes);
+            IReadOnlyList<VisionQuestion> questions = types?.Any(t => t.StartsWith("where", StringComparison.Ordinal)) == true
+                ? [.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes), .. ShapesTask.WherePairQuestions(scene.Shapes)]
+                : ShapesTask.Questions(scene.Shapes);
             foreach (var type in types ?? ShapesTask.Types)
             {
                 var ofType = questions.Where(q => q.Type == type).ToList();

@@ -580,6 +580,36 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void WherePairQuestions_NameBothCells_WithTheSecondShapeWhereARelationHasIt()
+    {
+        Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5), new("cross", "white", 0, 1, 8, 24, 5)];
+        var pairs = ShapesTask.WherePairQuestions(scene);
+        // Only the red circle and the white cross are named uniquely (two blue squares): both orders.
+        Assert.Equal([new VisionQuestion("where2", "where are the red circle and the white cross?", "top left and bottom left"),
+                      new VisionQuestion("where2", "where are the white cross and the red circle?", "bottom left and top left")], pairs);
+        Assert.Empty(ShapesTask.WherePairQuestions([new("circle", "red", 0, 0, 8, 8, 5)]));
+        Assert.DoesNotContain(ShapesTask.Questions(scene), q => q.Type.StartsWith("where", StringComparison.Ordinal));
+        // In word tokens the second shape's colour and kind are the 8th and 9th tokens, as in "is the C1 K1 left of the C2 K2?".
+        var tok = VisionTraining.WordTokenizer(where: true);
+        int[] pair = tok.Encode(pairs[0].Question), left = tok.Encode("is the red circle left of the white cross?");
+        Assert.Equal(left.Length, pair.Length);
+        Assert.Equal(left[7..], pair[7..]);
+        Assert.Equal(left[1..4], pair[2..5]);
+        // The sampler ends a row with one (a single where when the scene names one shape), and the row fits.
+        var rng = new Rng(79);
+        int withPair = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            var (_, qs) = VisionTraining.SampleShapesWithWherePair(ref rng);
+            Assert.DoesNotContain(qs.SkipLast(1), q => q.Type.StartsWith("where", StringComparison.Ordinal));
+            if (qs[^1].Type == "where2") withPair++;
+            var text = string.Concat(qs.Select(q => q.Question + "\n" + q.Answer + "\n"));
+            Assert.InRange(tok.Encode(text).Length, 1, VisionTraining.RowTextLength(new VisionTrainOptions { WherePairs = true }));
+        }
+        Assert.InRange(withPair, 100, 300);
+    }
+
+    [Fact]
     public void FillRow_WeightsEveryAnswerToken_OrEveryAnswerEqually()
     {
         // Two questions packed after a prefix of 3: weights only on the answers' targets (their tokens and newline); per
