@@ -81,6 +81,7 @@ internal sealed class TrainCommand : ICliCommand
         var imageCaptionLast = new Option<bool?>("--image-caption-last") { Description = "builtin:shapes: in a row of several questions the caption comes last (it names every shape, so the questions after it could be read from the text)" };
         var imageWhere = new Option<bool?>("--image-where") { Description = "builtin:shapes: end each training row with an auxiliary \"where is the C K?\" (answered \"top left\" ... \"bottom right\"; not scored)" };
         var imageWherePairs = new Option<bool?>("--image-where-pairs") { Description = "builtin:shapes: end each training row with an auxiliary \"where are the C1 K1 and the C2 K2?\" (answered \"top left and bottom right\"; not scored): both halves of a relation" };
+        var imageBalance = new Option<bool?>("--image-balance-relations") { Description = "builtin:shapes: train left/above with \"yes\" and \"no\" equally often (\"no\" is twice as common among the pairs); evaluation unchanged" };
         var imageTypes = new Option<string?>("--image-types") { Description = "builtin:shapes: train and score only these question types, comma-separated (colour, shape, count, left, above, caption, where, where2): a probe of one skill on its own" };
         var imageEncoder = new Option<int?>("--image-encoder-layers") { Description = "builtin:shapes / image JSONL: layers of a small ViT (bidirectional attention over the patches) between the projector and the decoder (default 0: none)" };
         var imageAfter = new Option<bool?>("--image-after-question") { Description = "builtin:shapes / image JSONL: the image after the question (question, image, answer; each question of a row its own document), so the patches read the question" };
@@ -94,7 +95,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageWherePairs, imageTypes, imageEncoder, imageAfter, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageWherePairs, imageBalance, imageTypes, imageEncoder, imageAfter, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -125,7 +126,8 @@ internal sealed class TrainCommand : ICliCommand
                     WordTokens = pr.GetValue(imageWords) ?? v.WordTokens, QuestionsPerRow = pr.GetValue(imageQuestions) ?? v.QuestionsPerRow,
                     Positions2D = pr.GetValue(image2d) ?? v.Positions2D, Positions = pr.GetValue(positions) ?? v.Positions,
                     WeightPerQuestion = pr.GetValue(imageWeight) ?? v.WeightPerQuestion, CaptionLast = pr.GetValue(imageCaptionLast) ?? v.CaptionLast,
-                    WhereQuestions = pr.GetValue(imageWhere) ?? v.WhereQuestions, WherePairs = pr.GetValue(imageWherePairs) ?? v.WherePairs, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
+                    WhereQuestions = pr.GetValue(imageWhere) ?? v.WhereQuestions, WherePairs = pr.GetValue(imageWherePairs) ?? v.WherePairs,
+                    BalanceRelations = pr.GetValue(imageBalance) ?? v.BalanceRelations, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
                     ImageAfterQuestion = pr.GetValue(imageAfter) ?? v.ImageAfterQuestion,
                     Types = pr.GetValue(imageTypes) is { } typeList ? typeList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 };

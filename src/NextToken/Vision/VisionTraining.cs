@@ -67,6 +67,11 @@ public sealed record VisionTrainOptions
     /// </summary>
     public bool WherePairs { get; init; }
     /// <summary>
+    /// Left/above training questions drawn with "yes" and "no" equally often (when the scene has both) instead of uniformly
+    /// among the pairs, where "no" is twice as common: the majority answer is then worth nothing. Evaluation is unchanged.
+    /// </summary>
+    public bool BalanceRelations { get; init; }
+    /// <summary>
     /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
     /// question); null: all six. A probe: can the model learn one relation on its own?
     /// </summary>
@@ -182,29 +187,55 @@ public static class VisionTraining
     /// As <see cref="SampleShapesPerType"/>, then one auxiliary "where are the C1 K1 and the C2 K2?"
     /// (<see cref="ShapesTask.WherePairQuestions"/>; "where is the C K?" when the scene names only one shape) last.
     /// </summary>
-    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWherePair(ref Rng rng)
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWherePair(ref Rng rng) => WithWherePair(ref rng, balance: false);
+
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) WithWherePair(ref Rng rng, bool balance)
     {
-        var (image, questions) = PerType(ref rng, captionLast: false, out var shapes);
+        var (image, questions) = PerType(ref rng, captionLast: false, out var shapes, balance);
         var where = ShapesTask.WherePairQuestions(shapes);
         if (where.Count == 0) where = ShapesTask.WhereQuestions(shapes);
         return where.Count == 0 ? (image, questions) : (image, [.. questions, where[rng.NextInt(where.Count)]]);
     }
 
-    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes)
+    /// <summary>
+    /// As <see cref="SampleShapesPerType"/> with left/above questions drawn "yes" or "no" with equal chance when the scene
+    /// has both (<see cref="VisionTrainOptions.BalanceRelations"/>).
+    /// </summary>
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesBalanced(ref Rng rng) => PerType(ref rng, captionLast: false, out _, balance: true);
+
+    /// <summary>The training stream of <paramref name="o"/> for builtin:shapes (null: one question per row, <see cref="SampleShapes"/>).</summary>
+    public static Sampler? ShapesSampler(VisionTrainOptions o)
+    {
+        if (o.Types is { } only) return SampleTypes(only);
+        if (o.QuestionsPerRow <= 1) return null;
+        if (o.WherePairs) return o.BalanceRelations ? (ref Rng rng) => WithWherePair(ref rng, balance: true) : SampleShapesWithWherePair;
+        if (o.WhereQuestions) return SampleShapesWithWhere;
+        if (o.CaptionLast) return SampleShapesCaptionLast;
+        return o.BalanceRelations ? SampleShapesBalanced : SampleShapesPerType;
+    }
+
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes, bool balance = false)
     {
         var scene = ShapesTask.Sample(ref rng);
         shapes = scene.Shapes;
-        return (scene.Pixels, OnePerType(ShapesTask.Questions(scene.Shapes), ShapesTask.Types, ref rng, captionLast));
+        return (scene.Pixels, OnePerType(ShapesTask.Questions(scene.Shapes), ShapesTask.Types, ref rng, captionLast, balance));
     }
 
     // One question of each of `types` that `all` has (drawn in the order of `types`), then shuffled; with captionLast the
-    // last one (the caption, last of ShapesTask.Types) stays in place.
-    private static VisionQuestion[] OnePerType(IReadOnlyList<VisionQuestion> all, IReadOnlyList<string> types, ref Rng rng, bool captionLast)
+    // last one (the caption, last of ShapesTask.Types) stays in place. With balance, a left/above question is "yes" or "no"
+    // with equal chance when the scene has both.
+    private static VisionQuestion[] OnePerType(IReadOnlyList<VisionQuestion> all, IReadOnlyList<string> types, ref Rng rng, bool captionLast, bool balance = false)
     {
         var picked = new List<VisionQuestion>();
         foreach (string type in types)
         {
             var ofType = all.Where(q => q.Type == type).ToList();
+            if (balance && type is ("left" or "above"))
+            {
+                var yes = ofType.Where(q => q.Answer == "yes").ToList();
+                if (yes.Count > 0 && yes.Count < ofType.Count && rng.NextInt(2) == 0) ofType = yes;
+                else if (yes.Count > 0 && yes.Count < ofType.Count) ofType = [.. ofType.Where(q => q.Answer != "yes")];
+            }
             if (ofType.Count > 0) picked.Add(ofType[rng.NextInt(ofType.Count)]);
         }
         var order = picked.ToArray();
@@ -235,9 +266,7 @@ public static class VisionTraining
     {
         var sw = Stopwatch.StartNew();
         var tok = TokenizerFor(o);
-        Sampler? sampler = o.Types is { } only ? SampleTypes(only)
-                         : o.QuestionsPerRow > 1 ? (o.WherePairs ? SampleShapesWithWherePair : o.WhereQuestions ? SampleShapesWithWhere
-                                                    : o.CaptionLast ? SampleShapesCaptionLast : SampleShapesPerType) : null;
+        var sampler = ShapesSampler(o);
         int textLength = RowTextLength(o);
         var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, sampler, textLength);
         var results = Evaluate(model, tok, o.EvalImages, out var samples, o.Types);

@@ -610,6 +610,33 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void BalancedRelations_AnswerYesAsOftenAsNo_AndChangeNothingElse()
+    {
+        // Uniformly among ordered pairs of distinct cells, "left" is yes for 4 of 12: a third. Balanced: a half where the scene
+        // has both answers, and "no" where it has only that (two shapes in one column), so a little under a half in all.
+        double YesShare(VisionTraining.Sampler sampler, out int rows)
+        {
+            var rng = new Rng(80);
+            int yes = 0, relations = 0;
+            rows = 0;
+            for (int i = 0; i < 2000; i++)
+            {
+                var (_, qs) = sampler(ref rng);
+                rows++;
+                foreach (var q in qs.Where(q => q.Type is "left" or "above")) { relations++; if (q.Answer == "yes") yes++; }
+                Assert.Equal(qs.Count, qs.Select(q => q.Type).Distinct().Count());
+            }
+            return yes / (double)relations;
+        }
+        Assert.InRange(YesShare(VisionTraining.SampleShapesPerType, out _), 0.25, 0.38);
+        Assert.InRange(YesShare(VisionTraining.SampleShapesBalanced, out _), 0.41, 0.50);
+        var o = new VisionTrainOptions { BalanceRelations = true };
+        Assert.Equal(VisionTraining.SampleShapesBalanced, VisionTraining.ShapesSampler(o));
+        Assert.InRange(YesShare(VisionTraining.ShapesSampler(o with { WherePairs = true })!, out _), 0.41, 0.50);
+        Assert.Equal(VisionTraining.SampleShapesPerType, VisionTraining.ShapesSampler(new VisionTrainOptions()));
+    }
+
+    [Fact]
     public void FillRow_WeightsEveryAnswerToken_OrEveryAnswerEqually()
     {
         // Two questions packed after a prefix of 3: weights only on the answers' targets (their tokens and newline); per
