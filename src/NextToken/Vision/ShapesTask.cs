@@ -134,6 +134,15 @@ public static class ShapesTask
                    select new VisionQuestion("where2", $"where are the {a.Colour} {a.Kind} and the {b.Colour} {b.Kind}?", $"{Cell(a)} and {Cell(b)}")];
     }
 
+    /// <summary>
+    /// Auxiliary training questions (not scored): "where in the whole image is the C K?" for each uniquely named shape,
+    /// answered with its cell as <see cref="WhereQuestions"/>. The shape's words are the 8th and 9th tokens, where a relation
+    /// question names its second shape, and the first answer token is read at the image's end, where a relation's answer is.
+    /// </summary>
+    public static IReadOnlyList<VisionQuestion> WhereSecondQuestions(IReadOnlyList<Shape> shapes) =>
+        [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)
+                  .Select(s => new VisionQuestion("where3", $"where in the whole image is the {s.Colour} {s.Kind}?", (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right")))];
+
     /// <summary>"a red circle, a blue square and a green cross." (reading order of the cells).</summary>
     public static string Caption(IReadOnlyList<Shape> shapes)
     {

@@ -72,6 +72,12 @@ public sealed record VisionTrainOptions
     /// </summary>
     public bool BalanceRelations { get; init; }
     /// <summary>
+    /// With <see cref="WherePairs"/>: every other row's auxiliary question is "where in the whole image is the C K?"
+    /// (<see cref="ShapesTask.WhereSecondQuestions"/>) instead of the pair: one shape named where a relation names its
+    /// second, its place answered at the image's end, where a relation is answered.
+    /// </summary>
+    public bool WhereSecond { get; init; }
+    /// <summary>
     /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
     /// question); null: all six. A probe: can the model learn one relation on its own?
     /// </summary>
@@ -119,7 +125,7 @@ public static class VisionTraining
         for (int i = 0; i < 2000; i++)
         {
             var shapes = ShapesTask.Sample(ref rng).Shapes;
-            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? [.. ShapesTask.WhereQuestions(shapes), .. ShapesTask.WherePairQuestions(shapes)] : []))
+            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? [.. ShapesTask.WhereQuestions(shapes), .. ShapesTask.WherePairQuestions(shapes), .. ShapesTask.WhereSecondQuestions(shapes)] : []))
                 text.Append(q.Question).Append('\n').Append(q.Answer).Append('\n');
         }
         return BpeTrainer.Train(text.ToString(), new BpeTrainerOptions { VocabSize = 512, MinFrequency = 1, Threads = 1, SpecialTokens = [] }).Tokenizer;
@@ -170,13 +176,14 @@ public static class VisionTraining
     /// </summary>
     public static Sampler SampleTypes(IReadOnlyList<string> types)
     {
-        var order = ShapesTask.Types.Append("where").Append("where2").Where(types.Contains).ToArray();
+        var order = ShapesTask.Types.Append("where").Append("where2").Append("where3").Where(types.Contains).ToArray();
         return (ref Rng rng) =>
         {
             while (true)
             {
                 var scene = ShapesTask.Sample(ref rng);
-                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes), .. ShapesTask.WherePairQuestions(scene.Shapes)],
+                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes), .. ShapesTask.WherePairQuestions(scene.Shapes),
+                                         .. ShapesTask.WhereSecondQuestions(scene.Shapes)],
                                         order, ref rng, captionLast: false);
                 if (picked.Length > 0) return (scene.Pixels, picked);
             }
@@ -187,12 +194,18 @@ public static class VisionTraining
     /// As <see cref="SampleShapesPerType"/>, then one auxiliary "where are the C1 K1 and the C2 K2?"
     /// (<see cref="ShapesTask.WherePairQuestions"/>; "where is the C K?" when the scene names only one shape) last.
     /// </summary>
-    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWherePair(ref Rng rng) => WithWherePair(ref rng, balance: false);
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWherePair(ref Rng rng) => WithWherePair(ref rng, balance: false, second: false);
 
-    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) WithWherePair(ref Rng rng, bool balance)
+    /// <summary>
+    /// As <see cref="SampleShapesWithWherePair"/>, but every other row (at random) ends with "where in the whole image is the
+    /// C K?" (<see cref="ShapesTask.WhereSecondQuestions"/>) instead of the pair.
+    /// </summary>
+    public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWhereSecond(ref Rng rng) => WithWherePair(ref rng, balance: false, second: true);
+
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) WithWherePair(ref Rng rng, bool balance, bool second)
     {
         var (image, questions) = PerType(ref rng, captionLast: false, out var shapes, balance);
-        var where = ShapesTask.WherePairQuestions(shapes);
+        var where = second && rng.NextInt(2) == 0 ? ShapesTask.WhereSecondQuestions(shapes) : ShapesTask.WherePairQuestions(shapes);
         if (where.Count == 0) where = ShapesTask.WhereQuestions(shapes);
         return where.Count == 0 ? (image, questions) : (image, [.. questions, where[rng.NextInt(where.Count)]]);
     }
@@ -206,9 +219,12 @@ public static class VisionTraining
     /// <summary>The training stream of <paramref name="o"/> for builtin:shapes (null: one question per row, <see cref="SampleShapes"/>).</summary>
     public static Sampler? ShapesSampler(VisionTrainOptions o)
     {
+        if (o.WhereSecond && !o.WherePairs) throw new ArgumentException("WhereSecond alternates with the where-pair question: it needs WherePairs", nameof(o));
         if (o.Types is { } only) return SampleTypes(only);
         if (o.QuestionsPerRow <= 1) return null;
-        if (o.WherePairs) return o.BalanceRelations ? (ref Rng rng) => WithWherePair(ref rng, balance: true) : SampleShapesWithWherePair;
+        if (o.WherePairs)
+            return o.BalanceRelations ? (ref Rng rng) => WithWherePair(ref rng, balance: true, o.WhereSecond)
+                 : o.WhereSecond ? SampleShapesWithWhereSecond : SampleShapesWithWherePair;
         if (o.WhereQuestions) return SampleShapesWithWhere;
         if (o.CaptionLast) return SampleShapesCaptionLast;
         return o.BalanceRelations ? SampleShapesBalanced : SampleShapesPerType;
@@ -250,7 +266,7 @@ public static class VisionTraining
     public static int RowTextLength(VisionTrainOptions o) => (o.WordTokens, o.QuestionsPerRow > 1) switch
     {
         (true, false) => 32,
-        (true, true) => o.WherePairs || (o.Types?.Contains("where2") ?? false) ? 116 : Where(o) ? 108 : 96,
+        (true, true) => o.WherePairs || (o.Types?.Any(t => t is "where2" or "where3") ?? false) ? 116 : Where(o) ? 108 : 96,
         (false, false) => TextLength,
         (false, true) => 256,
     };

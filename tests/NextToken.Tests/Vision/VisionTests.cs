@@ -607,6 +607,23 @@ public sealed class VisionTests
             Assert.InRange(tok.Encode(text).Length, 1, VisionTraining.RowTextLength(new VisionTrainOptions { WherePairs = true }));
         }
         Assert.InRange(withPair, 100, 300);
+        // "where in the whole image is the C K?": the shape's words where the relation names its second shape.
+        var second = ShapesTask.WhereSecondQuestions(scene);
+        Assert.Equal([new VisionQuestion("where3", "where in the whole image is the red circle?", "top left"),
+                      new VisionQuestion("where3", "where in the whole image is the white cross?", "bottom left")], second);
+        Assert.Equal(left[7..], tok.Encode(second[1].Question)[7..]);
+        int pairs2 = 0, seconds = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            var (_, qs) = VisionTraining.SampleShapesWithWhereSecond(ref rng);
+            if (qs[^1].Type == "where2") pairs2++;
+            if (qs[^1].Type == "where3") seconds++;
+            var text = string.Concat(qs.Select(q => q.Question + "\n" + q.Answer + "\n"));
+            Assert.InRange(tok.Encode(text).Length, 1, VisionTraining.RowTextLength(new VisionTrainOptions { WherePairs = true, WhereSecond = true }));
+        }
+        Assert.InRange(pairs2, 100, 250);
+        Assert.InRange(seconds, 150, 250);
+        Assert.Equal(VisionTraining.SampleShapesWithWhereSecond, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = true, WhereSecond = true }));
     }
 
     [Fact]
