@@ -76,7 +76,7 @@ internal static class TrainShapes
                 ["text_only_exact_match"] = double.IsFinite(report.TextOnlyExactMatch) ? report.TextOnlyExactMatch : null,
                 ["text_only_exact_match_by_type"] = new JsonObject(report.TextOnlyByType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
                 ["questions"] = report.Questions, ["parameters"] = report.Parameters, ["iters"] = options.Iterations, ["word_tokens"] = options.WordTokens, ["questions_per_row"] = options.QuestionsPerRow, ["projector_hidden"] = options.ProjectorHidden,
-                ["positions_2d"] = options.Positions2D, ["image_after_question"] = options.ImageAfterQuestion, ["encoder_layers"] = options.EncoderLayers, ["weight_per_question"] = options.WeightPerQuestion, ["caption_last"] = options.CaptionLast, ["where_questions"] = options.WhereQuestions, ["where_pairs"] = options.WherePairs, ["balance_relations"] = options.BalanceRelations, ["where_second"] = options.WhereSecond,
+                ["positions_2d"] = options.Positions2D, ["image_after_question"] = options.ImageAfterQuestion, ["encoder_layers"] = options.EncoderLayers, ["weight_per_question"] = options.WeightPerQuestion, ["caption_last"] = options.CaptionLast, ["where_questions"] = options.WhereQuestions, ["where_pairs"] = options.WherePairs, ["balance_relations"] = options.BalanceRelations, ["where_second"] = options.WhereSecond, ["readouts"] = options.Readouts,
                 ["types"] = options.Types is { } types ? new JsonArray([.. types.Select(t => (JsonNode?)t)]) : null, ["positions"] = options.Positions.ToString().ToLowerInvariant(),
                 ["wall_seconds"] = report.WallSeconds, ["checkpoint"] = outDir,
             };

@@ -59,6 +59,7 @@ internal sealed class GptArchitecture
                 layout.Add("img.col", TensorKind.Embedding, n, C);
             }
             if (cfg.ImageEncoderLayers > 0) Vision.VisionEncoder.Declare(layout, cfg); // the ViT over the patches
+            if (cfg.ImageReadouts > 0) layout.Add("img.read", TensorKind.Embedding, cfg.ImageReadouts, C); // readout positions before img.end
         }
         return new GptArchitecture
         {

@@ -87,6 +87,14 @@ public sealed record GptConfig
     /// </summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
     public bool ImageAfterPrompt { get; init; }
+    /// <summary>
+    /// Learned readout positions between the patches and img.end (<c>img.read</c>, (R, C); 0: none, the default): the
+    /// decoder attends from them to the question and the patches like from any position, so that several look-ups about
+    /// the image (the places of two named shapes) can be made side by side before the answer combines them — "pause" or
+    /// "register" tokens, and the learned queries of BLIP-2's Q-Former, inside the decoder.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault), JsonPropertyName("image_readout_tokens")]
+    public int ImageReadouts { get; init; }
 
     /// <summary>Head size (HS = C / NH).</summary>
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
@@ -106,8 +114,8 @@ public sealed record GptConfig
     [JsonIgnore] public int ImagePatches => Multimodal ? (ImageSize / ImagePatchSize) * (ImageSize / ImagePatchSize) : 0;
     /// <summary>Values in one patch: 3 · ImagePatchSize² (RGB).</summary>
     [JsonIgnore] public int ImagePatchDim => 3 * ImagePatchSize * ImagePatchSize;
-    /// <summary>Positions an image takes in a row: image-start, the patches, image-end.</summary>
-    [JsonIgnore] public int ImagePrefixLength => Multimodal ? ImagePatches + 2 : 0;
+    /// <summary>Positions an image takes in a row: image-start, the patches, the readouts, image-end.</summary>
+    [JsonIgnore] public int ImagePrefixLength => Multimodal ? ImagePatches + 2 + ImageReadouts : 0;
     /// <summary>True when the model ends with a LayerNorm (pre-LN models).</summary>
     [JsonIgnore] public bool FinalNorm => Norm == NormPlacement.Pre;
 
@@ -132,6 +140,8 @@ public sealed record GptConfig
             throw new ArgumentException($"image projector hidden width {ImageProjectorHidden} must be 0, or positive on a multimodal model", nameof(ImageProjectorHidden));
         if (ImageEncoderLayers < 0 || (ImageEncoderLayers > 0 && ImageSize == 0))
             throw new ArgumentException($"image encoder layers {ImageEncoderLayers} must be 0, or positive on a multimodal model", nameof(ImageEncoderLayers));
+        if (ImageReadouts < 0 || (ImageReadouts > 0 && ImageSize == 0))
+            throw new ArgumentException($"image readout tokens {ImageReadouts} must be 0, or positive on a multimodal model", nameof(ImageReadouts));
         if (ImageAfterPrompt && ImageSize == 0)
             throw new ArgumentException("an image after the prompt needs a multimodal model (image size > 0)", nameof(ImageAfterPrompt));
         if (ImagePositions2D && ImageSize == 0)

@@ -11,7 +11,8 @@ namespace NextToken.Vision;
 /// three channels of a pixel together and scaled to [−1, 1]; a linear layer (<c>img.proj</c>, C × 3p²) maps each to the
 /// model width (or LLaVA-1.5's MLP, <c>img.fc</c>, GELU, <c>img.proj</c>), optionally followed by learned 2-D positions
 /// (<c>img.row</c>, <c>img.col</c>) and a small ViT (<see cref="VisionEncoder"/>). The prefix of a row is
-/// <c>img.start</c>, the patch vectors, <c>img.end</c> (P = patches + 2); the model adds its position embeddings to them
+/// <c>img.start</c>, the patch vectors, the readout vectors <c>img.read</c> where the model has them, <c>img.end</c>
+/// (P = patches + readouts + 2); the model adds its position embeddings to them
 /// like to tokens (1-D raster positions).
 /// </summary>
 public static class ImageEncoder
@@ -38,13 +39,14 @@ public static class ImageEncoder
     }
 
     /// <summary>
-    /// patches is (B, NP, D) from <see cref="Patches"/>; prefix is (B, NP + 2, C): img.start, W·patch + b for each patch
-    /// (through the MLP, the 2-D positions and the ViT where the model has them), img.end. Overwrites prefix.
+    /// patches is (B, NP, D) from <see cref="Patches"/>; prefix is (B, P, C), P = NP + R + 2: img.start, W·patch + b for each
+    /// patch (through the MLP, the 2-D positions and the ViT where the model has them), the R rows of img.read, img.end.
+    /// Overwrites prefix.
     /// </summary>
     public static void Forward(GptModel model, ReadOnlySpan<float> patches, Span<float> prefix, int B)
     {
         var cfg = Check(model);
-        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, P = NP + 2;
+        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, R = cfg.ImageReadouts, P = cfg.ImagePrefixLength;
         if (patches.Length < B * NP * D || prefix.Length < B * P * C) throw new ArgumentException($"image encoder buffers too small for B={B}: patches {B * NP * D}, prefix {B * P * C} floats");
         var s = Scratch(model, B);
         lock (s) // the scratch is the model's: encodes of one model take turns
@@ -55,6 +57,7 @@ public static class ImageEncoder
                 var row = prefix.Slice(b * P * C, P * C);
                 model.Parameter("img.start").CopyTo(row[..C]);
                 z.Slice(b * NP * C, NP * C).CopyTo(row.Slice(C, NP * C));
+                if (R > 0) model.Parameter("img.read").CopyTo(row.Slice((1 + NP) * C, R * C));
                 model.Parameter("img.end").CopyTo(row.Slice((P - 1) * C, C));
             }
         }
@@ -137,7 +140,7 @@ public static class ImageEncoder
         return s;
     }
 
-    /// <summary>The prefix (NP + 2, C) of one image (S × S × 3 in [0, 1], the model's input size): patches, then <see cref="Forward"/>.</summary>
+    /// <summary>The prefix (NP + R + 2, C) of one image (S × S × 3 in [0, 1], the model's input size): patches, then <see cref="Forward"/>.</summary>
     public static float[] Prefix(GptModel model, ReadOnlySpan<float> image)
     {
         var cfg = Check(model);
@@ -149,14 +152,14 @@ public static class ImageEncoder
     }
 
     /// <summary>
-    /// dprefix is (B, NP + 2, C) (the model's <see cref="GptModel.PrefixGradient"/>); accumulates the gradients of
-    /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end (and img.fc, img.row, img.col, img.pos
+    /// dprefix is (B, NP + R + 2, C) (the model's <see cref="GptModel.PrefixGradient"/>); accumulates the gradients of
+    /// img.proj.weight (dprefixᵀ · patches), img.proj.bias, img.start and img.end (and img.fc, img.row, img.col, img.pos, img.read
     /// and the ViT's tensors where the model has them) into the model's gradient arena.
     /// </summary>
     public static void Backward(GptModel model, ReadOnlySpan<float> patches, ReadOnlySpan<float> dprefix, int B)
     {
         var cfg = Check(model);
-        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, P = NP + 2, H = cfg.ImageProjectorHidden;
+        int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, R = cfg.ImageReadouts, P = cfg.ImagePrefixLength, H = cfg.ImageProjectorHidden;
         if (patches.Length < B * NP * D || dprefix.Length < B * P * C) throw new ArgumentException($"image encoder backward buffers too small for B={B}");
         var ds = model.Gradient("img.start");
         var de = model.Gradient("img.end");
@@ -172,6 +175,11 @@ public static class ImageEncoder
                 var row = dprefix.Slice(b * P * C, P * C);
                 System.Numerics.Tensors.TensorPrimitives.Add(ds, row[..C], ds);
                 row.Slice(C, NP * C).CopyTo(dz.Slice(b * NP * C, NP * C));
+                if (R > 0)
+                {
+                    var dr = model.Gradient("img.read");
+                    System.Numerics.Tensors.TensorPrimitives.Add(dr, row.Slice((1 + NP) * C, R * C), dr);
+                }
                 System.Numerics.Tensors.TensorPrimitives.Add(de, row.Slice((P - 1) * C, C), de);
             }
             if (cfg.ImageEncoderLayers > 0)

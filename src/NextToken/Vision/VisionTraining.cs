@@ -77,6 +77,8 @@ public sealed record VisionTrainOptions
     /// second, its place answered at the image's end, where a relation is answered.
     /// </summary>
     public bool WhereSecond { get; init; }
+    /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
+    public int Readouts { get; init; }
     /// <summary>
     /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
     /// question); null: all six. A probe: can the model learn one relation on its own?
@@ -137,7 +139,7 @@ public static class VisionTraining
         VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
         ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0, ImageProjectorHidden = images ? o.ProjectorHidden : 0,
         ImagePositions2D = images && o.Positions2D, ImageEncoderLayers = images ? o.EncoderLayers : 0, Positions = o.Positions,
-        ImageAfterPrompt = images && o.ImageAfterQuestion,
+        ImageAfterPrompt = images && o.ImageAfterQuestion, ImageReadouts = images ? o.Readouts : 0,
     }.Validate();
 
     /// <summary>A training example: the image (S × S × 3) and questions about it with their answers (the first is always used).</summary>
@@ -334,7 +336,7 @@ public static class VisionTraining
                                  CancellationToken cancellation = default, Sampler? sampler = null, int textLength = TextLength)
     {
         sampler ??= SampleShapes;
-        int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize }.ImagePrefixLength : 0;
+        int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize, ImageReadouts = o.Readouts }.ImagePrefixLength : 0;
         bool after = images && o.ImageAfterQuestion;
         int most = Math.Max(1, o.QuestionsPerRow) + ((o.WhereQuestions || o.WherePairs) && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
         int K = after ? most : 1; // image copies per row: one per question document when after

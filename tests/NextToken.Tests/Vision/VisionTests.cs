@@ -360,6 +360,68 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void Readouts_SitBetweenThePatchesAndTheEnd_AndTheirGradientMatchesFiniteDifferences()
+    {
+        // Prefix with R = 3 readouts: img.start, the 4 patches (as without readouts), img.read[0..3), img.end.
+        var plainCfg = Tiny() with { ContextLength = 24 };
+        var plain = new GptModel(plainCfg, 5);
+        var model = new GptModel(plainCfg with { ImageReadouts = 3 }, 5);
+        var cfg = model.Config;
+        int B = 2, C = 8, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, P = cfg.ImagePrefixLength;
+        Assert.Equal(NP + 2 + 3, P);
+        Assert.Equal(3 * C, model.Parameter("img.read").Length);
+        foreach (var name in new[] { "img.proj.weight", "img.proj.bias", "img.start", "img.end" }) plain.Parameter(name).CopyTo(model.Parameter(name));
+        var patches = new float[B * NP * D];
+        for (int b = 0; b < B; b++) ImageEncoder.Patches(RandomImage(8, 40 + (ulong)b), 8, 4, patches.AsSpan(b * NP * D, NP * D));
+        var with = new float[B * P * C];
+        var without = new float[B * plainCfg.ImagePrefixLength * C];
+        ImageEncoder.Forward(model, patches, with, B);
+        ImageEncoder.Forward(plain, patches, without, B);
+        var read = model.Parameter("img.read").ToArray();
+        for (int b = 0; b < B; b++)
+        {
+            Assert.Equal(without.AsSpan(b * (NP + 2) * C, (NP + 1) * C), with.AsSpan(b * P * C, (NP + 1) * C));
+            Assert.Equal(read, with.AsSpan((b * P + NP + 1) * C, 3 * C));
+            Assert.Equal(model.Parameter("img.end"), with.AsSpan((b * P + P - 1) * C, C));
+        }
+        // Through the whole model: loss with the prefix, one readout weight at a time, central differences in double.
+        var r = new Rng(4);
+        int T = 20;
+        int[] inputs = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
+        int[] targets = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
+        float[] weights = [.. Enumerable.Range(0, B * T).Select(i => i % T >= P - 1 ? 1f : 0f)];
+        double Loss()
+        {
+            ImageEncoder.Forward(model, patches, with, B);
+            return model.Forward(inputs, targets, B, T, false, 1f, weights, new BatchLayout { PrefixEmbeddings = with, PrefixLength = P });
+        }
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Forward(model, patches, with, B);
+        model.Forward(inputs, targets, B, T, true, 1f, weights, new BatchLayout { PrefixEmbeddings = with, PrefixLength = P });
+        model.Backward();
+        ImageEncoder.Backward(model, patches, model.PrefixGradient, B);
+        var w = model.Parameter("img.read");
+        var grad = model.Gradient("img.read").ToArray();
+        Assert.NotEqual(0f, grad.Max(Math.Abs));
+        for (int i = 0; i < w.Length; i += 5)
+        {
+            float keep = w[i];
+            const float h = 1e-2f;
+            w[i] = keep + h; double up = Loss();
+            w[i] = keep - h; double down = Loss();
+            w[i] = keep;
+            double fd = (up - down) / (2.0 * h);
+            Assert.True(Math.Abs(fd - grad[i]) <= 2e-3 + 0.05 * Math.Abs(fd), $"img.read[{i}]: fd {fd}, analytic {grad[i]}");
+        }
+        // The config carries it; a text-only model cannot have it.
+        Assert.Equal(3, GptConfig.FromJson(cfg.ToJson()).ImageReadouts);
+        Assert.Contains("\"image_readout_tokens\": 3", cfg.ToJson());
+        Assert.DoesNotContain("image_readout_tokens", plainCfg.ToJson());
+        Assert.Throws<ArgumentException>(() => new GptConfig { VocabSize = 11, ContextLength = 16, Layers = 1, Heads = 1, EmbeddingSize = 8, ImageReadouts = 2 }.Validate());
+    }
+
+    [Fact]
     public void ModelLoss_GradientThroughTheImagePrefix_MatchesFiniteDifferences()
     {
         // The whole chain: image → patches → projection → prefix → transformer → loss, on one projection weight at a time.
