@@ -84,6 +84,7 @@ internal sealed class TrainCommand : ICliCommand
         var imageBalance = new Option<bool?>("--image-balance-relations") { Description = "builtin:shapes: train left/above with \"yes\" and \"no\" equally often (\"no\" is twice as common among the pairs); evaluation unchanged" };
         var imageWhereSecond = new Option<bool?>("--image-where-second") { Description = "builtin:shapes, with --image-where-pairs: every other row's auxiliary question is \"where in the whole image is the C K?\" (the shape named where a relation names its second)" };
         var imageReadouts = new Option<int?>("--image-readouts") { Description = "builtin:shapes / image JSONL: learned readout positions between the patches and the image-end vector (default 0)" };
+        var imageQuestionWeight = new Option<float?>("--image-question-weight") { Description = "builtin:shapes, image after the question: loss weight of the question's own tokens (default 0: answers only)" };
         var imageTypes = new Option<string?>("--image-types") { Description = "builtin:shapes: train and score only these question types, comma-separated (colour, shape, count, left, above, caption, where, where2, where3): a probe of one skill on its own" };
         var imageEncoder = new Option<int?>("--image-encoder-layers") { Description = "builtin:shapes / image JSONL: layers of a small ViT (bidirectional attention over the patches) between the projector and the decoder (default 0: none)" };
         var imageAfter = new Option<bool?>("--image-after-question") { Description = "builtin:shapes / image JSONL: the image after the question (question, image, answer; each question of a row its own document), so the patches read the question" };
@@ -97,7 +98,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageWherePairs, imageWhereSecond, imageBalance, imageReadouts, imageTypes, imageEncoder, imageAfter, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageWherePairs, imageWhereSecond, imageBalance, imageReadouts, imageQuestionWeight, imageTypes, imageEncoder, imageAfter, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -130,11 +131,12 @@ internal sealed class TrainCommand : ICliCommand
                     WeightPerQuestion = pr.GetValue(imageWeight) ?? v.WeightPerQuestion, CaptionLast = pr.GetValue(imageCaptionLast) ?? v.CaptionLast,
                     WhereQuestions = pr.GetValue(imageWhere) ?? v.WhereQuestions, WherePairs = pr.GetValue(imageWherePairs) ?? v.WherePairs,
                     BalanceRelations = pr.GetValue(imageBalance) ?? v.BalanceRelations, WhereSecond = pr.GetValue(imageWhereSecond) ?? v.WhereSecond,
-                    Readouts = pr.GetValue(imageReadouts) ?? v.Readouts, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
+                    Readouts = pr.GetValue(imageReadouts) ?? v.Readouts, QuestionWeight = pr.GetValue(imageQuestionWeight) ?? v.QuestionWeight, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
                     ImageAfterQuestion = pr.GetValue(imageAfter) ?? v.ImageAfterQuestion,
                     Types = pr.GetValue(imageTypes) is { } typeList ? typeList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 };
                 if (v.WhereSecond && !v.WherePairs) throw new ArgumentException("--image-where-second alternates with the where-pair question: it needs --image-where-pairs true");
+                if (v.QuestionWeight < 0 || !float.IsFinite(v.QuestionWeight)) throw new ArgumentException($"--image-question-weight must be 0 or more (got {v.QuestionWeight})");
                 if (v.Readouts < 0) throw new ArgumentException($"--image-readouts must be at least 0 (got {v.Readouts})");
                 if (v.ProjectorHidden < 0) throw new ArgumentException($"--image-projector-hidden must be at least 0 (got {v.ProjectorHidden})");
                 if (v.EncoderLayers < 0) throw new ArgumentException($"--image-encoder-layers must be at least 0 (got {v.EncoderLayers})");

@@ -80,6 +80,12 @@ public sealed record VisionTrainOptions
     /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
     public int Readouts { get; init; }
     /// <summary>
+    /// Loss weight of the question's own tokens (each predicted from the ones before it; 0, the default: the loss is on the
+    /// answers only). With the image after the question, predicting the question teaches its structure — which words name
+    /// the first shape and which the second — before the image is read. 
+    /// </summary>
+    public float QuestionWeight { get; init; }
+    /// <summary>
     /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
     /// question); null: all six. A probe: can the model learn one relation on its own?
     /// </summary>
@@ -369,7 +375,7 @@ public static class VisionTraining
                 if (after)
                 {
                     FillRowAfterQuestion(tok, qs, K, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T),
-                                         docs.AsSpan(b * T, T), starts.AsSpan(b * K, K));
+                                         docs.AsSpan(b * T, T), starts.AsSpan(b * K, K), o.QuestionWeight);
                 }
                 else FillRow(tok, qs, most, o.WeightPerQuestion, P, T, inputs.AsSpan(b * T, T), targets.AsSpan(b * T, T), weights.AsSpan(b * T, T));
                 if (images) ImageEncoder.Patches(image, ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(b * NP * D, NP * D));
@@ -450,7 +456,8 @@ public static class VisionTraining
     // positions for each of the K spans left over (weight 0), then padding. Weights on every answer's targets (its tokens
     // and newline; the last image position predicts the first answer token): 1 each, or 1/(answer tokens + newline).
     internal static void FillRowAfterQuestion(ITokenizer tok, IReadOnlyList<VisionQuestion> qs, int K, bool perQuestion, int P, int T,
-                                              Span<int> inputs, Span<int> targets, Span<float> weights, Span<int> docs, Span<int> starts)
+                                              Span<int> inputs, Span<int> targets, Span<float> weights, Span<int> docs, Span<int> starts,
+                                              float questionWeight = 0f)
     {
         inputs.Clear();
         targets.Clear();
@@ -473,7 +480,11 @@ public static class VisionTraining
             for (int u = t; u < t + L - 1; u++)
             {
                 int next = u + 1;
-                if (next < image) targets[u] = inputs[next];
+                if (next < image)
+                {
+                    targets[u] = inputs[next];
+                    weights[u] = questionWeight;
+                }
                 else if (next >= answerAt)
                 {
                     targets[u] = inputs[next];

@@ -558,6 +558,14 @@ public sealed class VisionTests
         Assert.Equal(a2, targets[(L1 + q2.Length + P - 1)..(L1 + L2 - 1)]);
         Assert.Equal(q1[1..], targets[..(q1.Length - 1)]); // the question's own next tokens (weight 0)
         Assert.Equal(0, targets[L1 - 1]); // no target across a document boundary
+        // With a question weight, the question's own next tokens (its newline included) weigh that much; nothing else changes.
+        var weighted = new float[T];
+        VisionTraining.FillRowAfterQuestion(tok, qs, K, false, P, T, inputs, targets, weighted, docs, starts, questionWeight: 0.25f);
+        for (int t = 0; t < T; t++)
+        {
+            bool question = t < q1.Length - 1 || (t >= L1 && t < L1 + q2.Length - 1);
+            Assert.Equal(question ? 0.25f : weights[t], weighted[t]);
+        }
         // A row too short for a question, its image and the spans left over is an error.
         Assert.Throws<InvalidOperationException>(() => VisionTraining.FillRowAfterQuestion(tok, qs, K, false, P, L1 + 2 * P - 1, inputs, targets, weights, docs, starts));
     }
