@@ -13,13 +13,13 @@ public sealed record VisionTrainOptions
 {
     /// <summary>Transformer layers.</summary>
     public int Layers { get; init; } = 4;
-    /// <summary>Attention heads.</summary>
-    public int Heads { get; init; } = 4;
+    /// <summary>Attention heads (8 of 16 dimensions: a patch gathers several words of the question side by side).</summary>
+    public int Heads { get; init; } = 8;
     /// <summary>Model width.</summary>
     public int Embedding { get; init; } = 128;
     /// <summary>Patch side in pixels (32 / 8 = 4 × 4 patches).</summary>
     public int PatchSize { get; init; } = 8;
-    /// <summary>Optimizer steps of the multimodal model (about 8 minutes on 2 cores with the other defaults).</summary>
+    /// <summary>Optimizer steps of the multimodal model (about 9 minutes on 2 cores with the other defaults).</summary>
     public int Iterations { get; init; } = 2000;
     /// <summary>Optimizer steps of the text-only baseline (0: none).</summary>
     public int TextOnlyIterations { get; init; } = 500;
@@ -46,8 +46,11 @@ public sealed record VisionTrainOptions
     public int QuestionsPerRow { get; init; } = 6;
     /// <summary>Hidden width of the MLP image projector (LLaVA-1.5; default 256, measured better than linear); 0: one linear layer (Fuyu).</summary>
     public int ProjectorHidden { get; init; } = 256;
-    /// <summary>Layers of the ViT between the projector and the decoder (<see cref="GptConfig.ImageEncoderLayers"/>; 0: none).</summary>
-    public int EncoderLayers { get; init; }
+    /// <summary>
+    /// Layers of the ViT between the projector and the decoder (<see cref="GptConfig.ImageEncoderLayers"/>; default 1: every
+    /// patch sees its whole shape before the decoder reads it; 0: none).
+    /// </summary>
+    public int EncoderLayers { get; init; } = 1;
     /// <summary>
     /// Learned row and column vectors added to the patches (<see cref="GptConfig.ImagePositions2D"/>; default true: with the
     /// image after a question of varying length, the 1-D position of a patch no longer tells its place).
@@ -63,9 +66,9 @@ public sealed record VisionTrainOptions
     /// <summary>
     /// Each training row ends with one auxiliary "where are the C1 K1 and the C2 K2?" (<see cref="ShapesTask.WherePairQuestions"/>;
     /// "where is the C K?" when the scene names fewer than two shapes): the place of both shapes of a relation, the second
-    /// one's words where left/above have them.
+    /// one's words where left/above have them. Default true; never scored.
     /// </summary>
-    public bool WherePairs { get; init; }
+    public bool WherePairs { get; init; } = true;
     /// <summary>
     /// Left/above training questions drawn with "yes" and "no" equally often (when the scene has both) instead of uniformly
     /// among the pairs, where "no" is twice as common: the majority answer is then worth nothing. Evaluation is unchanged.
@@ -80,11 +83,12 @@ public sealed record VisionTrainOptions
     /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
     public int Readouts { get; init; }
     /// <summary>
-    /// Loss weight of the question's own tokens (each predicted from the ones before it; 0, the default: the loss is on the
-    /// answers only). With the image after the question, predicting the question teaches its structure — which words name
-    /// the first shape and which the second — before the image is read. 
+    /// Loss weight of the question's own tokens, each predicted from the ones before it (default 0.2; 0: the loss is on the
+    /// answers only). With the image after the question only. Predicting the question teaches its structure — whether a
+    /// word names the first shape of a relation or the second (after "the red circle" comes "left", after "the blue
+    /// square" the question mark) — which the patches need to tell the two shapes apart (docs/multimodal.md).
     /// </summary>
-    public float QuestionWeight { get; init; }
+    public float QuestionWeight { get; init; } = 0.2f;
     /// <summary>
     /// Train and score only these question types (of <see cref="ShapesTask.Types"/>, and "where" for the auxiliary
     /// question); null: all six. A probe: can the model learn one relation on its own?

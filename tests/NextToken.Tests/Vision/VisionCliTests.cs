@@ -88,6 +88,22 @@ public sealed class VisionCliTests
         Assert.True(pj.GetProperty("positions_2d").GetBoolean());
         Assert.Contains("\"image_positions_2d\": true", File.ReadAllText(dir.File("probe/config.json")));
         CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-types", "left,colours", "--out", dir.File("bad")), "colours");
+
+        // The relation flags: where-pair questions, the question's own loss, readout positions (in config.json).
+        var rel = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "3", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
+                                 "--image-where-pairs", "true", "--image-question-weight", "0.2", "--image-readouts", "2", "--image-types", "left,where2",
+                                 "--eval-images", "6", "--out", dir.File("rel"), "--threads", "1", "--json");
+        Assert.True(rel.Exit == 0, rel.Err);
+        var rj = CliProcess.LastJson(rel.Out).RootElement;
+        Assert.Equal(["left", "where2"], rj.GetProperty("exact_match_by_type").EnumerateObject().Select(e => e.Name).OrderBy(n => n, StringComparer.Ordinal));
+        Assert.True(rj.GetProperty("where_pairs").GetBoolean());
+        Assert.Equal(0.2, rj.GetProperty("question_weight").GetDouble(), 5);
+        Assert.Equal(2, rj.GetProperty("readouts").GetInt32());
+        Assert.Equal(2, GptConfig.FromJson(File.ReadAllText(dir.File("rel/config.json"))).ImageReadouts);
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-where-second", "true", "--image-where-pairs", "false", "--out", dir.File("bad")),
+                                      "--image-where-pairs");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-question-weight", "-1", "--out", dir.File("bad")), "--image-question-weight");
+        CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-readouts", "-1", "--out", dir.File("bad")), "--image-readouts");
     }
 
     [Fact]

@@ -717,10 +717,11 @@ public sealed class VisionTests
         }
         Assert.InRange(YesShare(VisionTraining.SampleShapesPerType, out _), 0.25, 0.38);
         Assert.InRange(YesShare(VisionTraining.SampleShapesBalanced, out _), 0.41, 0.50);
-        var o = new VisionTrainOptions { BalanceRelations = true };
+        var o = new VisionTrainOptions { BalanceRelations = true, WherePairs = false };
         Assert.Equal(VisionTraining.SampleShapesBalanced, VisionTraining.ShapesSampler(o));
         Assert.InRange(YesShare(VisionTraining.ShapesSampler(o with { WherePairs = true })!, out _), 0.41, 0.50);
-        Assert.Equal(VisionTraining.SampleShapesPerType, VisionTraining.ShapesSampler(new VisionTrainOptions()));
+        Assert.Equal(VisionTraining.SampleShapesWithWherePair, VisionTraining.ShapesSampler(new VisionTrainOptions())); // the default
+        Assert.Equal(VisionTraining.SampleShapesPerType, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = false }));
     }
 
     [Fact]
