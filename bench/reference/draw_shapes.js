@@ -1,10 +1,14 @@
 // Draws builtin:shapes-style scenes with an independent renderer (Node, no NextToken code): any size, anti-aliased by
 // 4x4 supersampling, written as PNG (zlib + CRC-32 from Node), with questions from the documented templates
 // (docs/multimodal.md) in an image-text JSONL that `nexttoken eval --data` reads.
-// Usage: node bench/reference/draw_shapes.js OUT_DIR [images=200] [size=96] [seed=7]
+// Usage: node bench/reference/draw_shapes.js OUT_DIR [images=200] [size=96] [seed=7] [relations]
+// With "relations": every left/above question of every ordered pair of named shapes, typed by both cells
+// ("left-01-10": first shape in column 0, row 1; second in column 1, row 0), and the auxiliary where-pair question
+// ("where2-…"), instead of one question per type: a diagnosis of which relations a model gets right.
 'use strict';
 const fs = require('fs'), path = require('path'), zlib = require('zlib');
-const [out, nImages = '200', sizeArg = '96', seedArg = '7'] = process.argv.slice(2);
+const [out, nImages = '200', sizeArg = '96', seedArg = '7', mode = ''] = process.argv.slice(2);
+const relations = mode === 'relations';
 if (!out) { console.error('usage: node draw_shapes.js OUT_DIR [images] [size] [seed]'); process.exit(2); }
 const N = +nImages, S = +sizeArg;
 let state = BigInt(seedArg) * 6364136223846793005n + 1442695040888963407n;
@@ -66,8 +70,13 @@ function questions(sh) {
   for (const k of KINDS) q.push(['count', `how many ${plural(k)} are there?`, NUMBERS[sh.filter(o => o.kind === k).length]]);
   const named = sh.filter(s => sh.filter(o => o.kind === s.kind && o.colour === s.colour).length === 1);
   for (const a of named) for (const b of named) if (a !== b) {
-    q.push(['left', `is the ${a.colour} ${a.kind} left of the ${b.colour} ${b.kind}?`, a.col < b.col ? 'yes' : 'no']);
-    q.push(['above', `is the ${a.colour} ${a.kind} above the ${b.colour} ${b.kind}?`, a.row < b.row ? 'yes' : 'no']);
+    const cells = relations ? `-${a.col}${a.row}-${b.col}${b.row}` : '';
+    q.push(['left' + cells, `is the ${a.colour} ${a.kind} left of the ${b.colour} ${b.kind}?`, a.col < b.col ? 'yes' : 'no']);
+    if (relations) {
+      const cell = s => (s.row === 0 ? 'top ' : 'bottom ') + (s.col === 0 ? 'left' : 'right');
+      q.push(['where2' + cells, `where are the ${a.colour} ${a.kind} and the ${b.colour} ${b.kind}?`, cell(a) + ' and ' + cell(b)]);
+    }
+    q.push(['above' + cells, `is the ${a.colour} ${a.kind} above the ${b.colour} ${b.kind}?`, a.row < b.row ? 'yes' : 'no']);
   }
   const parts = sh.map(s => `a ${s.colour} ${s.kind}`);
   q.push(['caption', 'describe the image.', (parts.length === 1 ? parts[0] : parts.slice(0, -1).join(', ') + ' and ' + parts[parts.length - 1]) + '.']);
@@ -79,7 +88,8 @@ for (let i = 0; i < N; i++) {
   const sh = scene(), file = `img${String(i).padStart(4, '0')}.png`;
   fs.writeFileSync(path.join(out, file), png(draw(sh)));
   const qs = questions(sh);
-  for (const type of ['colour', 'shape', 'count', 'left', 'above', 'caption']) {
+  if (relations) for (const x of qs.filter(x => x[0].includes('-'))) lines.push(JSON.stringify({ image: file, prompt: x[1], answer: x[2], type: x[0] }));
+  for (const type of relations ? [] : ['colour', 'shape', 'count', 'left', 'above', 'caption']) {
     const of = qs.filter(x => x[0] === type);
     if (of.length) { const [t, p, a] = of[rand(of.length)]; lines.push(JSON.stringify({ image: file, prompt: p, answer: a, type: t })); }
   }

@@ -45,11 +45,13 @@ internal static class TrainShapes
         File.WriteAllText(logPath, "");
         using (var writer = new StreamWriter(logPath, append: true) { AutoFlush = true })
         {
-            log.WriteLine($"builtin:shapes: {options.Layers} layers x {options.Embedding} wide, {ShapesTask.ImageSize}x{ShapesTask.ImageSize} images in " +
+            log.WriteLine($"builtin:shapes: {options.Layers} layers x {options.Embedding} wide ({options.Heads} heads), {ShapesTask.ImageSize}x{ShapesTask.ImageSize} images in " +
                           $"{options.PatchSize}x{options.PatchSize} patches, {options.Iterations} steps of {options.BatchSize} " +
                           (options.QuestionsPerRow > 1 ? $"rows of up to {options.QuestionsPerRow} questions about one image" : "questions") +
                           (options.ImageAfterQuestion ? " (the image after each question)" : "") +
-                          $"{(options.WordTokens ? " in word tokens" : "")}, {options.Positions.ToString().ToLowerInvariant()} positions{(options.Positions2D ? " + 2-D patch positions" : "")}{(options.EncoderLayers > 0 ? $", a {options.EncoderLayers}-layer ViT over the patches" : "")}, " +
+                          $"{(options.WordTokens ? " in word tokens" : "")}, {options.Positions.ToString().ToLowerInvariant()} positions{(options.Positions2D ? " + 2-D patch positions" : "")}{(options.EncoderLayers > 0 ? $", a {options.EncoderLayers}-layer ViT over the patches" : "")}" +
+                          (options.WherePairs && options.QuestionsPerRow > 1 ? ", an auxiliary where-pair question per row" : "") +
+                          (options.QuestionWeight > 0 && options.ImageAfterQuestion ? string.Create(CultureInfo.InvariantCulture, $", question tokens weighted {options.QuestionWeight:0.###}") : "") + ", " +
                           $"then a text-only baseline ({options.TextOnlyIterations} steps)");
             void Progress(TrainProgress p)
             {
