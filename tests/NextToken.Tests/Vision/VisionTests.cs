@@ -384,36 +384,8 @@ public sealed class VisionTests
             Assert.Equal(read, with.AsSpan((b * P + NP + 1) * C, 3 * C));
             Assert.Equal(model.Parameter("img.end"), with.AsSpan((b * P + P - 1) * C, C));
         }
-        // Through the whole model: loss with the prefix, one readout weight at a time, central differences in double.
-        var r = new Rng(4);
-        int T = 20;
-        int[] inputs = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
-        int[] targets = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
-        float[] weights = [.. Enumerable.Range(0, B * T).Select(i => i % T >= P - 1 ? 1f : 0f)];
-        double Loss()
-        {
-            ImageEncoder.Forward(model, patches, with, B);
-            return model.Forward(inputs, targets, B, T, false, 1f, weights, new BatchLayout { PrefixEmbeddings = with, PrefixLength = P });
-        }
-        model.EnableGradients();
-        model.ZeroGradients();
-        ImageEncoder.Forward(model, patches, with, B);
-        model.Forward(inputs, targets, B, T, true, 1f, weights, new BatchLayout { PrefixEmbeddings = with, PrefixLength = P });
-        model.Backward();
-        ImageEncoder.Backward(model, patches, model.PrefixGradient, B);
-        var w = model.Parameter("img.read");
-        var grad = model.Gradient("img.read").ToArray();
-        Assert.NotEqual(0f, grad.Max(Math.Abs));
-        for (int i = 0; i < w.Length; i += 5)
-        {
-            float keep = w[i];
-            const float h = 1e-2f;
-            w[i] = keep + h; double up = Loss();
-            w[i] = keep - h; double down = Loss();
-            w[i] = keep;
-            double fd = (up - down) / (2.0 * h);
-            Assert.True(Math.Abs(fd - grad[i]) <= 2e-3 + 0.05 * Math.Abs(fd), $"img.read[{i}]: fd {fd}, analytic {grad[i]}");
-        }
+        // Through the whole model: loss with the prefix, one readout weight at a time, central differences.
+        CheckThroughTheModel(model, patches, B, 20, 4, "img.read", Enumerable.Range(0, 3 * C).Where(i => i % 5 == 0));
         // The config carries it; a text-only model cannot have it.
         Assert.Equal(3, GptConfig.FromJson(cfg.ToJson()).ImageReadouts);
         Assert.Contains("\"image_readout_tokens\": 3", cfg.ToJson());
@@ -427,14 +399,23 @@ public sealed class VisionTests
         // The whole chain: image → patches → projection → prefix → transformer → loss, on one projection weight at a time.
         var cfg = Tiny();
         var model = new GptModel(cfg, 5);
-        int B = 2, T = 12, P = cfg.ImagePrefixLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
+        int B = 2, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
         var patches = new float[B * NP * D];
         for (int b = 0; b < B; b++) ImageEncoder.Patches(RandomImage(8, 20 + (ulong)b), 8, 4, patches.AsSpan(b * NP * D, NP * D));
-        var r = new Rng(3);
-        int[] inputs = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
-        int[] targets = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(11))];
+        CheckThroughTheModel(model, patches, B, 12, 3, "img.proj.weight", [1, 50, 200, 333]);
+        Assert.NotEqual(0f, model.Gradient("img.start").ToArray().Max(Math.Abs));
+    }
+
+    // Random tokens after the image prefix, loss on every target from the prefix's last position on; the gradient of
+    // `tensor` (image encoder, model backward, encoder backward) against central differences of the loss at `indices`.
+    private static void CheckThroughTheModel(GptModel model, float[] patches, int B, int T, ulong seed, string tensor, IEnumerable<int> indices)
+    {
+        int P = model.Config.ImagePrefixLength, V = model.Config.VocabSize;
+        var r = new Rng(seed);
+        int[] inputs = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(V))];
+        int[] targets = [.. Enumerable.Range(0, B * T).Select(_ => r.NextInt(V))];
         float[] weights = [.. Enumerable.Range(0, B * T).Select(i => i % T >= P - 1 ? 1f : 0f)];
-        var prefix = new float[B * P * 8];
+        var prefix = new float[B * P * model.Config.EmbeddingSize];
         double Loss()
         {
             ImageEncoder.Forward(model, patches, prefix, B);
@@ -446,18 +427,19 @@ public sealed class VisionTests
         model.Forward(inputs, targets, B, T, true, 1f, weights, new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P });
         model.Backward();
         ImageEncoder.Backward(model, patches, model.PrefixGradient, B);
-        var w = model.Parameter("img.proj.weight");
-        foreach (int i in new[] { 1, 50, 200, 333 })
+        var w = model.Parameter(tensor);
+        var grad = model.Gradient(tensor).ToArray();
+        Assert.NotEqual(0f, grad.Max(Math.Abs));
+        foreach (int i in indices)
         {
             float keep = w[i];
             const float h = 1e-2f;
             w[i] = keep + h; double up = Loss();
             w[i] = keep - h; double down = Loss();
             w[i] = keep;
-            double fd = (up - down) / (2 * h);
-            Assert.True(Math.Abs(fd - model.Gradient("img.proj.weight")[i]) <= 2e-3 + 0.05 * Math.Abs(fd), $"weight {i}: fd {fd}, analytic {model.Gradient("img.proj.weight")[i]}");
+            double fd = (up - down) / (2.0 * h);
+            Assert.True(Math.Abs(fd - grad[i]) <= 2e-3 + 0.05 * Math.Abs(fd), $"{tensor}[{i}]: finite difference {fd}, backward {grad[i]}");
         }
-        Assert.NotEqual(0f, model.Gradient("img.start").ToArray().Max(Math.Abs));
     }
 
     [Fact]
