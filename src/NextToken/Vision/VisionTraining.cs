@@ -61,7 +61,10 @@ public sealed record VisionTrainOptions
     /// token: a caption of 20 tokens no longer outweighs a yes/no twenty to one.
     /// </summary>
     public bool WeightPerQuestion { get; init; }
-    /// <summary>Each training row ends with one auxiliary "where is the C K?" (<see cref="VisionTraining.SampleShapesWithWhere"/>).</summary>
+    /// <summary>
+    /// Each training row ends with one auxiliary "where is the C K?" (<see cref="VisionTraining.SampleShapesWithWhere"/>)
+    /// instead of the default where-pair question.
+    /// </summary>
     public bool WhereQuestions { get; init; }
     /// <summary>
     /// Each training row ends with one auxiliary "where are the C1 K1 and the C2 K2?" (<see cref="ShapesTask.WherePairQuestions"/>;
@@ -234,10 +237,10 @@ public static class VisionTraining
         if (o.WhereSecond && !o.WherePairs) throw new ArgumentException("WhereSecond alternates with the where-pair question: it needs WherePairs", nameof(o));
         if (o.Types is { } only) return SampleTypes(only);
         if (o.QuestionsPerRow <= 1) return null;
+        if (o.WhereQuestions) return SampleShapesWithWhere; // asked for explicitly, it replaces the default where pair
         if (o.WherePairs)
             return o.BalanceRelations ? (ref Rng rng) => WithWherePair(ref rng, balance: true, o.WhereSecond)
                  : o.WhereSecond ? SampleShapesWithWhereSecond : SampleShapesWithWherePair;
-        if (o.WhereQuestions) return SampleShapesWithWhere;
         if (o.CaptionLast) return SampleShapesCaptionLast;
         return o.BalanceRelations ? SampleShapesBalanced : SampleShapesPerType;
     }

@@ -704,6 +704,7 @@ public sealed class VisionTests
         Assert.InRange(YesShare(VisionTraining.ShapesSampler(o with { WherePairs = true })!, out _), 0.41, 0.50);
         Assert.Equal(VisionTraining.SampleShapesWithWherePair, VisionTraining.ShapesSampler(new VisionTrainOptions())); // the default
         Assert.Equal(VisionTraining.SampleShapesPerType, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = false }));
+        Assert.Equal(VisionTraining.SampleShapesWithWhere, VisionTraining.ShapesSampler(new VisionTrainOptions { WhereQuestions = true })); // replaces the pair
     }
 
     [Fact]
