@@ -99,7 +99,7 @@ public static class ShapesTask
         foreach (var s in shapes)
             if (shapes.Count(o => o.Colour == s.Colour) == 1) q.Add(new("shape", $"what shape is the {s.Colour} one?", s.Kind));
         foreach (string k in Kinds) q.Add(new("count", $"how many {Plural(k)} are there?", Numbers[shapes.Count(o => o.Kind == k)]));
-        var named = shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1).ToList();
+        var named = Named(shapes);
         foreach (var a in named)
             foreach (var b in named)
             {
@@ -117,8 +117,7 @@ public static class ShapesTask
     /// named shape and reading its place — on its own.
     /// </summary>
     public static IReadOnlyList<VisionQuestion> WhereQuestions(IReadOnlyList<Shape> shapes) =>
-        [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)
-                  .Select(s => new VisionQuestion("where", $"where is the {s.Colour} {s.Kind}?", (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right")))];
+        [.. Named(shapes).Select(s => new VisionQuestion("where", $"where is the {s.Colour} {s.Kind}?", Cell(s)))];
 
     /// <summary>
     /// Auxiliary training questions (not scored) about two uniquely named shapes, in the words of left/above: "where are
@@ -128,8 +127,7 @@ public static class ShapesTask
     /// </summary>
     public static IReadOnlyList<VisionQuestion> WherePairQuestions(IReadOnlyList<Shape> shapes)
     {
-        static string Cell(Shape s) => (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right");
-        var named = shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1).ToList();
+        var named = Named(shapes);
         return [.. from a in named from b in named where !ReferenceEquals(a, b)
                    select new VisionQuestion("where2", $"where are the {a.Colour} {a.Kind} and the {b.Colour} {b.Kind}?", $"{Cell(a)} and {Cell(b)}")];
     }
@@ -140,8 +138,17 @@ public static class ShapesTask
     /// question names its second shape, and the first answer token is read at the image's end, where a relation's answer is.
     /// </summary>
     public static IReadOnlyList<VisionQuestion> WhereSecondQuestions(IReadOnlyList<Shape> shapes) =>
-        [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)
-                  .Select(s => new VisionQuestion("where3", $"where in the whole image is the {s.Colour} {s.Kind}?", (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right")))];
+        [.. Named(shapes).Select(s => new VisionQuestion("where3", $"where in the whole image is the {s.Colour} {s.Kind}?", Cell(s)))];
+
+    /// <summary>Every auxiliary question of the scene: where, where2 (pairs) and where3 ("in the whole image").</summary>
+    public static IReadOnlyList<VisionQuestion> AuxiliaryQuestions(IReadOnlyList<Shape> shapes) =>
+        [.. WhereQuestions(shapes), .. WherePairQuestions(shapes), .. WhereSecondQuestions(shapes)];
+
+    // The shapes no other shape of the scene shares both kind and colour with (named uniquely by "the C K").
+    private static List<Shape> Named(IReadOnlyList<Shape> shapes) => [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)];
+
+    // A shape's grid cell in words: "top left" ... "bottom right".
+    private static string Cell(Shape s) => (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right");
 
     /// <summary>"a red circle, a blue square and a green cross." (reading order of the cells).</summary>
     public static string Caption(IReadOnlyList<Shape> shapes)

@@ -140,7 +140,7 @@ public static class VisionTraining
         for (int i = 0; i < 2000; i++)
         {
             var shapes = ShapesTask.Sample(ref rng).Shapes;
-            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? [.. ShapesTask.WhereQuestions(shapes), .. ShapesTask.WherePairQuestions(shapes), .. ShapesTask.WhereSecondQuestions(shapes)] : []))
+            foreach (var q in ShapesTask.Questions(shapes).Concat(where ? ShapesTask.AuxiliaryQuestions(shapes) : []))
                 text.Append(q.Question).Append('\n').Append(q.Answer).Append('\n');
         }
         return BpeTrainer.Train(text.ToString(), new BpeTrainerOptions { VocabSize = 512, MinFrequency = 1, Threads = 1, SpecialTokens = [] }).Tokenizer;
@@ -197,9 +197,7 @@ public static class VisionTraining
             while (true)
             {
                 var scene = ShapesTask.Sample(ref rng);
-                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes), .. ShapesTask.WherePairQuestions(scene.Shapes),
-                                         .. ShapesTask.WhereSecondQuestions(scene.Shapes)],
-                                        order, ref rng, captionLast: false);
+                var picked = OnePerType([.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.AuxiliaryQuestions(scene.Shapes)], order, ref rng, captionLast: false);
                 if (picked.Length > 0) return (scene.Pixels, picked);
             }
         };
@@ -549,7 +547,7 @@ public static class VisionTraining
         {
             var scene = ShapesTask.Sample(ref rng);
             IReadOnlyList<VisionQuestion> questions = types?.Any(t => t.StartsWith("where", StringComparison.Ordinal)) == true
-                ? [.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.WhereQuestions(scene.Shapes), .. ShapesTask.WherePairQuestions(scene.Shapes)]
+                ? [.. ShapesTask.Questions(scene.Shapes), .. ShapesTask.AuxiliaryQuestions(scene.Shapes)]
                 : ShapesTask.Questions(scene.Shapes);
             foreach (var type in types ?? ShapesTask.Types)
             {
