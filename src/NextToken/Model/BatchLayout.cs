@@ -30,6 +30,8 @@ public readonly ref struct BatchLayout
     /// <summary>
     /// (B·K) where each of K embedding spans of P positions starts in its row (ascending, not overlapping, inside the
     /// row); <see cref="PrefixEmbeddings"/> is then (B, K, P, C) and <see cref="GptModel.PrefixGradient"/> likewise.
+    /// A negative start marks a span unused (its embeddings are not read, its gradient is zero); unused spans come after
+    /// the used ones of their row, so that rows packed with different numbers of images share one K.
     /// Empty: one span at position 0 of every row (a prefix). Spans elsewhere put an image after its question, or one
     /// image in each of several documents packed into a row.
     /// </summary>

@@ -201,6 +201,9 @@ public sealed partial class GptModel : ICausalLm
             for (int k = 0, end = 0; k < K; k++)
             {
                 int s0 = starts.IsEmpty ? 0 : starts[b * K + k];
+                if (s0 < 0) { end = int.MaxValue; a.PrefixStarts[b * K + k] = -1; continue; } // unused: this span and the rest of the row's
+                if (end == int.MaxValue)
+                    throw new ArgumentOutOfRangeException(nameof(extras), $"prefix span {k} of row {b} starts at {s0} after an unused span: unused spans (negative starts) come last in a row");
                 if (s0 < end || s0 + P > T)
                     throw new ArgumentOutOfRangeException(nameof(extras), $"prefix span {k} of row {b} starts at {s0}: spans of {P} positions must be ascending, apart, and inside the row of {T}");
                 a.PrefixStarts[b * K + k] = s0;
@@ -209,7 +212,8 @@ public sealed partial class GptModel : ICausalLm
         a.PrefixLength = P;
         a.PrefixSpans = K;
         inputs.CopyTo(a.Inputs);
-        for (int n = 0; n < B * K; n++) a.Inputs.AsSpan(n / K * T + a.PrefixStarts[n], P).Clear(); // embedding positions read no token
+        for (int n = 0; n < B * K; n++)
+            if (a.PrefixStarts[n] >= 0) a.Inputs.AsSpan(n / K * T + a.PrefixStarts[n], P).Clear(); // embedding positions read no token
         for (int b = 0; b < B; b++)
             foreach (var (from, to) in TokenSegments(a, b)) CheckTokens(inputs.Slice(b * T + from, to - from), "input token");
         var docs = extras.DocumentIds;
@@ -269,7 +273,7 @@ public sealed partial class GptModel : ICausalLm
         var x = a[a.Encoded];
         Encoder.Forward(a.Inputs, _ps.P(_arch.TokenEmbedding), PositionTable, a.Positions, x, N, C);
         for (int n = 0; n < B * a.PrefixSpans; n++)
-            for (int t = 0; t < P; t++)
+            for (int t = 0; t < P && a.PrefixStarts[n] >= 0; t++)
             {
                 int at = n / a.PrefixSpans * T + a.PrefixStarts[n] + t;
                 var row = x.Slice(at * C, C);
@@ -432,7 +436,9 @@ public sealed partial class GptModel : ICausalLm
                 while (++_k <= K)
                 {
                     _from = _k == 0 ? 0 : a.PrefixStarts[b * K + _k - 1] + P;
-                    _to = _k == K ? a.T : a.PrefixStarts[b * K + _k];
+                    bool last = _k == K || a.PrefixStarts[b * K + _k] < 0; // the rest of the row after the last used span
+                    _to = last ? a.T : a.PrefixStarts[b * K + _k];
+                    if (last) _k = K;
                     if (_to > _from) return true;
                 }
                 return false;
@@ -564,7 +570,12 @@ public sealed partial class GptModel : ICausalLm
         {
             int K = a.PrefixSpans;
             if (a.PrefixGradient is null || a.PrefixGradient.Length < B * K * P * C) a.PrefixGradient = new float[B * K * P * C];
-            for (int n = 0; n < B * K; n++) dres.Slice((n / K * T + a.PrefixStarts[n]) * C, P * C).CopyTo(a.PrefixGradient.AsSpan(n * P * C, P * C));
+            for (int n = 0; n < B * K; n++)
+            {
+                var g = a.PrefixGradient.AsSpan(n * P * C, P * C);
+                if (a.PrefixStarts[n] < 0) g.Clear(); // an unused span
+                else dres.Slice((n / K * T + a.PrefixStarts[n]) * C, P * C).CopyTo(g);
+            }
         }
         var dwte = _ps.G(_arch.TokenEmbedding);
         if (P == 0) Encoder.Backward(dres, a.Inputs, a.Positions, dwte, _ps.G(_arch.PositionEmbedding), N, C);

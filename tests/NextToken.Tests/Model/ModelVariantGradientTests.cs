@@ -205,6 +205,41 @@ public sealed class ModelVariantGradientTests
 
     [Theory]
     [MemberData(nameof(Families))]
+    public void EmbeddingSpans_UnusedSpanAtTheEndOfARow_IsIgnoredAndGetsZeroGradient(string name, GptConfig cfg)
+    {
+        // Rows packed with different numbers of images share one K: row 0 has two spans, row 1 one and an unused one
+        // (start −1), whose embeddings are never read (any values give the same loss) and whose gradient is zero.
+        const int B = 2, T = 10, P = 2;
+        int C = cfg.EmbeddingSize;
+        int[] starts = [1, 6, 2, -1];
+        int[] docs = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
+        var model = Perturbed(cfg, 14);
+        var inputs = Tokens(B * T, 19, cfg.VocabSize);
+        var targets = Tokens(B * T, 20, cfg.VocabSize);
+        var rng = new Rng(21);
+        var prefix = Enumerable.Range(0, B * 2 * P * C).Select(_ => (float)rng.NextGaussian()).ToArray();
+        model.EnableGradients();
+        var layout = new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs };
+        float loss = model.Forward(inputs, targets, B, T, computeGradients: true, extras: layout);
+        model.Backward();
+        var dPrefix = model.PrefixGradient.ToArray();
+        Assert.All(dPrefix.AsSpan(3 * P * C, P * C).ToArray(), g => Assert.Equal(0f, g));
+        double[] pref = prefix.Select(v => (double)v).ToArray();
+        ReferenceInput Input() => new() { Inputs = inputs, B = B, T = T, Targets = targets, Prefix = pref, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs };
+        double[] p = model.Parameters.Select(f => (double)f).ToArray();
+        double Objective() { var r = ReferenceGpt.Run(cfg, model.Layout, p, Input()); return r.WeightedLossSum / r.WeightSum; }
+        CheckPrefix(name, dPrefix, pref, Objective, every: 3);
+        // The unused span's values change nothing, and the token ids at its would-be positions are read.
+        var other = (float[])prefix.Clone();
+        other.AsSpan(3 * P * C, P * C).Fill(7f);
+        Assert.Equal(loss, model.Forward(inputs, targets, B, T, extras: layout with { PrefixEmbeddings = other }));
+        // A used span after an unused one is refused, naming the span and the row.
+        var bad = Assert.Throws<ArgumentOutOfRangeException>(() => model.Forward(inputs, targets, B, T, extras: new BatchLayout { PrefixEmbeddings = prefix, PrefixLength = P, PrefixStarts = [-1, 6, 2, -1], DocumentIds = docs }));
+        Assert.Contains("prefix span 1 of row 0 starts at 6 after an unused span", bad.Message);
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
     public void Dropout_InsideTheModel_MatchesFiniteDifferencesWithTheSameMasks(string name, GptConfig cfg)
     {
         cfg = cfg with { Dropout = 0.3f };

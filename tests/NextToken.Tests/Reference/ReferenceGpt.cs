@@ -41,7 +41,7 @@ internal static class ReferenceGpt
         Array.Fill(prefixRow, -1);
         for (int b = 0; b < B; b++)
             for (int k = 0; k < K; k++)
-                for (int t = 0; t < P; t++)
+                for (int t = 0; t < P && (x.PrefixStarts?[b * K + k] ?? 0) >= 0; t++) // a negative start: the span is unused
                     prefixRow[b * T + (x.PrefixStarts?[b * K + k] ?? 0) + t] = (b * K + k) * P + t;
 
         // Parameters, checked against the expected shape so a layout mistake fails loudly.
