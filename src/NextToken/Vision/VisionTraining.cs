@@ -105,6 +105,14 @@ public sealed record VisionTrainOptions
     /// Default true: measured 87.8% against 67.2% for the image first at 2,000 steps (docs/multimodal.md).
     /// </summary>
     public bool ImageAfterQuestion { get; init; } = true;
+    /// <summary>
+    /// With the image after the question: the question documents of a stream of scenes packed one after another into the
+    /// rows (<see cref="VisionTraining.ScenePacker"/>), each with its own scene's image, instead of one scene per row with
+    /// the rest of the row padding. Every question of every scene is still trained, in the scene's order. builtin:shapes only.
+    /// </summary>
+    public bool PackScenes { get; init; }
+    /// <summary>Positions per training row with <see cref="PackScenes"/> (0: 192, about as many questions per step as one scene per row had).</summary>
+    public int RowLength { get; init; }
     /// <summary>The model's own positions (learned, sinusoidal or rotary) for the prefix and the text.</summary>
     public PositionEncoding Positions { get; init; } = PositionEncoding.Learned;
 }
@@ -329,7 +337,7 @@ public static class VisionTraining
             int i = rng.NextInt(examples.Count);
             return (images[i], [new VisionQuestion(examples[i].Type, examples[i].Prompt, examples[i].Answer)]);
         }
-        o = o with { QuestionsPerRow = 1 }; // a file's example is one question about its image
+        o = o with { QuestionsPerRow = 1, PackScenes = false }; // a file's example is one question about its image, one per row
         var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, Sample, textLength);
         List<(string, string, string)> Score(GptModel m) =>
             [.. examples.Select((e, i) => (e.Type, e.Answer, Answer(m, tok, m.Config.Multimodal ? images[i] : null, e.Prompt)))];
@@ -350,8 +358,11 @@ public static class VisionTraining
         int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize, ImageReadouts = o.Readouts }.ImagePrefixLength : 0;
         bool after = images && o.ImageAfterQuestion;
         int most = Math.Max(1, o.QuestionsPerRow) + ((o.WhereQuestions || o.WherePairs) && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
-        int K = after ? most : 1; // image copies per row: one per question document when after
-        int rowLength = prefixLength * K + textLength;
+        bool pack = after && o.PackScenes;
+        int rowLength = pack ? (o.RowLength > 0 ? o.RowLength : 192) : prefixLength * (after ? most : 1) + textLength;
+        // Image copies per row: one per question document when after; packed, as many as the shortest documents (a
+        // one-token question and answer, each with its newline) would need.
+        int K = pack ? Math.Max(1, rowLength / (prefixLength + 4)) : after ? most : 1;
         var cfg = Config(o, tok.VocabSize, images, Math.Max(128, (rowLength + 15) / 16 * 16));
         var model = new GptModel(cfg, o.Seed);
         int B = o.BatchSize, P = cfg.ImagePrefixLength, T = rowLength, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize;
@@ -360,10 +371,13 @@ public static class VisionTraining
         var weights = new float[B * T];
         var docs = after ? new int[B * T] : [];
         var starts = after ? new int[B * K] : [];
-        var patches = new float[Math.Max(1, B * NP * D)];
-        var prefix = new float[Math.Max(1, B * P * C)];
-        var spans = after ? new float[B * K * P * C] : prefix; // each row's image encoded once, copied into its K spans
-        var dprefix = after ? new float[B * P * C] : [];
+        int maxImages = pack ? B * K + 2 : B; // packed: at most one scene per document, one carried into the step, one drawn at its end
+        var patches = new float[Math.Max(1, maxImages * NP * D)];
+        var prefix = new float[Math.Max(1, maxImages * P * C)];
+        var spans = after ? new float[B * K * P * C] : prefix; // each image encoded once, copied into the spans of its documents
+        var dprefix = after ? new float[maxImages * P * C] : [];
+        var spanImage = pack ? new int[B * K] : [];
+        var packer = pack ? new ScenePacker(sampler, tok, P, T, K, o.WeightPerQuestion, o.QuestionWeight) : null;
         var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta2 = 0.99f, WeightDecay = 0.1f });
         var rng = new Rng(o.Seed ^ 0x7EA1_11UL, images ? 3UL : 5UL);
         model.EnableGradients();
@@ -374,7 +388,14 @@ public static class VisionTraining
         for (int step = 0; step < iterations && !cancellation.IsCancellationRequested; step++)
         {
             Array.Clear(weights);
-            for (int b = 0; b < B; b++)
+            int imageCount = B;
+            if (packer is not null)
+            {
+                packer.Fill(ref rng, B, inputs, targets, weights, docs, starts, spanImage);
+                imageCount = packer.Images.Count;
+                for (int i = 0; i < imageCount; i++) ImageEncoder.Patches(packer.Images[i], ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(i * NP * D, NP * D));
+            }
+            for (int b = 0; b < B && packer is null; b++)
             {
                 var (image, qs) = sampler(ref rng);
                 if (after)
@@ -388,9 +409,13 @@ public static class VisionTraining
             LossSum loss;
             if (images)
             {
-                ImageEncoder.Forward(model, patches, prefix, B);
+                ImageEncoder.Forward(model, patches, prefix, imageCount);
                 if (after)
-                    for (int n = 0; n < B * K; n++) prefix.AsSpan(n / K * P * C, P * C).CopyTo(spans.AsSpan(n * P * C, P * C));
+                    for (int n = 0; n < B * K; n++)
+                    {
+                        int image = pack ? spanImage[n] : n / K;
+                        if (image >= 0) prefix.AsSpan(image * P * C, P * C).CopyTo(spans.AsSpan(n * P * C, P * C));
+                    }
                 loss = model.ForwardSum(inputs, targets, B, T, computeGradients: true, 1f, weights,
                                         new BatchLayout { PrefixEmbeddings = spans, PrefixLength = P, PrefixStarts = starts, DocumentIds = docs });
                 model.Backward();
@@ -400,12 +425,14 @@ public static class VisionTraining
                     Array.Clear(dprefix);
                     for (int n = 0; n < B * K; n++)
                     {
-                        var d = dprefix.AsSpan(n / K * P * C, P * C);
+                        int image = pack ? spanImage[n] : n / K;
+                        if (image < 0) continue;
+                        var d = dprefix.AsSpan(image * P * C, P * C);
                         System.Numerics.Tensors.TensorPrimitives.Add(d, dspans.Slice(n * P * C, P * C), d);
                     }
                     dspans = dprefix;
                 }
-                ImageEncoder.Backward(model, patches, dspans, B);
+                ImageEncoder.Backward(model, patches, dspans, imageCount);
             }
             else
             {
@@ -504,6 +531,70 @@ public static class VisionTraining
             docs.Slice(t, P).Fill(j);
         }
         docs[t..].Fill(K);
+    }
+
+    /// <summary>
+    /// Packs the question documents of a stream of scenes into training rows: <c>question "\n" [P image positions] answer
+    /// "\n"</c> one after another from position 0 of each row (document k of a row has id k, its image span starts at
+    /// starts[k], spanImage[k] names its scene in <see cref="Images"/>), until the next document does not fit or K spans are
+    /// used; the row's unused spans get start −1, its rest is padding (id = documents in the row). A scene's questions are
+    /// placed in the sampler's order and may continue in the next row, or the next step. Weights as
+    /// <see cref="FillRowAfterQuestion"/>.
+    /// </summary>
+    internal sealed class ScenePacker(Sampler sampler, ITokenizer tok, int P, int T, int K, bool perQuestion, float questionWeight)
+    {
+        private float[]? _image;
+        private IReadOnlyList<VisionQuestion> _questions = [];
+        private int _next;
+
+        /// <summary>The images of the last <see cref="Fill"/>, indexed by its spanImage.</summary>
+        public List<float[]> Images { get; } = [];
+
+        /// <summary>Fills B rows of T positions (inputs, targets, weights, docs: B·T; starts, spanImage: B·K).</summary>
+        public void Fill(ref Rng rng, int B, Span<int> inputs, Span<int> targets, Span<float> weights, Span<int> docs, Span<int> starts, Span<int> spanImage)
+        {
+            Images.Clear();
+            inputs.Clear();
+            targets.Clear();
+            weights.Clear();
+            if (_image is not null && _next < _questions.Count) Images.Add(_image); // carried over from the last step
+            for (int b = 0; b < B; b++)
+            {
+                int t = 0, k = 0;
+                var row = inputs.Slice(b * T, T);
+                for (; k < K; k++)
+                {
+                    if (_image is null || _next == _questions.Count)
+                    {
+                        (_image, _questions) = sampler(ref rng);
+                        _next = 0;
+                        Images.Add(_image);
+                    }
+                    var q = _questions[_next];
+                    int[] prompt = tok.Encode(q.Question + "\n"), answer = tok.Encode(q.Answer + "\n");
+                    int L = prompt.Length + P + answer.Length;
+                    if (L > T) throw new InvalidOperationException($"question, image and answer take {L} positions, more than the {T} a row has");
+                    if (t + L > T) break;
+                    int image = t + prompt.Length, answerAt = image + P;
+                    starts[b * K + k] = image;
+                    spanImage[b * K + k] = Images.Count - 1;
+                    docs.Slice(b * T + t, L).Fill(k);
+                    prompt.CopyTo(row.Slice(t, prompt.Length));
+                    answer.CopyTo(row.Slice(answerAt, answer.Length));
+                    for (int u = t; u < t + L - 1; u++)
+                    {
+                        int next = u + 1;
+                        if (next >= image && next < answerAt) continue;
+                        targets[b * T + u] = row[next];
+                        weights[b * T + u] = next < image ? questionWeight : perQuestion ? 1f / answer.Length : 1f;
+                    }
+                    t += L;
+                    _next++;
+                }
+                for (int j = k; j < K; j++) { starts[b * K + j] = -1; spanImage[b * K + j] = -1; }
+                docs.Slice(b * T + t, T - t).Fill(k);
+            }
+        }
     }
 
     /// <summary>

@@ -553,6 +553,68 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void ScenePacker_PacksEveryQuestionOfEveryScene_InOrder_EachWithItsOwnImage()
+    {
+        // A stream of scenes whose image is filled with the scene's number and whose questions name it: read back from the
+        // packed rows (document by document, row by row, step by step), they must be the stream itself, each document's span
+        // pointing at its own scene's image; each document laid out and weighted as FillRowAfterQuestion lays out one.
+        var tok = VisionTraining.WordTokenizer();
+        static VisionQuestion[] Scene(int n) =>
+            [.. Enumerable.Range(0, 1 + n % 3).Select(i => new VisionQuestion("caption", i % 2 == 0 ? "describe the image." : "how many circles are there?",
+                                                                            string.Join(" and ", Enumerable.Repeat("a red circle", 1 + (n + i) % 3)) + "."))];
+        int scene = 0;
+        VisionTraining.Sampler sampler = (ref Rng rng) => { int n = scene++; return ([(float)n], Scene(n)); };
+        const int B = 3, T = 48, P = 4, K = T / (P + 4);
+        var packer = new VisionTraining.ScenePacker(sampler, tok, P, T, K, perQuestion: false, questionWeight: 0.5f);
+        var inputs = new int[B * T]; var targets = new int[B * T]; var weights = new float[B * T]; var docs = new int[B * T];
+        var starts = new int[B * K]; var spanImage = new int[B * K];
+        var read = new List<(int Scene, string Question, string Answer)>();
+        var rng = new Rng(1);
+        int documents = 0;
+        for (int step = 0; step < 4; step++)
+        {
+            packer.Fill(ref rng, B, inputs, targets, weights, docs, starts, spanImage);
+            for (int b = 0; b < B; b++)
+            {
+                int t = 0, k = 0;
+                for (; k < K && starts[b * K + k] >= 0; k++)
+                {
+                    int image = starts[b * K + k], end = t;
+                    while (end < T && docs[b * T + end] == k) end++;
+                    var question = inputs[(b * T + t)..(b * T + image)];
+                    var answer = inputs[(b * T + image + P)..(b * T + end)];
+                    int n = (int)packer.Images[spanImage[b * K + k]][0];
+                    read.Add((n, tok.Decode(question).TrimEnd('\n'), tok.Decode(answer).TrimEnd('\n')));
+                    // The document alone, as FillRowAfterQuestion lays out a row of one question.
+                    int L = end - t;
+                    var (i1, t1, w1, d1, s1) = (new int[L], new int[L], new float[L], new int[L], new int[1]);
+                    VisionTraining.FillRowAfterQuestion(tok, [new("caption", read[^1].Question, read[^1].Answer)], 1, false, P, L, i1, t1, w1, d1, s1, questionWeight: 0.5f);
+                    Assert.Equal(s1[0], image - t);
+                    Assert.Equal(t1, targets[(b * T + t)..(b * T + end)]);
+                    Assert.Equal(w1, weights[(b * T + t)..(b * T + end)]);
+                    t = end;
+                    documents++;
+                }
+                Assert.All(starts[(b * K + k)..(b * K + K)], s => Assert.Equal(-1, s)); // the unused spans
+                Assert.All(spanImage[(b * K + k)..(b * K + K)], s => Assert.Equal(-1, s));
+                Assert.All(docs[(b * T + t)..(b * T + T)], d => Assert.Equal(k, d)); // padding: its own document
+                Assert.All(weights[(b * T + t)..(b * T + T)], w => Assert.Equal(0f, w));
+                Assert.True(k > 0);
+            }
+        }
+        // The stream, in order, with nothing left out but the last scene's questions still to come.
+        var expected = new List<(int, string, string)>();
+        for (int n = 0; expected.Count < read.Count; n++) expected.AddRange(Scene(n).Select(q => (n, q.Question, q.Answer)));
+        Assert.Equal(expected.Take(read.Count), read);
+        Assert.True(documents >= 4 * B * 2, $"{documents} documents packed in {4 * B} rows");
+        // A document longer than a row is an error naming the sizes.
+        var huge = new VisionTraining.ScenePacker((ref Rng r) => ([0f], [new VisionQuestion("caption", string.Join(" ", Enumerable.Repeat("describe", 60)), "no")]),
+                                                  tok, P, T, K, false, 0f);
+        var error = Assert.Throws<InvalidOperationException>(() => huge.Fill(ref rng, B, inputs, targets, weights, docs, starts, spanImage));
+        Assert.Contains($"more than the {T} a row has", error.Message);
+    }
+
+    [Fact]
     public void Renderer_IsDeterministic_AndDrawsTheDocumentedShapes()
     {
         var r1 = new Rng(42); var r2 = new Rng(42);
