@@ -51,6 +51,7 @@ internal static class TrainShapes
                           (options.ImageAfterQuestion ? " (the image after each question)" : "") +
                           (options.PackScenes && options.ImageAfterQuestion ? ", several scenes packed into each row" : "") +
                           $"{(options.WordTokens ? " in word tokens" : "")}, {options.Positions.ToString().ToLowerInvariant()} positions{(options.Positions2D ? " + 2-D patch positions" : "")}{(options.EncoderLayers > 0 ? $", a {options.EncoderLayers}-layer ViT over the patches" : "")}" +
+                          (options.Merge > 1 ? $", {options.Merge}x{options.Merge} patches merged into one image token" : "") +
                           (options.WherePairs && options.QuestionsPerRow > 1 ? ", an auxiliary where-pair question per row" : "") +
                           (options.QuestionWeight > 0 && options.ImageAfterQuestion ? string.Create(CultureInfo.InvariantCulture, $", question tokens weighted {options.QuestionWeight:0.###}") : "") + ", " +
                           $"then a text-only baseline ({options.TextOnlyIterations} steps)");
@@ -79,7 +80,7 @@ internal static class TrainShapes
                 ["text_only_exact_match"] = double.IsFinite(report.TextOnlyExactMatch) ? report.TextOnlyExactMatch : null,
                 ["text_only_exact_match_by_type"] = new JsonObject(report.TextOnlyByType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))),
                 ["questions"] = report.Questions, ["parameters"] = report.Parameters, ["iters"] = options.Iterations, ["word_tokens"] = options.WordTokens, ["questions_per_row"] = options.QuestionsPerRow, ["projector_hidden"] = options.ProjectorHidden,
-                ["positions_2d"] = options.Positions2D, ["image_after_question"] = options.ImageAfterQuestion, ["encoder_layers"] = options.EncoderLayers, ["weight_per_question"] = options.WeightPerQuestion, ["caption_last"] = options.CaptionLast, ["where_questions"] = options.WhereQuestions, ["where_pairs"] = options.WherePairs, ["balance_relations"] = options.BalanceRelations, ["where_second"] = options.WhereSecond, ["readouts"] = options.Readouts, ["question_weight"] = options.QuestionWeight, ["pack_scenes"] = options.PackScenes, ["row_length"] = options.RowLength,
+                ["positions_2d"] = options.Positions2D, ["image_after_question"] = options.ImageAfterQuestion, ["encoder_layers"] = options.EncoderLayers, ["weight_per_question"] = options.WeightPerQuestion, ["caption_last"] = options.CaptionLast, ["where_questions"] = options.WhereQuestions, ["where_pairs"] = options.WherePairs, ["balance_relations"] = options.BalanceRelations, ["where_second"] = options.WhereSecond, ["readouts"] = options.Readouts, ["question_weight"] = options.QuestionWeight, ["pack_scenes"] = options.PackScenes, ["merge"] = options.Merge, ["row_length"] = options.RowLength,
                 ["types"] = options.Types is { } types ? new JsonArray([.. types.Select(t => (JsonNode?)t)]) : null, ["positions"] = options.Positions.ToString().ToLowerInvariant(),
                 ["wall_seconds"] = report.WallSeconds, ["checkpoint"] = outDir,
             };

@@ -60,6 +60,12 @@ internal sealed class GptArchitecture
             }
             if (cfg.ImageEncoderLayers > 0) Vision.VisionEncoder.Declare(layout, cfg); // the ViT over the patches
             if (cfg.ImageReadouts > 0) layout.Add("img.read", TensorKind.Embedding, cfg.ImageReadouts, C); // readout positions before img.end
+            if (cfg.ImageMerge > 1)
+            {
+                // Pixel shuffle: each m × m block of patch vectors, concatenated, projected back to the width.
+                layout.Add("img.merge.weight", TensorKind.Matrix, C, cfg.ImageMerge * cfg.ImageMerge * C);
+                layout.Add("img.merge.bias", TensorKind.Bias, C);
+            }
         }
         return new GptArchitecture
         {

@@ -96,6 +96,15 @@ public sealed record GptConfig
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault), JsonPropertyName("image_readout_tokens")]
     public int ImageReadouts { get; init; }
 
+    /// <summary>
+    /// Neighbouring patches merged into one image token after the encoder (0 or 1: none, the default): each m × m block of
+    /// patch vectors is concatenated (raster order inside the block) and projected back to the model width by
+    /// <c>img.merge</c> (C × m²C) — the pixel shuffle of nanoVLM and Idefics3, a space-to-depth step that gives the decoder
+    /// m² times fewer image positions while the encoder still sees every patch.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public int ImageMerge { get; init; }
+
     /// <summary>Head size (HS = C / NH).</summary>
     [JsonIgnore] public int HeadSize => EmbeddingSize / Heads;
     /// <summary>Vocabulary rounded up to a multiple of 64 so the LM head's GEMM tiles evenly; rows past <see cref="VocabSize"/> are zero and never produce logits.</summary>
@@ -115,7 +124,9 @@ public sealed record GptConfig
     /// <summary>Values in one patch: 3 · ImagePatchSize² (RGB).</summary>
     [JsonIgnore] public int ImagePatchDim => 3 * ImagePatchSize * ImagePatchSize;
     /// <summary>Positions an image takes in a row: image-start, the patches, the readouts, image-end.</summary>
-    [JsonIgnore] public int ImagePrefixLength => Multimodal ? ImagePatches + 2 + ImageReadouts : 0;
+    [JsonIgnore] public int ImagePrefixLength => Multimodal ? ImageTokens + 2 + ImageReadouts : 0;
+    /// <summary>Image tokens the decoder sees: the patches, or one per <see cref="ImageMerge"/>² block of them.</summary>
+    [JsonIgnore] public int ImageTokens => ImagePatches / (Math.Max(1, ImageMerge) * Math.Max(1, ImageMerge));
     /// <summary>True when the model ends with a LayerNorm (pre-LN models).</summary>
     [JsonIgnore] public bool FinalNorm => Norm == NormPlacement.Pre;
 
@@ -148,6 +159,8 @@ public sealed record GptConfig
             throw new ArgumentException("2-D image positions need a multimodal model (image size > 0)", nameof(ImagePositions2D));
         if (ImageSize < 0 || (ImageSize > 0 && (ImagePatchSize < 1 || ImageSize % ImagePatchSize != 0)))
             throw new ArgumentException($"image size {ImageSize} must be 0 (text only) or a positive multiple of the patch size ({ImagePatchSize})", nameof(ImageSize));
+        if (ImageMerge < 0 || (ImageMerge > 1 && (ImageSize == 0 || ImagePatchSize < 1 || ImageSize / ImagePatchSize % ImageMerge != 0)))
+            throw new ArgumentException($"image merge {ImageMerge} must be 0 or 1 (none), or divide the patch grid's side ({(ImagePatchSize > 0 ? ImageSize / ImagePatchSize : 0)}) of a multimodal model", nameof(ImageMerge));
         if (ImagePrefixLength >= ContextLength)
             throw new ArgumentException($"an image takes {ImagePrefixLength} positions, which leaves no room in a context of {ContextLength}", nameof(ImageSize));
         return this;

@@ -11,8 +11,8 @@ namespace NextToken.Vision;
 /// three channels of a pixel together and scaled to [−1, 1]; a linear layer (<c>img.proj</c>, C × 3p²) maps each to the
 /// model width (or LLaVA-1.5's MLP, <c>img.fc</c>, GELU, <c>img.proj</c>), optionally followed by learned 2-D positions
 /// (<c>img.row</c>, <c>img.col</c>) and a small ViT (<see cref="VisionEncoder"/>). The prefix of a row is
-/// <c>img.start</c>, the patch vectors, the readout vectors <c>img.read</c> where the model has them, <c>img.end</c>
-/// (P = patches + readouts + 2); the model adds its position embeddings to them
+/// <c>img.start</c>, the patch vectors (or, with <see cref="GptConfig.ImageMerge"/>, one vector per m × m block of them,
+/// <c>img.merge</c>), the readout vectors <c>img.read</c> where the model has them, <c>img.end</c> (P = image tokens + readouts + 2); the model adds its position embeddings to them
 /// like to tokens (1-D raster positions).
 /// </summary>
 public static class ImageEncoder
@@ -48,16 +48,18 @@ public static class ImageEncoder
         var cfg = Check(model);
         int NP = cfg.ImagePatches, D = cfg.ImagePatchDim, C = cfg.EmbeddingSize, R = cfg.ImageReadouts, P = cfg.ImagePrefixLength;
         if (patches.Length < B * NP * D || prefix.Length < B * P * C) throw new ArgumentException($"image encoder buffers too small for B={B}: patches {B * NP * D}, prefix {B * P * C} floats");
+        int NT = cfg.ImageTokens;
         var s = Scratch(model, B);
         lock (s) // the scratch is the model's: encodes of one model take turns
         {
             var z = Project(model, patches, B, s);
+            if (cfg.ImageMerge > 1) z = Merge(model, z, B, s);
             for (int b = 0; b < B; b++)
             {
                 var row = prefix.Slice(b * P * C, P * C);
                 model.Parameter("img.start").CopyTo(row[..C]);
-                z.Slice(b * NP * C, NP * C).CopyTo(row.Slice(C, NP * C));
-                if (R > 0) model.Parameter("img.read").CopyTo(row.Slice((1 + NP) * C, R * C));
+                z.Slice(b * NT * C, NT * C).CopyTo(row.Slice(C, NT * C));
+                if (R > 0) model.Parameter("img.read").CopyTo(row.Slice((1 + NT) * C, R * C));
                 model.Parameter("img.end").CopyTo(row.Slice((P - 1) * C, C));
             }
         }
@@ -91,6 +93,35 @@ public static class ImageEncoder
         return z;
     }
 
+    // Pixel shuffle: z (B·NP, C) → s.Shuffled (B·NT, m²·C), token (ty, tx) holding patches (ty·m + dy, tx·m + dx) for
+    // dy, dx < m in raster order; then s.Merged (B·NT, C) = img.merge · shuffled + bias. Returns s.Merged.
+    private static Span<float> Merge(GptModel model, ReadOnlySpan<float> z, int B, EncoderScratch s)
+    {
+        var cfg = model.Config;
+        int C = cfg.EmbeddingSize, m = cfg.ImageMerge, NT = cfg.ImageTokens;
+        Shuffle(cfg, z, s.Shuffled, B, toTokens: true);
+        var merged = s.Merged.AsSpan(0, B * NT * C);
+        Matmul.Forward(s.Shuffled.AsSpan(0, B * NT * m * m * C), model.Parameter("img.merge.weight"), model.Parameter("img.merge.bias"), merged, B * NT, m * m * C, C);
+        return merged;
+    }
+
+    // Moves patch vectors (B·NP, C) into merged-token order (B·NT, m²·C), or back (toTokens false: tokens → patches).
+    private static void Shuffle(GptConfig cfg, ReadOnlySpan<float> from, Span<float> to, int B, bool toTokens)
+    {
+        int C = cfg.EmbeddingSize, m = cfg.ImageMerge, n = cfg.ImageSize / cfg.ImagePatchSize, nt = n / m, NP = n * n;
+        for (int b = 0; b < B; b++)
+            for (int ty = 0; ty < nt; ty++)
+                for (int tx = 0; tx < nt; tx++)
+                    for (int dy = 0; dy < m; dy++)
+                        for (int dx = 0; dx < m; dx++)
+                        {
+                            int patch = b * NP + (ty * m + dy) * n + tx * m + dx;
+                            int slot = ((b * nt * nt + ty * nt + tx) * m * m + dy * m + dx) * C;
+                            if (toTokens) from.Slice(patch * C, C).CopyTo(to.Slice(slot, C));
+                            else from.Slice(slot, C).CopyTo(to.Slice(patch * C, C));
+                        }
+    }
+
     // 2-D positions: patch k (grid row k / n, column k % n) gets img.row[k / n] + img.col[k % n]. patches is (NP, C).
     private static void AddGrid(GptModel model, Span<float> patches)
     {
@@ -117,7 +148,7 @@ public static class ImageEncoder
     // the MLP projector's hidden layer (pre-activation, activation, its gradient), the ViT's activations.
     private sealed class EncoderScratch
     {
-        public float[] Z = [], DZ = [], Pre = [], Act = [], DAct = [];
+        public float[] Z = [], DZ = [], Pre = [], Act = [], DAct = [], Shuffled = [], DShuffled = [], Merged = [], DMerged = [];
         public readonly VisionEncoder.Activations Encoder = new();
         public int Images;
     }
@@ -134,6 +165,11 @@ public static class ImageEncoder
                 int NP = model.Config.ImagePatches, C = model.Config.EmbeddingSize, H = model.Config.ImageProjectorHidden;
                 s.Z = new float[B * NP * C]; s.DZ = new float[B * NP * C];
                 s.Pre = new float[B * NP * H]; s.Act = new float[B * NP * H]; s.DAct = new float[B * NP * H];
+                if (model.Config.ImageMerge > 1)
+                {
+                    int NT = model.Config.ImageTokens;
+                    s.Shuffled = new float[B * NP * C]; s.DShuffled = new float[B * NP * C]; s.Merged = new float[B * NT * C]; s.DMerged = new float[B * NT * C];
+                }
                 s.Images = B;
             }
         }
@@ -168,19 +204,30 @@ public static class ImageEncoder
         {
             // The forward is recomputed from the patches (a few small GEMMs) rather than kept, so that an encode between a
             // training forward and its backward cannot corrupt it.
-            Project(model, patches, B, s);
+            var z = Project(model, patches, B, s);
+            int NT = cfg.ImageTokens, m = cfg.ImageMerge;
+            if (m > 1) Merge(model, z, B, s); // for s.Shuffled
             var dz = s.DZ.AsSpan(0, B * NP * C);
+            var dtokens = m > 1 ? s.DMerged.AsSpan(0, B * NT * C) : dz;
             for (int b = 0; b < B; b++)
             {
                 var row = dprefix.Slice(b * P * C, P * C);
                 System.Numerics.Tensors.TensorPrimitives.Add(ds, row[..C], ds);
-                row.Slice(C, NP * C).CopyTo(dz.Slice(b * NP * C, NP * C));
+                row.Slice(C, NT * C).CopyTo(dtokens.Slice(b * NT * C, NT * C));
                 if (R > 0)
                 {
                     var dr = model.Gradient("img.read");
-                    System.Numerics.Tensors.TensorPrimitives.Add(dr, row.Slice((1 + NP) * C, R * C), dr);
+                    System.Numerics.Tensors.TensorPrimitives.Add(dr, row.Slice((1 + NT) * C, R * C), dr);
                 }
                 System.Numerics.Tensors.TensorPrimitives.Add(de, row.Slice((P - 1) * C, C), de);
+            }
+            if (m > 1)
+            {
+                var dshuffled = s.DShuffled.AsSpan(0, B * NP * C);
+                dshuffled.Clear();
+                Matmul.Backward(dtokens, s.Shuffled.AsSpan(0, B * NP * C), model.Parameter("img.merge.weight"), dshuffled,
+                                model.Gradient("img.merge.weight"), model.Gradient("img.merge.bias"), B * NT, m * m * C, C);
+                Shuffle(cfg, dshuffled, dz, B, toTokens: false);
             }
             if (cfg.ImageEncoderLayers > 0)
             {

@@ -83,6 +83,11 @@ public sealed record VisionTrainOptions
     /// second, its place answered at the image's end, where a relation is answered.
     /// </summary>
     public bool WhereSecond { get; init; }
+    /// <summary>
+    /// Patches merged into one image token per m × m block after the ViT (<see cref="GptConfig.ImageMerge"/>, nanoVLM's pixel
+    /// shuffle; 0: none): with 8-pixel patches, m = 2 gives one token per grid cell, 6 image positions instead of 18.
+    /// </summary>
+    public int Merge { get; init; }
     /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
     public int Readouts { get; init; }
     /// <summary>
@@ -160,7 +165,7 @@ public static class VisionTraining
         VocabSize = vocab, ContextLength = context, Layers = o.Layers, Heads = o.Heads, EmbeddingSize = o.Embedding,
         ImageSize = images ? ShapesTask.ImageSize : 0, ImagePatchSize = images ? o.PatchSize : 0, ImageProjectorHidden = images ? o.ProjectorHidden : 0,
         ImagePositions2D = images && o.Positions2D, ImageEncoderLayers = images ? o.EncoderLayers : 0, Positions = o.Positions,
-        ImageAfterPrompt = images && o.ImageAfterQuestion, ImageReadouts = images ? o.Readouts : 0,
+        ImageAfterPrompt = images && o.ImageAfterQuestion, ImageReadouts = images ? o.Readouts : 0, ImageMerge = images ? o.Merge : 0,
     }.Validate();
 
     /// <summary>A training example: the image (S × S × 3) and questions about it with their answers (the first is always used).</summary>
@@ -355,7 +360,7 @@ public static class VisionTraining
                                  CancellationToken cancellation = default, Sampler? sampler = null, int textLength = TextLength)
     {
         sampler ??= SampleShapes;
-        int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize, ImageReadouts = o.Readouts }.ImagePrefixLength : 0;
+        int prefixLength = images ? new GptConfig { ImageSize = ShapesTask.ImageSize, ImagePatchSize = o.PatchSize, ImageReadouts = o.Readouts, ImageMerge = o.Merge }.ImagePrefixLength : 0;
         bool after = images && o.ImageAfterQuestion;
         int most = Math.Max(1, o.QuestionsPerRow) + ((o.WhereQuestions || o.WherePairs) && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
         bool pack = after && o.PackScenes;

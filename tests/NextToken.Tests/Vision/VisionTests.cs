@@ -394,6 +394,99 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void Merge_ProjectsEachBlockOfPatches_BackwardMatchesFiniteDifferencesInDouble()
+    {
+        // 8 × 8 image in 2-pixel patches: a 4 × 4 grid; merged 2 × 2, token (ty, tx) is img.merge · [patch (2ty, 2tx),
+        // (2ty, 2tx + 1), (2ty + 1, 2tx), (2ty + 1, 2tx + 1)] + bias, the patch vectors being those of the same model without
+        // the merge. Prefix: img.start, 4 tokens, img.end.
+        var plainCfg = Tiny(8, 2) with { ContextLength = 24, ImagePositions2D = true, ImageEncoderLayers = 1 };
+        var plain = new GptModel(plainCfg, 5);
+        var model = new GptModel(plainCfg with { ImageMerge = 2 }, 5);
+        var cfg = model.Config;
+        int B = 2, C = 8, NP = cfg.ImagePatches, D = cfg.ImagePatchDim, P = cfg.ImagePrefixLength, NT = 4, MC = 4 * C;
+        Assert.Equal((16, 4, 6), (NP, cfg.ImageTokens, P));
+        foreach (var slot in plain.Layout.Slots) plain.Parameter(slot.Name).CopyTo(model.Parameter(slot.Name));
+        var patches = new float[B * NP * D];
+        for (int b = 0; b < B; b++) ImageEncoder.Patches(RandomImage(8, 50 + (ulong)b), 8, 2, patches.AsSpan(b * NP * D, NP * D));
+        var z = new float[B * plainCfg.ImagePrefixLength * C];
+        ImageEncoder.Forward(plain, patches, z, B);
+        var prefix = new float[B * P * C];
+        ImageEncoder.Forward(model, patches, prefix, B);
+        var w = model.Parameter("img.merge.weight").ToArray();
+        var bias = model.Parameter("img.merge.bias").ToArray();
+        // shuffled[b, t, j]: the block's four patch vectors side by side, in double.
+        double Shuffled(int b, int t, int j)
+        {
+            int ty = t / 2, tx = t % 2, k = j / C, patch = (2 * ty + k / 2) * 4 + 2 * tx + k % 2;
+            return z[(b * (NP + 2) + 1 + patch) * C + j % C];
+        }
+        double Token(double[] ww, int b, int t, int o)
+        {
+            double v = bias[o];
+            for (int j = 0; j < MC; j++) v += ww[o * MC + j] * Shuffled(b, t, j);
+            return v;
+        }
+        double[] wd = [.. w.Select(v => (double)v)];
+        for (int b = 0; b < B; b++)
+        {
+            Assert.Equal(model.Parameter("img.start"), prefix.AsSpan(b * P * C, C));
+            Assert.Equal(model.Parameter("img.end"), prefix.AsSpan((b * P + P - 1) * C, C));
+            for (int t = 0; t < NT; t++)
+                for (int o = 0; o < C; o++) Assert.Equal(Token(wd, b, t, o), prefix[(b * P + 1 + t) * C + o], 4);
+        }
+        // Backward of L = Σ g ⊙ prefix: img.merge's gradient against central differences in double; the patch vectors'
+        // gradient (img.mergeᵀ · g, un-shuffled) gives the layers below the same gradients as the plain model gets from it.
+        var g = RandomImage(8, 98).Take(B * P * C).Select(v => v - 0.5f).ToArray();
+        model.EnableGradients();
+        model.ZeroGradients();
+        ImageEncoder.Backward(model, patches, g, B);
+        double Loss(double[] ww)
+        {
+            double l = 0;
+            for (int b = 0; b < B; b++)
+                for (int t = 0; t < NT; t++)
+                    for (int o = 0; o < C; o++) l += g[(b * P + 1 + t) * C + o] * Token(ww, b, t, o);
+            return l;
+        }
+        for (int i = 0; i < w.Length; i += 7)
+        {
+            double[] up = [.. wd], down = [.. wd];
+            up[i] += 1e-4; down[i] -= 1e-4;
+            Assert.Equal((Loss(up) - Loss(down)) / 2e-4, model.Gradient("img.merge.weight")[i], 4);
+        }
+        var dz = new float[B * (NP + 2) * C];
+        for (int b = 0; b < B; b++)
+        {
+            g.AsSpan(b * P * C, C).CopyTo(dz.AsSpan(b * (NP + 2) * C, C));
+            g.AsSpan((b * P + P - 1) * C, C).CopyTo(dz.AsSpan((b * (NP + 2) + NP + 1) * C, C));
+            for (int t = 0; t < NT; t++)
+                for (int j = 0; j < MC; j++)
+                {
+                    double v = 0;
+                    for (int o = 0; o < C; o++) v += w[o * MC + j] * g[(b * P + 1 + t) * C + o];
+                    int ty = t / 2, tx = t % 2, k = j / C, patch = (2 * ty + k / 2) * 4 + 2 * tx + k % 2;
+                    dz[(b * (NP + 2) + 1 + patch) * C + j % C] = (float)v;
+                }
+        }
+        plain.EnableGradients();
+        plain.ZeroGradients();
+        ImageEncoder.Backward(plain, patches, dz, B);
+        foreach (var name in new[] { "img.proj.weight", "img.fc.weight", "img.row", "img.pos", "img.enc.0.attn.c_attn.weight" }.Where(n => plain.Layout.Contains(n)))
+        {
+            var expected = plain.Gradient(name).ToArray();
+            var got = model.Gradient(name).ToArray();
+            for (int i = 0; i < expected.Length; i++) Assert.True(Math.Abs(expected[i] - got[i]) <= 1e-4 + 1e-3 * Math.Abs(expected[i]), $"{name}[{i}]: {got[i]} against {expected[i]}");
+        }
+        // Through the whole model; the config carries the merge; a merge that does not divide the grid is refused.
+        CheckThroughTheModel(model, patches, B, 12, 6, "img.merge.weight", Enumerable.Range(0, C * MC).Where(i => i % 37 == 0));
+        Assert.Equal(2, GptConfig.FromJson(cfg.ToJson()).ImageMerge);
+        Assert.Contains("\"image_merge\": 2", cfg.ToJson());
+        Assert.DoesNotContain("image_merge", plainCfg.ToJson());
+        Assert.Contains("image merge 3", Assert.Throws<ArgumentException>(() => (plainCfg with { ImageMerge = 3 }).Validate()).Message);
+        Assert.Throws<ArgumentException>(() => new GptConfig { VocabSize = 11, ContextLength = 16, Layers = 1, Heads = 1, EmbeddingSize = 8, ImageMerge = 2 }.Validate());
+    }
+
+    [Fact]
     public void ModelLoss_GradientThroughTheImagePrefix_MatchesFiniteDifferences()
     {
         // The whole chain: image → patches → projection → prefix → transformer → loss, on one projection weight at a time.
@@ -442,10 +535,12 @@ public sealed class VisionTests
         }
     }
 
-    [Fact]
-    public void KvCacheDecodingWithAnImagePrefix_EqualsTheFullForward()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)] // the 2 × 2 patches merged into one image token
+    public void KvCacheDecodingWithAnImagePrefix_EqualsTheFullForward(int merge)
     {
-        var cfg = Tiny();
+        var cfg = Tiny() with { ImageMerge = merge };
         var model = new GptModel(cfg, 6);
         int P = cfg.ImagePrefixLength, T = 12, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
         var patches = new float[NP * D];
