@@ -542,7 +542,7 @@ public sealed class VisionTests
     {
         var cfg = Tiny() with { ImageMerge = merge };
         var model = new GptModel(cfg, 6);
-        int P = cfg.ImagePrefixLength, T = 12, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
+        int P = cfg.ImagePrefixLength, T = P + 6, NP = cfg.ImagePatches, D = cfg.ImagePatchDim;
         var patches = new float[NP * D];
         ImageEncoder.Patches(RandomImage(8, 7), 8, 4, patches);
         var prefix = new float[P * 8];
