@@ -88,6 +88,11 @@ public sealed record VisionTrainOptions
     /// shuffle; 0: none): with 8-pixel patches, m = 2 gives one token per grid cell, 6 image positions instead of 18.
     /// </summary>
     public int Merge { get; init; }
+    /// <summary>
+    /// Left (and above) questions per training scene, about different pairs (default 1; as many as the scene has when
+    /// fewer): more of the supervision on the relations, the last skill learned. Evaluation is unchanged.
+    /// </summary>
+    public int RelationQuestions { get; init; } = 1;
     /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
     public int Readouts { get; init; }
     /// <summary>
@@ -228,9 +233,9 @@ public static class VisionTraining
     /// </summary>
     public static (float[] Image, IReadOnlyList<VisionQuestion> Questions) SampleShapesWithWhereSecond(ref Rng rng) => WithWherePair(ref rng, balance: false, second: true);
 
-    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) WithWherePair(ref Rng rng, bool balance, bool second)
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) WithWherePair(ref Rng rng, bool balance, bool second, int relations = 1)
     {
-        var (image, questions) = PerType(ref rng, captionLast: false, out var shapes, balance);
+        var (image, questions) = PerType(ref rng, captionLast: false, out var shapes, balance, relations);
         var where = second && rng.NextInt(2) == 0 ? ShapesTask.WhereSecondQuestions(shapes) : ShapesTask.WherePairQuestions(shapes);
         if (where.Count == 0) where = ShapesTask.WhereQuestions(shapes);
         return where.Count == 0 ? (image, questions) : (image, [.. questions, where[rng.NextInt(where.Count)]]);
@@ -249,24 +254,28 @@ public static class VisionTraining
         if (o.Types is { } only) return SampleTypes(only);
         if (o.QuestionsPerRow <= 1) return null;
         if (o.WhereQuestions) return SampleShapesWithWhere; // asked for explicitly, it replaces the default where pair
+        if (o.RelationQuestions < 1) throw new ArgumentException($"RelationQuestions must be at least 1 (got {o.RelationQuestions})", nameof(o));
         if (o.WherePairs)
-            return o.BalanceRelations ? (ref Rng rng) => WithWherePair(ref rng, balance: true, o.WhereSecond)
+            return o.BalanceRelations || o.RelationQuestions > 1 ? (ref Rng rng) => WithWherePair(ref rng, o.BalanceRelations, o.WhereSecond, o.RelationQuestions)
                  : o.WhereSecond ? SampleShapesWithWhereSecond : SampleShapesWithWherePair;
         if (o.CaptionLast) return SampleShapesCaptionLast;
         return o.BalanceRelations ? SampleShapesBalanced : SampleShapesPerType;
     }
 
-    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes, bool balance = false)
+    private static (float[] Image, IReadOnlyList<VisionQuestion> Questions) PerType(ref Rng rng, bool captionLast, out IReadOnlyList<Shape> shapes, bool balance = false,
+                                                                                    int relations = 1)
     {
         var scene = ShapesTask.Sample(ref rng);
         shapes = scene.Shapes;
-        return (scene.Pixels, OnePerType(ShapesTask.Questions(scene.Shapes), ShapesTask.Types, ref rng, captionLast, balance));
+        return (scene.Pixels, OnePerType(ShapesTask.Questions(scene.Shapes), ShapesTask.Types, ref rng, captionLast, balance, relations));
     }
 
     // One question of each of `types` that `all` has (drawn in the order of `types`), then shuffled; with captionLast the
     // last one (the caption, last of ShapesTask.Types) stays in place. With balance, a left/above question is "yes" or "no"
     // with equal chance when the scene has both.
-    private static VisionQuestion[] OnePerType(IReadOnlyList<VisionQuestion> all, IReadOnlyList<string> types, ref Rng rng, bool captionLast, bool balance = false)
+    // With relations > 1, up to that many different left (and above) questions, the first drawn as with one.
+    private static VisionQuestion[] OnePerType(IReadOnlyList<VisionQuestion> all, IReadOnlyList<string> types, ref Rng rng, bool captionLast, bool balance = false,
+                                               int relations = 1)
     {
         var picked = new List<VisionQuestion>();
         foreach (string type in types)
@@ -278,7 +287,21 @@ public static class VisionTraining
                 if (yes.Count > 0 && yes.Count < ofType.Count && rng.NextInt(2) == 0) ofType = yes;
                 else if (yes.Count > 0 && yes.Count < ofType.Count) ofType = [.. ofType.Where(q => q.Answer != "yes")];
             }
-            if (ofType.Count > 0) picked.Add(ofType[rng.NextInt(ofType.Count)]);
+            if (ofType.Count > 0)
+            {
+                int first = rng.NextInt(ofType.Count);
+                picked.Add(ofType[first]);
+                if (relations > 1 && type is ("left" or "above"))
+                {
+                    ofType.RemoveAt(first);
+                    for (int extra = 1; extra < relations && ofType.Count > 0; extra++)
+                    {
+                        int i = rng.NextInt(ofType.Count);
+                        picked.Add(ofType[i]);
+                        ofType.RemoveAt(i);
+                    }
+                }
+            }
         }
         var order = picked.ToArray();
         rng.Shuffle(order.AsSpan(0, captionLast ? Math.Max(0, order.Length - 1) : order.Length));

@@ -865,6 +865,40 @@ public sealed class VisionTests
     }
 
     [Fact]
+    public void RelationQuestions_AskSeveralDifferentPairs_TheRestUnchanged()
+    {
+        // Two left and two above questions per scene, about different pairs, where the scene has them (one where it has one);
+        // the other types once each, as the one-relation stream asks about the same scene.
+        var one = VisionTraining.ShapesSampler(new VisionTrainOptions())!;
+        var two = VisionTraining.ShapesSampler(new VisionTrainOptions { RelationQuestions = 2 })!;
+        Assert.Throws<ArgumentException>(() => VisionTraining.ShapesSampler(new VisionTrainOptions { RelationQuestions = 0 }));
+        int doubled = 0;
+        for (ulong i = 0; i < 300; i++)
+        {
+            var r0 = new Rng(81, i);
+            var r1 = new Rng(81, i);
+            var r2 = new Rng(81, i);
+            var shapes = ShapesTask.Sample(ref r0).Shapes;
+            var (image1, qs1) = one(ref r1);
+            var (image2, qs2) = two(ref r2);
+            Assert.Equal(image1, image2);
+            var all = ShapesTask.Questions(shapes);
+            foreach (var type in new[] { "left", "above" })
+            {
+                var asked = qs2.Where(q => q.Type == type).ToList();
+                Assert.Equal(Math.Min(2, all.Count(q => q.Type == type)), asked.Count);
+                Assert.Equal(asked.Count, asked.Select(q => q.Question).Distinct().Count());
+                Assert.All(asked, q => Assert.Contains(q, all));
+                if (asked.Count == 2) doubled++;
+            }
+            Assert.Contains(qs1.First(q => q.Type == "colour" || q.Type == "count"), qs2); // drawn before any relation
+            static IEnumerable<string> Others(IEnumerable<VisionQuestion> qs) => qs.Where(q => q.Type is not ("left" or "above")).Select(q => q.Type).Order();
+            Assert.Equal(Others(qs1), Others(qs2));
+        }
+        Assert.True(doubled > 200, $"{doubled} doubled relation types in 300 scenes");
+    }
+
+    [Fact]
     public void FillRow_WeightsEveryAnswerToken_OrEveryAnswerEqually()
     {
         // Two questions packed after a prefix of 3: weights only on the answers' targets (their tokens and newline); per
