@@ -124,7 +124,7 @@ internal sealed class TrainCommand : ICliCommand
                 v = v with
                 {
                     Layers = pr.GetValue(layers) ?? v.Layers, Heads = pr.GetValue(heads) ?? v.Heads, Embedding = pr.GetValue(embd) ?? v.Embedding,
-                    Iterations = pr.GetValue(iters) ?? v.Iterations, TextOnlyIterations = Math.Max(1, (pr.GetValue(iters) ?? v.Iterations) / 4),
+                    Iterations = pr.GetValue(iters) ?? v.Iterations, TextOnlyIterations = Math.Max(1, Math.Min(v.TextOnlyIterations, (pr.GetValue(iters) ?? v.Iterations) / 4)),
                     BatchSize = pr.GetResult(batch) is { Implicit: false } ? pr.GetValue(batch) : v.BatchSize,
                     LearningRate = pr.GetResult(lr) is { Implicit: false } ? pr.GetValue(lr) : v.LearningRate,
                     Seed = pr.GetResult(seed) is { Implicit: false } ? pr.GetValue(seed) : v.Seed,

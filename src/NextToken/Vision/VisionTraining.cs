@@ -21,8 +21,8 @@ public sealed record VisionTrainOptions
     public int PatchSize { get; init; } = 8;
     /// <summary>Optimizer steps of the multimodal model (about 9 minutes on 2 cores with the other defaults).</summary>
     public int Iterations { get; init; } = 2000;
-    /// <summary>Optimizer steps of the text-only baseline (0: none).</summary>
-    public int TextOnlyIterations { get; init; } = 500;
+    /// <summary>Optimizer steps of the text-only baseline (0: none; the CLI gives it a quarter of the steps, at most this many).</summary>
+    public int TextOnlyIterations { get; init; } = 300;
     /// <summary>Questions per batch.</summary>
     public int BatchSize { get; init; } = 32;
     /// <summary>Peak learning rate (cosine decay to a tenth after a linear warm-up).</summary>
