@@ -89,6 +89,7 @@ internal sealed class TrainCommand : ICliCommand
         var imageRowLength = new Option<int?>("--image-row-length") { Description = "builtin:shapes with --image-pack-scenes: positions per training row (default 192)" };
         var imageMerge = new Option<int?>("--image-merge") { Description = "builtin:shapes / image JSONL: merge each m x m block of patch vectors into one image token after the ViT (pixel shuffle; default 0: none)" };
         var imageRelations = new Option<int?>("--image-relation-questions") { Description = "builtin:shapes: left and above questions per training scene, each about a different pair (default 1)" };
+        var imageGrounding = new Option<float?>("--image-grounding-weight") { Description = "builtin:shapes with --image-pack-scenes: loss weight of grounding targets (each image token says whether its cell holds the first, the second or no shape the question names; default 0)" };
         var imageTypes = new Option<string?>("--image-types") { Description = "builtin:shapes: train and score only these question types, comma-separated (colour, shape, count, left, above, caption, where, where2, where3): a probe of one skill on its own" };
         var imageEncoder = new Option<int?>("--image-encoder-layers") { Description = "builtin:shapes / image JSONL: layers of a small ViT (bidirectional attention over the patches) between the projector and the decoder (default 1; 0: none)" };
         var imageAfter = new Option<bool?>("--image-after-question") { Description = "builtin:shapes / image JSONL: the image after the question (question, image, answer; each question of a row its own document), so the patches read the question" };
@@ -102,7 +103,7 @@ internal sealed class TrainCommand : ICliCommand
                                        "Example: nexttoken train --data data/shakespeare --layers 4 --heads 4 --embd 128 --block 64 --batch 12 --iters 2000\n" +
                                        "         nexttoken train --resume runs/shakespeare --iters 3000");
         foreach (var o in new Option[] { data, preset, layers, heads, embd, block, batch, iters, lr, minLr, warmup, decay, wd, beta1, beta2, clip, accum, dropout,
-                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageWherePairs, imageWhereSecond, imageBalance, imageReadouts, imageQuestionWeight, imagePack, imageRowLength, imageMerge, imageRelations, imageTypes, imageEncoder, imageAfter, threads })
+                                         evalInterval, evalIters, ckptInterval, seed, order, positions, norm, noBias, untied, output, resume, json, samples, evalImages, imagePatch, imageWords, imageQuestions, imageHidden, image2d, imageWeight, imageCaptionLast, imageWhere, imageWherePairs, imageWhereSecond, imageBalance, imageReadouts, imageQuestionWeight, imagePack, imageRowLength, imageMerge, imageRelations, imageGrounding, imageTypes, imageEncoder, imageAfter, threads })
             cmd.Options.Add(o);
 
         cmd.SetAction(pr =>
@@ -137,7 +138,8 @@ internal sealed class TrainCommand : ICliCommand
                     BalanceRelations = pr.GetValue(imageBalance) ?? v.BalanceRelations, WhereSecond = pr.GetValue(imageWhereSecond) ?? v.WhereSecond,
                     Readouts = pr.GetValue(imageReadouts) ?? v.Readouts, QuestionWeight = pr.GetValue(imageQuestionWeight) ?? v.QuestionWeight, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
                     ImageAfterQuestion = pr.GetValue(imageAfter) ?? v.ImageAfterQuestion,
-                    Merge = pr.GetValue(imageMerge) ?? v.Merge, RelationQuestions = pr.GetValue(imageRelations) ?? v.RelationQuestions, PackScenes = pr.GetValue(imagePack) ?? v.PackScenes, RowLength = pr.GetValue(imageRowLength) ?? v.RowLength,
+                    Merge = pr.GetValue(imageMerge) ?? v.Merge, RelationQuestions = pr.GetValue(imageRelations) ?? v.RelationQuestions,
+                    GroundingWeight = pr.GetValue(imageGrounding) ?? v.GroundingWeight, PackScenes = pr.GetValue(imagePack) ?? v.PackScenes, RowLength = pr.GetValue(imageRowLength) ?? v.RowLength,
                     Types = pr.GetValue(imageTypes) is { } typeList ? typeList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 };
                 if (v.WhereSecond && !v.WherePairs) throw new ArgumentException("--image-where-second alternates with the where-pair question: it needs --image-where-pairs true");
@@ -145,6 +147,7 @@ internal sealed class TrainCommand : ICliCommand
                 if (v.Merge < 0 || (v.Merge > 1 && NextToken.Vision.ShapesTask.ImageSize / Math.Max(1, v.PatchSize) % v.Merge != 0))
                     throw new ArgumentException($"--image-merge must divide the patch grid's side ({NextToken.Vision.ShapesTask.ImageSize / Math.Max(1, v.PatchSize)}) (got {v.Merge})");
                 if (v.RelationQuestions < 1) throw new ArgumentException($"--image-relation-questions must be at least 1 (got {v.RelationQuestions})");
+                if (v.GroundingWeight < 0 || !float.IsFinite(v.GroundingWeight)) throw new ArgumentException($"--image-grounding-weight must be 0 or more (got {v.GroundingWeight})");
                 if (v.RowLength < 0) throw new ArgumentException($"--image-row-length must be at least 0 (got {v.RowLength})");
                 if (v.Readouts < 0) throw new ArgumentException($"--image-readouts must be at least 0 (got {v.Readouts})");
                 if (v.ProjectorHidden < 0) throw new ArgumentException($"--image-projector-hidden must be at least 0 (got {v.ProjectorHidden})");

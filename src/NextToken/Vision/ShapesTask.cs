@@ -8,7 +8,15 @@ namespace NextToken.Vision;
 public sealed record Shape(string Kind, string Colour, int Column, int Row, int CenterX, int CenterY, int HalfSize);
 
 /// <summary>A question about an image with its exact answer and type (colour, shape, count, left, above, caption).</summary>
-public sealed record VisionQuestion(string Type, string Question, string Answer);
+public sealed record VisionQuestion(string Type, string Question, string Answer)
+{
+    /// <summary>
+    /// The grid cells the question names, one character per cell in reading order (cell = row · 2 + column): '1' the first
+    /// (or only) shape it names, '2' the second, '0' neither; "" when it names none in particular (a caption, user data).
+    /// "what colour is the circle?" with the circle bottom left: "0010". A training signal only (grounding targets).
+    /// </summary>
+    public string Referents { get; init; } = "";
+}
 
 /// <summary>A rendered image (S × S × 3, values in [0, 1]) with the shapes drawn on it.</summary>
 public sealed record ShapesScene(float[] Pixels, IReadOnlyList<Shape> Shapes);
@@ -95,17 +103,18 @@ public static class ShapesTask
     {
         var q = new List<VisionQuestion>();
         foreach (var s in shapes)
-            if (shapes.Count(o => o.Kind == s.Kind) == 1) q.Add(new("colour", $"what colour is the {s.Kind}?", s.Colour));
+            if (shapes.Count(o => o.Kind == s.Kind) == 1) q.Add(new("colour", $"what colour is the {s.Kind}?", s.Colour) { Referents = Refs(s) });
         foreach (var s in shapes)
-            if (shapes.Count(o => o.Colour == s.Colour) == 1) q.Add(new("shape", $"what shape is the {s.Colour} one?", s.Kind));
-        foreach (string k in Kinds) q.Add(new("count", $"how many {Plural(k)} are there?", Numbers[shapes.Count(o => o.Kind == k)]));
+            if (shapes.Count(o => o.Colour == s.Colour) == 1) q.Add(new("shape", $"what shape is the {s.Colour} one?", s.Kind) { Referents = Refs(s) });
+        foreach (string k in Kinds)
+            q.Add(new("count", $"how many {Plural(k)} are there?", Numbers[shapes.Count(o => o.Kind == k)]) { Referents = Refs([.. shapes.Where(o => o.Kind == k)]) });
         var named = Named(shapes);
         foreach (var a in named)
             foreach (var b in named)
             {
                 if (ReferenceEquals(a, b)) continue;
-                q.Add(new("left", $"is the {a.Colour} {a.Kind} left of the {b.Colour} {b.Kind}?", a.Column < b.Column ? "yes" : "no"));
-                q.Add(new("above", $"is the {a.Colour} {a.Kind} above the {b.Colour} {b.Kind}?", a.Row < b.Row ? "yes" : "no"));
+                q.Add(new("left", $"is the {a.Colour} {a.Kind} left of the {b.Colour} {b.Kind}?", a.Column < b.Column ? "yes" : "no") { Referents = Refs(a, b) });
+                q.Add(new("above", $"is the {a.Colour} {a.Kind} above the {b.Colour} {b.Kind}?", a.Row < b.Row ? "yes" : "no") { Referents = Refs(a, b) });
             }
         q.Add(new("caption", "describe the image.", Caption(shapes)));
         return q;
@@ -117,7 +126,7 @@ public static class ShapesTask
     /// named shape and reading its place — on its own.
     /// </summary>
     public static IReadOnlyList<VisionQuestion> WhereQuestions(IReadOnlyList<Shape> shapes) =>
-        [.. Named(shapes).Select(s => new VisionQuestion("where", $"where is the {s.Colour} {s.Kind}?", Cell(s)))];
+        [.. Named(shapes).Select(s => new VisionQuestion("where", $"where is the {s.Colour} {s.Kind}?", Cell(s)) { Referents = Refs(s) })];
 
     /// <summary>
     /// Auxiliary training questions (not scored) about two uniquely named shapes, in the words of left/above: "where are
@@ -129,7 +138,7 @@ public static class ShapesTask
     {
         var named = Named(shapes);
         return [.. from a in named from b in named where !ReferenceEquals(a, b)
-                   select new VisionQuestion("where2", $"where are the {a.Colour} {a.Kind} and the {b.Colour} {b.Kind}?", $"{Cell(a)} and {Cell(b)}")];
+                   select new VisionQuestion("where2", $"where are the {a.Colour} {a.Kind} and the {b.Colour} {b.Kind}?", $"{Cell(a)} and {Cell(b)}") { Referents = Refs(a, b) }];
     }
 
     /// <summary>
@@ -138,7 +147,7 @@ public static class ShapesTask
     /// question names its second shape, and the first answer token is read at the image's end, where a relation's answer is.
     /// </summary>
     public static IReadOnlyList<VisionQuestion> WhereSecondQuestions(IReadOnlyList<Shape> shapes) =>
-        [.. Named(shapes).Select(s => new VisionQuestion("where3", $"where in the whole image is the {s.Colour} {s.Kind}?", Cell(s)))];
+        [.. Named(shapes).Select(s => new VisionQuestion("where3", $"where in the whole image is the {s.Colour} {s.Kind}?", Cell(s)) { Referents = Refs(s) })];
 
     /// <summary>Every auxiliary question of the scene: where, where2 (pairs) and where3 ("in the whole image").</summary>
     public static IReadOnlyList<VisionQuestion> AuxiliaryQuestions(IReadOnlyList<Shape> shapes) =>
@@ -146,6 +155,18 @@ public static class ShapesTask
 
     // The shapes no other shape of the scene shares both kind and colour with (named uniquely by "the C K").
     private static List<Shape> Named(IReadOnlyList<Shape> shapes) => [.. shapes.Where(s => shapes.Count(o => o.Kind == s.Kind && o.Colour == s.Colour) == 1)];
+
+    // Referents of a question naming `first` (and `second`): '1' at the first one's cell, '2' at the second's (see
+    // VisionQuestion.Referents). With several shapes as `first` (a count), '1' at each.
+    private static string Refs(Shape first, Shape? second = null) => Refs([first], second);
+
+    private static string Refs(IReadOnlyList<Shape> first, Shape? second = null)
+    {
+        var cells = "0000".ToCharArray();
+        foreach (var s in first) cells[s.Row * 2 + s.Column] = '1';
+        if (second is not null) cells[second.Row * 2 + second.Column] = '2';
+        return new string(cells);
+    }
 
     // A shape's grid cell in words: "top left" ... "bottom right".
     private static string Cell(Shape s) => (s.Row == 0 ? "top " : "bottom ") + (s.Column == 0 ? "left" : "right");

@@ -93,6 +93,13 @@ public sealed record VisionTrainOptions
     /// fewer): more of the supervision on the relations, the last skill learned. Evaluation is unchanged.
     /// </summary>
     public int RelationQuestions { get; init; } = 1;
+    /// <summary>
+    /// Loss weight of grounding targets with <see cref="PackScenes"/> (0: none): each image token of a question that names
+    /// shapes predicts "one" where its grid cell holds the first shape named, "two" the second, "zero" elsewhere
+    /// (<see cref="VisionQuestion.Referents"/>) — a referring-expression signal, as grounded VLMs (Kosmos-2, Shikra) train
+    /// with boxes, on the binding of names to places that the relations need. Word tokens only.
+    /// </summary>
+    public float GroundingWeight { get; init; }
     /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
     public int Readouts { get; init; }
     /// <summary>
@@ -387,6 +394,7 @@ public static class VisionTraining
         bool after = images && o.ImageAfterQuestion;
         int most = Math.Max(1, o.QuestionsPerRow) + ((o.WhereQuestions || o.WherePairs) && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
         bool pack = after && o.PackScenes;
+        if (images && o.GroundingWeight > 0 && !pack) throw new ArgumentException("grounding targets are set by the scene packer: GroundingWeight needs PackScenes (and the image after the question)", nameof(o));
         int rowLength = pack ? (o.RowLength > 0 ? o.RowLength : 192) : prefixLength * (after ? most : 1) + textLength;
         // Image copies per row: one per question document when after; packed, as many as the shortest documents (a
         // one-token question and answer, each with its newline) would need.
@@ -405,7 +413,7 @@ public static class VisionTraining
         var spans = after ? new float[B * K * P * C] : prefix; // each image encoded once, copied into the spans of its documents
         var dprefix = after ? new float[maxImages * P * C] : [];
         var spanImage = pack ? new int[B * K] : [];
-        var packer = pack ? new ScenePacker(sampler, tok, P, T, K, o.WeightPerQuestion, o.QuestionWeight) : null;
+        var packer = pack ? new ScenePacker(sampler, tok, P, T, K, o.WeightPerQuestion, o.QuestionWeight, cfg.ImageTokens, o.GroundingWeight) : null;
         var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta2 = 0.99f, WeightDecay = 0.1f });
         var rng = new Rng(o.Seed ^ 0x7EA1_11UL, images ? 3UL : 5UL);
         model.EnableGradients();
@@ -569,11 +577,24 @@ public static class VisionTraining
     /// placed in the sampler's order and may continue in the next row, or the next step. Weights as
     /// <see cref="FillRowAfterQuestion"/>.
     /// </summary>
-    internal sealed class ScenePacker(Sampler sampler, ITokenizer tok, int P, int T, int K, bool perQuestion, float questionWeight)
+    internal sealed class ScenePacker(Sampler sampler, ITokenizer tok, int P, int T, int K, bool perQuestion, float questionWeight,
+                                      int imageTokens = 0, float groundingWeight = 0f)
     {
+        // Grounding targets (groundingWeight > 0): image token k of a question with referents predicts "zero", "one" or "two"
+        // — whether its grid cell holds no shape the question names, the first, or the second.
+        private readonly int[] _labels = groundingWeight > 0 ? LabelTokens(tok) : [];
+        private readonly int _grid = (int)Math.Round(Math.Sqrt(imageTokens));
+
         private float[]? _image;
         private IReadOnlyList<VisionQuestion> _questions = [];
         private int _next;
+
+        private static int[] LabelTokens(ITokenizer tok)
+        {
+            var ids = new[] { "zero", "one", "two" }.Select(w => tok.Encode(w)).ToArray();
+            if (ids.Any(i => i.Length != 1)) throw new ArgumentException("grounding targets need \"zero\", \"one\" and \"two\" to be one token each (word tokens)");
+            return [.. ids.Select(i => i[0])];
+        }
 
         /// <summary>The images of the last <see cref="Fill"/>, indexed by its spanImage.</summary>
         public List<float[]> Images { get; } = [];
@@ -616,6 +637,14 @@ public static class VisionTraining
                         targets[b * T + u] = row[next];
                         weights[b * T + u] = next < image ? questionWeight : perQuestion ? 1f / answer.Length : 1f;
                     }
+                    if (_labels.Length > 0 && q.Referents.Length == 4)
+                        for (int j = 0; j < imageTokens; j++)
+                        {
+                            // Token j of the nt × nt token grid lies in grid cell (row, column) = (j / nt · 2 / nt, j % nt · 2 / nt).
+                            int cell = j / _grid * 2 / _grid * 2 + j % _grid * 2 / _grid;
+                            targets[b * T + image + 1 + j] = _labels[q.Referents[cell] - '0'];
+                            weights[b * T + image + 1 + j] = groundingWeight;
+                        }
                     t += L;
                     _next++;
                 }

@@ -709,6 +709,42 @@ public sealed class VisionTests
         Assert.Contains($"more than the {T} a row has", error.Message);
     }
 
+    [Theory]
+    [InlineData(2)] // one image token per grid cell (merged 2 × 2)
+    [InlineData(4)] // 4 × 4 patch tokens, four per cell
+    public void ScenePacker_GroundingTargets_NameEachImageTokensCell(int grid)
+    {
+        // "is the white triangle left of the green cross?" with the triangle top left and the cross bottom right: image token j
+        // predicts "one" in the triangle's cell, "two" in the cross's, "zero" elsewhere, at the grounding weight; a caption
+        // (no referents) gets no targets on its image.
+        var tok = VisionTraining.WordTokenizer(where: true);
+        int NT = grid * grid, P = NT + 2, T = 80, K = 4;
+        var left = new VisionQuestion("left", "is the white triangle left of the green cross?", "yes") { Referents = "1002" };
+        var caption = new VisionQuestion("caption", "describe the image.", "a white triangle and a green cross.");
+        var packer = new VisionTraining.ScenePacker((ref Rng r) => ([0f], [left, caption]), tok, P, T, K, false, 0.2f, NT, groundingWeight: 0.5f);
+        var inputs = new int[T]; var targets = new int[T]; var weights = new float[T]; var docs = new int[T];
+        var starts = new int[K]; var spanImage = new int[K];
+        var rng = new Rng(3);
+        packer.Fill(ref rng, 1, inputs, targets, weights, docs, starts, spanImage);
+        int zero = tok.Encode("zero").Single(), one = tok.Encode("one").Single(), two = tok.Encode("two").Single();
+        for (int j = 0; j < NT; j++)
+        {
+            int row = j / grid, column = j % grid;
+            bool topLeft = row < grid / 2 && column < grid / 2, bottomRight = row >= grid / 2 && column >= grid / 2;
+            Assert.Equal(topLeft ? one : bottomRight ? two : zero, targets[starts[0] + 1 + j]);
+            Assert.Equal(0.5f, weights[starts[0] + 1 + j]);
+            Assert.Equal(0f, weights[starts[1] + 1 + j]); // the caption's image
+        }
+        Assert.Equal(0f, weights[starts[0]]); // img.start predicts nothing
+        Assert.Equal(tok.Encode("yes")[0], targets[starts[0] + P - 1]); // img.end predicts the answer, as without grounding
+        // Without the weight, the same rows carry no grounding targets at all.
+        var plain = new VisionTraining.ScenePacker((ref Rng r) => ([0f], [left, caption]), tok, P, T, K, false, 0.2f, NT);
+        var plainWeights = new float[T];
+        plain.Fill(ref rng, 1, inputs, targets, plainWeights, docs, starts, spanImage);
+        Assert.All(Enumerable.Range(0, NT), j => Assert.Equal(0f, plainWeights[starts[0] + 1 + j]));
+        Assert.Throws<ArgumentException>(() => new VisionTraining.ScenePacker((ref Rng r) => ([0f], [left]), VisionTraining.Tokenizer(), P, T, K, false, 0f, NT, 0.5f));
+    }
+
     [Fact]
     public void Renderer_IsDeterministic_AndDrawsTheDocumentedShapes()
     {
@@ -763,7 +799,7 @@ public sealed class VisionTests
     {
         Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5), new("cross", "white", 0, 1, 8, 24, 5)];
         var where = ShapesTask.WhereQuestions(scene);
-        Assert.Equal([new VisionQuestion("where", "where is the red circle?", "top left"), new VisionQuestion("where", "where is the white cross?", "bottom left")], where);
+        Assert.Equal([new VisionQuestion("where", "where is the red circle?", "top left") { Referents = "1000" }, new VisionQuestion("where", "where is the white cross?", "bottom left") { Referents = "0010" }], where);
         Assert.Empty(ShapesTask.WhereQuestions([new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5)]));
         Assert.DoesNotContain(ShapesTask.Questions(scene), q => q.Type == "where"); // auxiliary: never scored
         var tok = VisionTraining.WordTokenizer(where: true);
@@ -794,8 +830,8 @@ public sealed class VisionTests
         Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5), new("cross", "white", 0, 1, 8, 24, 5)];
         var pairs = ShapesTask.WherePairQuestions(scene);
         // Only the red circle and the white cross are named uniquely (two blue squares): both orders.
-        Assert.Equal([new VisionQuestion("where2", "where are the red circle and the white cross?", "top left and bottom left"),
-                      new VisionQuestion("where2", "where are the white cross and the red circle?", "bottom left and top left")], pairs);
+        Assert.Equal([new VisionQuestion("where2", "where are the red circle and the white cross?", "top left and bottom left") { Referents = "1020" },
+                      new VisionQuestion("where2", "where are the white cross and the red circle?", "bottom left and top left") { Referents = "2010" }], pairs);
         Assert.Empty(ShapesTask.WherePairQuestions([new("circle", "red", 0, 0, 8, 8, 5)]));
         Assert.DoesNotContain(ShapesTask.Questions(scene), q => q.Type.StartsWith("where", StringComparison.Ordinal));
         // In word tokens the second shape's colour and kind are the 8th and 9th tokens, as in "is the C1 K1 left of the C2 K2?".
@@ -818,8 +854,8 @@ public sealed class VisionTests
         Assert.InRange(withPair, 100, 300);
         // "where in the whole image is the C K?": the shape's words where the relation names its second shape.
         var second = ShapesTask.WhereSecondQuestions(scene);
-        Assert.Equal([new VisionQuestion("where3", "where in the whole image is the red circle?", "top left"),
-                      new VisionQuestion("where3", "where in the whole image is the white cross?", "bottom left")], second);
+        Assert.Equal([new VisionQuestion("where3", "where in the whole image is the red circle?", "top left") { Referents = "1000" },
+                      new VisionQuestion("where3", "where in the whole image is the white cross?", "bottom left") { Referents = "0010" }], second);
         Assert.Equal(left[7..], tok.Encode(second[1].Question)[7..]);
         int pairs2 = 0, seconds = 0;
         for (int i = 0; i < 400; i++)
@@ -933,18 +969,20 @@ public sealed class VisionTests
     {
         Shape[] scene = [new("circle", "red", 0, 0, 8, 8, 5), new("square", "blue", 1, 0, 24, 8, 5), new("square", "blue", 1, 1, 24, 24, 5)];
         var q = ShapesTask.Questions(scene);
-        Assert.Contains(new VisionQuestion("colour", "what colour is the circle?", "red"), q);
+        Assert.Contains(new VisionQuestion("colour", "what colour is the circle?", "red") { Referents = "1000" }, q);
         Assert.DoesNotContain(q, x => x.Question == "what colour is the square?"); // two squares: ambiguous
-        Assert.Contains(new VisionQuestion("shape", "what shape is the red one?", "circle"), q);
+        Assert.Contains(new VisionQuestion("shape", "what shape is the red one?", "circle") { Referents = "1000" }, q);
         Assert.DoesNotContain(q, x => x.Question == "what shape is the blue one?");
-        Assert.Contains(new VisionQuestion("count", "how many squares are there?", "two"), q);
-        Assert.Contains(new VisionQuestion("count", "how many crosses are there?", "zero"), q);
+        Assert.Contains(new VisionQuestion("count", "how many squares are there?", "two") { Referents = "0101" }, q); // cells in reading order
+        Assert.Contains(new VisionQuestion("count", "how many crosses are there?", "zero") { Referents = "0000" }, q);
         Assert.DoesNotContain(q, x => x.Type is "left" or "above"); // only one shape is named uniquely (the blue squares are alike)
         Assert.Contains(new VisionQuestion("caption", "describe the image.", "a red circle, a blue square and a blue square."), q);
         Shape[] two = [new("cross", "green", 1, 1, 24, 24, 5), new("triangle", "white", 0, 0, 8, 8, 5)];
         var q2 = ShapesTask.Questions(two);
-        Assert.Contains(new VisionQuestion("left", "is the white triangle left of the green cross?", "yes"), q2);
-        Assert.Contains(new VisionQuestion("above", "is the green cross above the white triangle?", "no"), q2);
+        Assert.Contains(new VisionQuestion("left", "is the white triangle left of the green cross?", "yes") { Referents = "1002" }, q2);
+        Assert.Contains(new VisionQuestion("above", "is the green cross above the white triangle?", "no") { Referents = "2001" }, q2);
+        Assert.Contains(new VisionQuestion("where2", "where are the green cross and the white triangle?", "bottom right and top left") { Referents = "2001" },
+                        ShapesTask.WherePairQuestions(two));
         Assert.Equal("a white triangle and a green cross.", ShapesTask.Caption(two));
         Assert.All(q.Concat(q2), x => Assert.True((x.Question + x.Answer).All(ch => ShapesTask.Alphabet.Contains(ch))));
     }
