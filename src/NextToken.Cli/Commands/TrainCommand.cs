@@ -85,11 +85,11 @@ internal sealed class TrainCommand : ICliCommand
         var imageWhereSecond = new Option<bool?>("--image-where-second") { Description = "builtin:shapes, with --image-where-pairs: every other row's auxiliary question is \"where in the whole image is the C K?\" (the shape named where a relation names its second)" };
         var imageReadouts = new Option<int?>("--image-readouts") { Description = "builtin:shapes / image JSONL: learned readout positions between the patches and the image-end vector (default 0)" };
         var imageQuestionWeight = new Option<float?>("--image-question-weight") { Description = "builtin:shapes, image after the question: loss weight of the question's own tokens (default 0.2; 0: answers only)" };
-        var imagePack = new Option<bool?>("--image-pack-scenes") { Description = "builtin:shapes, image after the question: pack the question documents of many scenes into each row (each with its own image) instead of one scene per row and padding" };
-        var imageRowLength = new Option<int?>("--image-row-length") { Description = "builtin:shapes with --image-pack-scenes: positions per training row (default 192)" };
-        var imageMerge = new Option<int?>("--image-merge") { Description = "builtin:shapes / image JSONL: merge each m x m block of patch vectors into one image token after the ViT (pixel shuffle; default 0: none)" };
-        var imageRelations = new Option<int?>("--image-relation-questions") { Description = "builtin:shapes: left and above questions per training scene, each about a different pair (default 1)" };
-        var imageGrounding = new Option<float?>("--image-grounding-weight") { Description = "builtin:shapes with --image-pack-scenes: loss weight of grounding targets (each image token says whether its cell holds the first, the second or no shape the question names; default 0)" };
+        var imagePack = new Option<bool?>("--image-pack-scenes") { Description = "builtin:shapes, image after the question: pack the question documents of many scenes into each row (each with its own image) instead of one scene per row and padding (default true)" };
+        var imageRowLength = new Option<int?>("--image-row-length") { Description = "builtin:shapes with --image-pack-scenes: positions per training row (default 120 with merged image tokens, 192 without)" };
+        var imageMerge = new Option<int?>("--image-merge") { Description = "builtin:shapes / image JSONL: merge each m x m block of patch vectors into one image token after the ViT (pixel shuffle; default 2: one token per grid cell; 0: none)" };
+        var imageRelations = new Option<int?>("--image-relation-questions") { Description = "builtin:shapes: left and above questions per training scene, each about a different pair (default 2)" };
+        var imageGrounding = new Option<float?>("--image-grounding-weight") { Description = "builtin:shapes with --image-pack-scenes: loss weight of grounding targets (each image token says whether its cell holds the first, the second or no shape the question names; default 0.2)" };
         var imageTypes = new Option<string?>("--image-types") { Description = "builtin:shapes: train and score only these question types, comma-separated (colour, shape, count, left, above, caption, where, where2, where3): a probe of one skill on its own" };
         var imageEncoder = new Option<int?>("--image-encoder-layers") { Description = "builtin:shapes / image JSONL: layers of a small ViT (bidirectional attention over the patches) between the projector and the decoder (default 1; 0: none)" };
         var imageAfter = new Option<bool?>("--image-after-question") { Description = "builtin:shapes / image JSONL: the image after the question (question, image, answer; each question of a row its own document), so the patches read the question" };
@@ -138,7 +138,8 @@ internal sealed class TrainCommand : ICliCommand
                     BalanceRelations = pr.GetValue(imageBalance) ?? v.BalanceRelations, WhereSecond = pr.GetValue(imageWhereSecond) ?? v.WhereSecond,
                     Readouts = pr.GetValue(imageReadouts) ?? v.Readouts, QuestionWeight = pr.GetValue(imageQuestionWeight) ?? v.QuestionWeight, EncoderLayers = pr.GetValue(imageEncoder) ?? v.EncoderLayers,
                     ImageAfterQuestion = pr.GetValue(imageAfter) ?? v.ImageAfterQuestion,
-                    Merge = pr.GetValue(imageMerge) ?? v.Merge, RelationQuestions = pr.GetValue(imageRelations) ?? v.RelationQuestions,
+                    // The default merge (2 × 2) applies where the patch grid has a side of 4 or more that 2 divides (8-pixel patches: one token per cell).
+                    Merge = pr.GetValue(imageMerge) ?? (NextToken.Vision.ShapesTask.ImageSize / Math.Max(1, pr.GetValue(imagePatch) ?? v.PatchSize) is var side && side >= 4 && side % 2 == 0 ? v.Merge : 0), RelationQuestions = pr.GetValue(imageRelations) ?? v.RelationQuestions,
                     GroundingWeight = pr.GetValue(imageGrounding) ?? v.GroundingWeight, PackScenes = pr.GetValue(imagePack) ?? v.PackScenes, RowLength = pr.GetValue(imageRowLength) ?? v.RowLength,
                     Types = pr.GetValue(imageTypes) is { } typeList ? typeList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null,
                 };

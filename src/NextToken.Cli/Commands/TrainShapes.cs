@@ -47,11 +47,13 @@ internal static class TrainShapes
         {
             log.WriteLine($"builtin:shapes: {options.Layers} layers x {options.Embedding} wide ({options.Heads} heads), {ShapesTask.ImageSize}x{ShapesTask.ImageSize} images in " +
                           $"{options.PatchSize}x{options.PatchSize} patches, {options.Iterations} steps of {options.BatchSize} " +
-                          (options.QuestionsPerRow > 1 ? $"rows of up to {options.QuestionsPerRow} questions about one image" : "questions") +
+                          (options.PackScenes && options.ImageAfterQuestion ? "rows" : options.QuestionsPerRow > 1 ? $"rows of up to {options.QuestionsPerRow} questions about one image" : "questions") +
                           (options.ImageAfterQuestion ? " (the image after each question)" : "") +
-                          (options.PackScenes && options.ImageAfterQuestion ? ", several scenes packed into each row" : "") +
                           $"{(options.WordTokens ? " in word tokens" : "")}, {options.Positions.ToString().ToLowerInvariant()} positions{(options.Positions2D ? " + 2-D patch positions" : "")}{(options.EncoderLayers > 0 ? $", a {options.EncoderLayers}-layer ViT over the patches" : "")}" +
                           (options.Merge > 1 ? $", {options.Merge}x{options.Merge} patches merged into one image token" : "") +
+                          (options.PackScenes && options.ImageAfterQuestion ? ", the questions of many scenes packed into each row" : "") +
+                          (options.RelationQuestions > 1 ? $", {options.RelationQuestions} left and above questions per scene" : "") +
+                          (options.GroundingWeight > 0 && options.PackScenes && options.ImageAfterQuestion ? string.Create(CultureInfo.InvariantCulture, $", grounding targets weighted {options.GroundingWeight:0.###}") : "") +
                           (options.WherePairs && options.QuestionsPerRow > 1 ? ", an auxiliary where-pair question per row" : "") +
                           (options.QuestionWeight > 0 && options.ImageAfterQuestion ? string.Create(CultureInfo.InvariantCulture, $", question tokens weighted {options.QuestionWeight:0.###}") : "") + ", " +
                           $"then a text-only baseline ({options.TextOnlyIterations} steps)");

@@ -19,8 +19,8 @@ public sealed record VisionTrainOptions
     public int Embedding { get; init; } = 128;
     /// <summary>Patch side in pixels (32 / 8 = 4 × 4 patches).</summary>
     public int PatchSize { get; init; } = 8;
-    /// <summary>Optimizer steps of the multimodal model (about 9 minutes on 2 cores with the other defaults).</summary>
-    public int Iterations { get; init; } = 2000;
+    /// <summary>Optimizer steps of the multimodal model (about 8 minutes on 2 cores with the other defaults).</summary>
+    public int Iterations { get; init; } = 4000;
     /// <summary>Optimizer steps of the text-only baseline (0: none; the CLI gives it a quarter of the steps, at most this many).</summary>
     public int TextOnlyIterations { get; init; } = 300;
     /// <summary>Questions per batch.</summary>
@@ -85,21 +85,22 @@ public sealed record VisionTrainOptions
     public bool WhereSecond { get; init; }
     /// <summary>
     /// Patches merged into one image token per m × m block after the ViT (<see cref="GptConfig.ImageMerge"/>, nanoVLM's pixel
-    /// shuffle; 0: none): with 8-pixel patches, m = 2 gives one token per grid cell, 6 image positions instead of 18.
+    /// shuffle; default 2; 0: none): with 8-pixel patches, m = 2 gives one token per grid cell, 6 image positions instead of 18.
     /// </summary>
-    public int Merge { get; init; }
+    public int Merge { get; init; } = 2;
     /// <summary>
-    /// Left (and above) questions per training scene, about different pairs (default 1; as many as the scene has when
+    /// Left (and above) questions per training scene, about different pairs (default 2; as many as the scene has when
     /// fewer): more of the supervision on the relations, the last skill learned. Evaluation is unchanged.
     /// </summary>
-    public int RelationQuestions { get; init; } = 1;
+    public int RelationQuestions { get; init; } = 2;
     /// <summary>
-    /// Loss weight of grounding targets with <see cref="PackScenes"/> (0: none): each image token of a question that names
-    /// shapes predicts "one" where its grid cell holds the first shape named, "two" the second, "zero" elsewhere
+    /// Loss weight of grounding targets with <see cref="PackScenes"/> (default 0.2; 0: none; without packing, none): each image token of a question that names
+    /// shapes predicts "what" where its grid cell holds the first shape named, "how" the second, "describe" elsewhere (words
+    /// that only open questions, so never otherwise a target)
     /// (<see cref="VisionQuestion.Referents"/>) — a referring-expression signal, as grounded VLMs (Kosmos-2, Shikra) train
-    /// with boxes, on the binding of names to places that the relations need. Word tokens only.
+    /// with boxes, on the binding of names to places that the relations need. Word tokens only (none with characters).
     /// </summary>
-    public float GroundingWeight { get; init; }
+    public float GroundingWeight { get; init; } = 0.2f;
     /// <summary>Learned readout positions between the patches and img.end (<see cref="GptConfig.ImageReadouts"/>; 0: none).</summary>
     public int Readouts { get; init; }
     /// <summary>
@@ -125,10 +126,13 @@ public sealed record VisionTrainOptions
     /// <summary>
     /// With the image after the question: the question documents of a stream of scenes packed one after another into the
     /// rows (<see cref="VisionTraining.ScenePacker"/>), each with its own scene's image, instead of one scene per row with
-    /// the rest of the row padding. Every question of every scene is still trained, in the scene's order. builtin:shapes only.
+    /// the rest of the row padding (default true). Every question of every scene is still trained, in the scene's order. builtin:shapes only.
     /// </summary>
-    public bool PackScenes { get; init; }
-    /// <summary>Positions per training row with <see cref="PackScenes"/> (0: 192, about as many questions per step as one scene per row had).</summary>
+    public bool PackScenes { get; init; } = true;
+    /// <summary>
+    /// Positions per training row with <see cref="PackScenes"/> (0: 6 image spans and 84 text positions, about as many
+    /// questions per step as one scene per row had: 120 with merged image tokens, 192 without).
+    /// </summary>
     public int RowLength { get; init; }
     /// <summary>The model's own positions (learned, sinusoidal or rotary) for the prefix and the text.</summary>
     public PositionEncoding Positions { get; init; } = PositionEncoding.Learned;
@@ -265,6 +269,7 @@ public static class VisionTraining
         if (o.WherePairs)
             return o.BalanceRelations || o.RelationQuestions > 1 ? (ref Rng rng) => WithWherePair(ref rng, o.BalanceRelations, o.WhereSecond, o.RelationQuestions)
                  : o.WhereSecond ? SampleShapesWithWhereSecond : SampleShapesWithWherePair;
+        if (o.RelationQuestions > 1) return (ref Rng rng) => PerType(ref rng, o.CaptionLast, out _, o.BalanceRelations, o.RelationQuestions);
         if (o.CaptionLast) return SampleShapesCaptionLast;
         return o.BalanceRelations ? SampleShapesBalanced : SampleShapesPerType;
     }
@@ -372,7 +377,7 @@ public static class VisionTraining
             int i = rng.NextInt(examples.Count);
             return (images[i], [new VisionQuestion(examples[i].Type, examples[i].Prompt, examples[i].Answer)]);
         }
-        o = o with { QuestionsPerRow = 1, PackScenes = false }; // a file's example is one question about its image, one per row
+        o = o with { QuestionsPerRow = 1, PackScenes = false, GroundingWeight = 0 }; // a file's example is one question about its image, one per row
         var model = Train(o, tok, images: true, o.Iterations, progress, cancellation, Sample, textLength);
         List<(string, string, string)> Score(GptModel m) =>
             [.. examples.Select((e, i) => (e.Type, e.Answer, Answer(m, tok, m.Config.Multimodal ? images[i] : null, e.Prompt)))];
@@ -394,8 +399,7 @@ public static class VisionTraining
         bool after = images && o.ImageAfterQuestion;
         int most = Math.Max(1, o.QuestionsPerRow) + ((o.WhereQuestions || o.WherePairs) && o.QuestionsPerRow > 1 ? 1 : 0); // questions per row
         bool pack = after && o.PackScenes;
-        if (images && o.GroundingWeight > 0 && !pack) throw new ArgumentException("grounding targets are set by the scene packer: GroundingWeight needs PackScenes (and the image after the question)", nameof(o));
-        int rowLength = pack ? (o.RowLength > 0 ? o.RowLength : 192) : prefixLength * (after ? most : 1) + textLength;
+        int rowLength = pack ? (o.RowLength > 0 ? o.RowLength : 6 * prefixLength + 84) : prefixLength * (after ? most : 1) + textLength;
         // Image copies per row: one per question document when after; packed, as many as the shortest documents (a
         // one-token question and answer, each with its newline) would need.
         int K = pack ? Math.Max(1, rowLength / (prefixLength + 4)) : after ? most : 1;
@@ -413,7 +417,7 @@ public static class VisionTraining
         var spans = after ? new float[B * K * P * C] : prefix; // each image encoded once, copied into the spans of its documents
         var dprefix = after ? new float[maxImages * P * C] : [];
         var spanImage = pack ? new int[B * K] : [];
-        var packer = pack ? new ScenePacker(sampler, tok, P, T, K, o.WeightPerQuestion, o.QuestionWeight, cfg.ImageTokens, o.GroundingWeight) : null;
+        var packer = pack ? new ScenePacker(sampler, tok, P, T, K, o.WeightPerQuestion, o.QuestionWeight, cfg.ImageTokens, o.WordTokens ? o.GroundingWeight : 0f) : null;
         var optimizer = new AdamW(model.Layout, model.GradientLayout, new AdamWOptions { Beta2 = 0.99f, WeightDecay = 0.1f });
         var rng = new Rng(o.Seed ^ 0x7EA1_11UL, images ? 3UL : 5UL);
         model.EnableGradients();
@@ -580,7 +584,7 @@ public static class VisionTraining
     internal sealed class ScenePacker(Sampler sampler, ITokenizer tok, int P, int T, int K, bool perQuestion, float questionWeight,
                                       int imageTokens = 0, float groundingWeight = 0f)
     {
-        // Grounding targets (groundingWeight > 0): image token k of a question with referents predicts "zero", "one" or "two"
+        // Grounding targets (groundingWeight > 0): image token k of a question with referents predicts one of GroundingWords
         // — whether its grid cell holds no shape the question names, the first, or the second.
         private readonly int[] _labels = groundingWeight > 0 ? LabelTokens(tok) : [];
         private readonly int _grid = (int)Math.Round(Math.Sqrt(imageTokens));
@@ -591,10 +595,14 @@ public static class VisionTraining
 
         private static int[] LabelTokens(ITokenizer tok)
         {
-            var ids = new[] { "zero", "one", "two" }.Select(w => tok.Encode(w)).ToArray();
-            if (ids.Any(i => i.Length != 1)) throw new ArgumentException("grounding targets need \"zero\", \"one\" and \"two\" to be one token each (word tokens)");
+            // Words that only ever open a question, so never a target otherwise: no answer's logits are shared with them.
+            var ids = GroundingWords.Select(w => tok.Encode(w)).ToArray();
+            if (ids.Any(i => i.Length != 1)) throw new ArgumentException($"grounding targets need \"{string.Join("\", \"", GroundingWords)}\" to be one token each (word tokens)");
             return [.. ids.Select(i => i[0])];
         }
+
+        /// <summary>The grounding labels' words: no shape named, the first, the second.</summary>
+        public static readonly string[] GroundingWords = ["describe", "what", "how"];
 
         /// <summary>The images of the last <see cref="Fill"/>, indexed by its spanImage.</summary>
         public List<float[]> Images { get; } = [];

@@ -69,7 +69,8 @@ public sealed class VisionCliTests
 
         // The default run above is in word tokens with six questions per row (its BPE tokenizer saved and read back by
         // eval and sample); characters with three questions per row also train, and eval reads the char tokenizer back.
-        Assert.Contains("rows of up to 6 questions about one image (the image after each question) in word tokens", r.Out + r.Err);
+        Assert.Contains("rows (the image after each question) in word tokens", r.Out + r.Err);
+        Assert.Contains("2x2 patches merged into one image token, the questions of many scenes packed into each row", r.Out + r.Err);
         var w = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "3", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
                                "--image-word-tokens", "false", "--image-questions", "3", "--eval-images", "2", "--out", dir.File("words"), "--threads", "1", "--json");
         Assert.True(w.Exit == 0, w.Err);
@@ -104,6 +105,22 @@ public sealed class VisionCliTests
                                       "--image-where-pairs");
         CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-question-weight", "-1", "--out", dir.File("bad")), "--image-question-weight");
         CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", "--image-readouts", "-1", "--out", dir.File("bad")), "--image-readouts");
+
+        // Packing, merging, relation questions and grounding (the defaults since the ninth run), set explicitly.
+        var gr = CliProcess.Run("train", "--data", "builtin:shapes", "--iters", "3", "--layers", "1", "--heads", "2", "--embd", "32", "--batch", "4",
+                               "--image-pack-scenes", "true", "--image-row-length", "60", "--image-merge", "2", "--image-relation-questions", "3",
+                               "--image-grounding-weight", "0.3", "--eval-images", "4", "--out", dir.File("ground"), "--threads", "1", "--json");
+        Assert.True(gr.Exit == 0, gr.Err);
+        var gj = CliProcess.LastJson(gr.Out).RootElement;
+        Assert.True(gj.GetProperty("pack_scenes").GetBoolean());
+        Assert.Equal(60, gj.GetProperty("row_length").GetInt32());
+        Assert.Equal(2, gj.GetProperty("merge").GetInt32());
+        Assert.Equal(3, gj.GetProperty("relation_questions").GetInt32());
+        Assert.Equal(0.3, gj.GetProperty("grounding_weight").GetDouble(), 5);
+        var gcfg = GptConfig.FromJson(File.ReadAllText(dir.File("ground/config.json")));
+        Assert.Equal((2, 6), (gcfg.ImageMerge, gcfg.ImagePrefixLength));
+        foreach (var (flag, value) in new[] { ("--image-merge", "3"), ("--image-grounding-weight", "-1"), ("--image-relation-questions", "0"), ("--image-row-length", "-1") })
+            CliProcess.AssertOneLineError(CliProcess.Run("train", "--data", "builtin:shapes", flag, value, "--out", dir.File("bad")), flag);
     }
 
     [Fact]

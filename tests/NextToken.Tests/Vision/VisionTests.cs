@@ -715,7 +715,7 @@ public sealed class VisionTests
     public void ScenePacker_GroundingTargets_NameEachImageTokensCell(int grid)
     {
         // "is the white triangle left of the green cross?" with the triangle top left and the cross bottom right: image token j
-        // predicts "one" in the triangle's cell, "two" in the cross's, "zero" elsewhere, at the grounding weight; a caption
+        // predicts "what" in the triangle's cell, "how" in the cross's, "describe" elsewhere, at the grounding weight; a caption
         // (no referents) gets no targets on its image.
         var tok = VisionTraining.WordTokenizer(where: true);
         int NT = grid * grid, P = NT + 2, T = 80, K = 4;
@@ -726,7 +726,7 @@ public sealed class VisionTests
         var starts = new int[K]; var spanImage = new int[K];
         var rng = new Rng(3);
         packer.Fill(ref rng, 1, inputs, targets, weights, docs, starts, spanImage);
-        int zero = tok.Encode("zero").Single(), one = tok.Encode("one").Single(), two = tok.Encode("two").Single();
+        int zero = tok.Encode("describe").Single(), one = tok.Encode("what").Single(), two = tok.Encode("how").Single(); // never targets otherwise
         for (int j = 0; j < NT; j++)
         {
             int row = j / grid, column = j % grid;
@@ -868,7 +868,7 @@ public sealed class VisionTests
         }
         Assert.InRange(pairs2, 100, 250);
         Assert.InRange(seconds, 150, 250);
-        Assert.Equal(VisionTraining.SampleShapesWithWhereSecond, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = true, WhereSecond = true }));
+        Assert.Equal(VisionTraining.SampleShapesWithWhereSecond, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = true, WhereSecond = true, RelationQuestions = 1 }));
     }
 
     [Fact]
@@ -892,12 +892,12 @@ public sealed class VisionTests
         }
         Assert.InRange(YesShare(VisionTraining.SampleShapesPerType, out _), 0.25, 0.38);
         Assert.InRange(YesShare(VisionTraining.SampleShapesBalanced, out _), 0.41, 0.50);
-        var o = new VisionTrainOptions { BalanceRelations = true, WherePairs = false };
+        var o = new VisionTrainOptions { BalanceRelations = true, WherePairs = false, RelationQuestions = 1 };
         Assert.Equal(VisionTraining.SampleShapesBalanced, VisionTraining.ShapesSampler(o));
         Assert.InRange(YesShare(VisionTraining.ShapesSampler(o with { WherePairs = true })!, out _), 0.41, 0.50);
-        Assert.Equal(VisionTraining.SampleShapesWithWherePair, VisionTraining.ShapesSampler(new VisionTrainOptions())); // the default
-        Assert.Equal(VisionTraining.SampleShapesPerType, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = false }));
-        Assert.Equal(VisionTraining.SampleShapesWithWhere, VisionTraining.ShapesSampler(new VisionTrainOptions { WhereQuestions = true })); // replaces the pair
+        Assert.Equal(VisionTraining.SampleShapesWithWherePair, VisionTraining.ShapesSampler(new VisionTrainOptions { RelationQuestions = 1 })); // the default, with one relation question of each
+        Assert.Equal(VisionTraining.SampleShapesPerType, VisionTraining.ShapesSampler(new VisionTrainOptions { WherePairs = false, RelationQuestions = 1 }));
+        Assert.Equal(VisionTraining.SampleShapesWithWhere, VisionTraining.ShapesSampler(new VisionTrainOptions { WhereQuestions = true, RelationQuestions = 1 })); // replaces the pair
     }
 
     [Fact]
@@ -905,7 +905,7 @@ public sealed class VisionTests
     {
         // Two left and two above questions per scene, about different pairs, where the scene has them (one where it has one);
         // the other types once each, as the one-relation stream asks about the same scene.
-        var one = VisionTraining.ShapesSampler(new VisionTrainOptions())!;
+        var one = VisionTraining.ShapesSampler(new VisionTrainOptions { RelationQuestions = 1 })!;
         var two = VisionTraining.ShapesSampler(new VisionTrainOptions { RelationQuestions = 2 })!;
         Assert.Throws<ArgumentException>(() => VisionTraining.ShapesSampler(new VisionTrainOptions { RelationQuestions = 0 }));
         int doubled = 0;
