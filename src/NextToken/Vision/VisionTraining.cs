@@ -427,7 +427,6 @@ public static class VisionTraining
         long tokens = 0;
         for (int step = 0; step < iterations && !cancellation.IsCancellationRequested; step++)
         {
-            Array.Clear(weights);
             int imageCount = B;
             if (packer is not null)
             {
@@ -435,6 +434,7 @@ public static class VisionTraining
                 imageCount = packer.Images.Count;
                 for (int i = 0; i < imageCount; i++) ImageEncoder.Patches(packer.Images[i], ShapesTask.ImageSize, o.PatchSize, patches.AsSpan(i * NP * D, NP * D));
             }
+            else Array.Clear(weights); // the packer clears its own rows
             for (int b = 0; b < B && packer is null; b++)
             {
                 var (image, qs) = sampler(ref rng);
@@ -544,25 +544,7 @@ public static class VisionTraining
                 if (k == 0) throw new InvalidOperationException($"question, image and answer take {L} positions, more than the {T - (K - 1) * P} a row has");
                 break;
             }
-            int image = t + prompt.Length, answerAt = image + P;
-            starts[k] = image;
-            docs.Slice(t, L).Fill(k);
-            prompt.CopyTo(inputs.Slice(t, prompt.Length));
-            answer.CopyTo(inputs.Slice(answerAt, answer.Length));
-            for (int u = t; u < t + L - 1; u++)
-            {
-                int next = u + 1;
-                if (next < image)
-                {
-                    targets[u] = inputs[next];
-                    weights[u] = questionWeight;
-                }
-                else if (next >= answerAt)
-                {
-                    targets[u] = inputs[next];
-                    weights[u] = perQuestion ? 1f / answer.Length : 1f;
-                }
-            }
+            starts[k] = WriteDocument(prompt, answer, P, t, k, perQuestion, questionWeight, inputs, targets, weights, docs);
             t += L;
         }
         for (int j = k; j < K; j++, t += P)
@@ -571,6 +553,27 @@ public static class VisionTraining
             docs.Slice(t, P).Fill(j);
         }
         docs[t..].Fill(K);
+    }
+
+    // One document `prompt [P image positions] answer` at position t of a row (document id k): its tokens, its targets
+    // (each next token, none inside the image; the image's last position predicts the first answer token) and weights
+    // (questionWeight on the question's, 1 — or 1/(answer tokens) with perQuestion — on the answer's). Returns where the
+    // image starts.
+    private static int WriteDocument(int[] prompt, int[] answer, int P, int t, int k, bool perQuestion, float questionWeight,
+                                     Span<int> inputs, Span<int> targets, Span<float> weights, Span<int> docs)
+    {
+        int image = t + prompt.Length, answerAt = image + P, end = answerAt + answer.Length;
+        docs[t..end].Fill(k);
+        prompt.CopyTo(inputs[t..]);
+        answer.CopyTo(inputs[answerAt..]);
+        for (int u = t; u < end - 1; u++)
+        {
+            int next = u + 1;
+            if (next >= image && next < answerAt) continue;
+            targets[u] = inputs[next];
+            weights[u] = next < image ? questionWeight : perQuestion ? 1f / answer.Length : 1f;
+        }
+        return image;
     }
 
     /// <summary>
@@ -632,19 +635,9 @@ public static class VisionTraining
                     int L = prompt.Length + P + answer.Length;
                     if (L > T) throw new InvalidOperationException($"question, image and answer take {L} positions, more than the {T} a row has");
                     if (t + L > T) break;
-                    int image = t + prompt.Length, answerAt = image + P;
+                    int image = WriteDocument(prompt, answer, P, t, k, perQuestion, questionWeight, row, targets.Slice(b * T, T), weights.Slice(b * T, T), docs.Slice(b * T, T));
                     starts[b * K + k] = image;
                     spanImage[b * K + k] = Images.Count - 1;
-                    docs.Slice(b * T + t, L).Fill(k);
-                    prompt.CopyTo(row.Slice(t, prompt.Length));
-                    answer.CopyTo(row.Slice(answerAt, answer.Length));
-                    for (int u = t; u < t + L - 1; u++)
-                    {
-                        int next = u + 1;
-                        if (next >= image && next < answerAt) continue;
-                        targets[b * T + u] = row[next];
-                        weights[b * T + u] = next < image ? questionWeight : perQuestion ? 1f / answer.Length : 1f;
-                    }
                     if (_labels.Length > 0 && q.Referents.Length == 4)
                         for (int j = 0; j < imageTokens; j++)
                         {
